@@ -1,0 +1,108 @@
+"""The ``synthgate`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from synthgate import __version__
+from synthgate.cli import audit_cmd, releases
+from synthgate.cli._common import EXIT_ERROR, EXIT_USAGE, err
+from synthgate.cli.demo import demo
+from synthgate.cli.inspect_cmd import inspect
+from synthgate.cli.run import run
+from synthgate.errors import SynthgateError, redact
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="synthgate",
+    help=(
+        "Release synthetic replacements of sensitive tables, with PII masking, validation "
+        "reports, policy gates, four-eyes approval and a tamper-evident audit log.\n\n"
+        "Exit codes: 0 ok · 1 error · 2 usage/config error · 3 release blocked by a gate · "
+        "4 awaiting approval · 5 privacy budget exhausted."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="State folder (store, runs); default $SYNTHGATE_HOME or ./.synthgate."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"home": home, "debug": debug}
+    if debug:
+        os.environ["SYNTHGATE_DEBUG"] = "1"
+
+
+app.command()(run)
+app.command()(demo)
+app.command()(inspect)
+app.add_typer(releases.app, name="releases")
+app.add_typer(audit_cmd.app, name="audit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors, documented exit codes, no tracebacks."""
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except SynthgateError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        for problem in getattr(exc, "problems", []):
+            err.print(f"  {problem}", markup=False, highlight=False)
+        if os.environ.get("SYNTHGATE_DEBUG") and exc.__cause__ is not None:
+            raise
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.UsageError as exc:
+        err.print(f"[red]usage error:[/] {redact(exc.format_message())}")
+        if exc.ctx is not None:
+            err.print(f"  see: {exc.ctx.command_path} --help", markup=False)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        err.print(f"[red]error:[/] {redact(exc.format_message())}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("SYNTHGATE_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/] {type(exc).__name__}; rerun with --debug for the traceback"
+        )
+        return EXIT_ERROR
+    return int(result) if isinstance(result, int) else 0
+
+
+def _entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from synthgate.cli._common import StageProgress, err, out, print_json, settings
+from synthgate.config import load_job_spec
+from synthgate.pipeline import RunOutcome, preflight, run_job
+
+__all__ = ["print_outcome", "run"]
+
+
+def print_outcome(outcome: RunOutcome) -> None:
+    status = outcome.status.value if outcome.status else "—"
+    color = {"BLOCKED": "red", "AWAITING_APPROVAL": "yellow"}.get(status, "green")
+    out.print(f"run        {outcome.run_id}")
+    out.print(f"release    {outcome.release_id}  [bold {color}]{status}[/]")
+    out.print(f"rows       {outcome.rows}")
+    out.print(f"report     {outcome.report_html}")
+    if outcome.failed_rules:
+        out.print(f"[red]blocked by[/] {', '.join(outcome.failed_rules)}")
+    if outcome.warnings:
+        out.print(f"[yellow]warnings[/]   {', '.join(outcome.warnings)}")
+
+
+def run(
+    ctx: typer.Context,
+    job: Annotated[Path, typer.Argument(help="Job spec (YAML).", show_default=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the spec, source, table and target; write nothing."),
+    ] = False,
+) -> None:
+    """Run a job: extract → classify PII → mask → synthesize → sample → validate → gate → report.
+
+    Exit codes: 0 released without approval, 3 BLOCKED by the policy gate,
+    4 AWAITING_APPROVAL, 2 bad spec or input, 5 privacy budget exhausted, 1 other errors.
+    """
+    loaded = load_job_spec(job)
+    cfg = settings(ctx)
+    if dry_run:
+        pre = preflight(loaded)
+        try:
+            summary = {
+                "job": loaded.spec.name,
+                "spec_hash": loaded.spec_hash,
+                "table": loaded.spec.source.table,
+                "columns": pre.schema.column_names,
+                "synthesizer": pre.synthesizer.name,
+                "policy": pre.policy.name,
+                "ok": True,
+            }
+        finally:
+            pre.close()
+        if json_out:
+            print_json(summary)
+        else:
+            out.print(f"spec {job} is valid; source table and target are reachable; nothing written")
+        return
+    progress = StageProgress(enabled=None if not json_out else False)
+    try:
+        outcome = run_job(loaded, cfg, progress=progress)
+    finally:
+        progress.close()
+    if json_out:
+        print_json(outcome.to_dict())
+    else:
+        print_outcome(outcome)
+        if outcome.release_id and outcome.exit_code == 4:
+            err.print(f"next: a second person reviews and runs: synthgate releases show {outcome.release_id}")
+    raise typer.Exit(outcome.exit_code)

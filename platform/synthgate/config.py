@@ -1,0 +1,334 @@
+"""The YAML job spec: pydantic models, ``${ENV}`` interpolation, readable errors.
+
+A spec is read in three steps: YAML is parsed, every ``${VAR}`` /
+``${VAR:-default}`` in a string is replaced from the environment (the values
+are registered as secrets, so no message can print them), then the result is
+validated. Every problem is reported at once, one line each, in the form
+``synthesis.privacy.epsilon: must be > 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from synthgate.contracts import LogicalType, WriteMode
+from synthgate.errors import ConfigError, redact, register_secret
+
+__all__ = [
+    "ColumnHint",
+    "JobSpec",
+    "LoadedSpec",
+    "PiiAction",
+    "PiiSpec",
+    "PrivacySpec",
+    "ReleaseSpec",
+    "SourceSpec",
+    "SynthesisSpec",
+    "TargetSpec",
+    "ValidationSpec",
+    "format_problems",
+    "load_job_spec",
+    "parse_job_spec",
+]
+
+_ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("must be a duration such as 30m, 12h, 90d or 2w")
+        return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+class PiiAction(enum.StrEnum):
+    """What happens to a column classified as PII."""
+
+    DROP = "drop"  # removed from the release
+    FAKE = "fake"  # removed before training, refilled with independent fake values
+    KEEP = "keep"  # passed to the synthesizer (only where the policy allows it)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class SourceSpec(_Spec):
+    """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path."""
+
+    url: str = Field(min_length=1)
+    table: str = Field(min_length=1)
+    columns: list[str] | None = Field(default=None, min_length=1)
+    chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+
+
+class TargetSpec(_Spec):
+    """Where an approved release is written."""
+
+    url: str = Field(min_length=1)
+    table: str | None = Field(default=None, min_length=1)
+    mode: WriteMode = WriteMode.REPLACE
+
+
+class PiiSpec(_Spec):
+    policy: str | None = Field(
+        default=None, description="policy pack for PII actions; defaults to release.policy"
+    )
+    key_env: str = Field(default="SYNTHGATE_PSEUDONYM_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    columns: dict[str, PiiAction] = Field(default_factory=dict)
+    sample_values: int = Field(default=500, ge=10, le=100_000)
+
+
+class ColumnHint(_Spec):
+    """Public facts about a column, declared by its owner: they cost no budget."""
+
+    type: LogicalType | None = None
+    categories: list[str | int | float | bool] | None = Field(default=None, min_length=1)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ColumnHint:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min must be below max, got min={self.min} max={self.max}")
+        return self
+
+
+class PrivacySpec(_Spec):
+    epsilon: float = Field(default=3.0, gt=0, le=100)
+    delta: float | Literal["auto"] = "auto"
+
+    @field_validator("delta")
+    @classmethod
+    def _delta_range(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value < 1:
+            raise ValueError(f"must be 'auto' or a number in (0, 1), got {value}")
+        return value
+
+    def resolve_delta(self, rows: int) -> float:
+        """``auto`` is min(1e-5, 1/(10·N)), the conventional bound for N rows."""
+        if isinstance(self.delta, float):
+            return self.delta
+        return min(1e-5, 1.0 / (10.0 * max(rows, 1)))
+
+
+class SynthesisSpec(_Spec):
+    synthesizer: str = "sdv-gaussian-copula"
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    rows: int | None = Field(default=None, ge=1, le=100_000_000)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    columns: dict[str, ColumnHint] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationSpec(_Spec):
+    target_column: str | None = None
+    protected_attributes: list[str] = Field(default_factory=list)
+    holdout: float = Field(default=0.2, ge=0.05, le=0.5)
+
+
+class ReleaseSpec(_Spec):
+    policy: str = Field(default="default", min_length=1)
+    expires_after: Duration = timedelta(days=90)
+
+
+class JobSpec(_Spec):
+    version: Literal[1] = 1
+    name: str = Field(pattern=_NAME_PATTERN)
+    description: str = ""
+    source: SourceSpec
+    target: TargetSpec
+    pii: PiiSpec = Field(default_factory=PiiSpec)
+    synthesis: SynthesisSpec = Field(default_factory=SynthesisSpec)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+
+    @property
+    def target_table(self) -> str:
+        return self.target.table or self.source.table
+
+    @property
+    def pii_policy(self) -> str:
+        return self.pii.policy or self.release.policy
+
+
+class LoadedSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    spec: JobSpec
+    path: Path | None
+    spec_hash: str
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _interpolate(node: Any, path: str, env: Mapping[str, str], problems: list[str]) -> Any:
+    if isinstance(node, str):
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match["name"], match["default"]
+            if name in env:
+                register_secret(env[name])
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(
+                f"{path or '<root>'}: environment variable {name} is not set; "
+                f"export it or write ${{{name}:-default}}"
+            )
+            return ""
+
+        return _ENV_REF.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, _join(path, str(k)), env, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(node)]
+    return node
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, dict | list):
+        text = type(value).__name__
+    text = redact(text)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = JobSpec
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def _problem(err: ErrorDetails) -> str:
+    loc = err["loc"]
+    path = ""
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, str(part))
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    got = _show(err.get("input"))
+    if kind == "missing":
+        return f"{path}: required field is missing"
+    if kind == "extra_forbidden":
+        parent = _model_at(tuple(loc[:-1]))
+        allowed = ", ".join(parent.model_fields) if parent else "see the documentation"
+        return f"{path}: unknown field; allowed here: {allowed}"
+    bounds = {
+        "greater_than": ("gt", ">"),
+        "greater_than_equal": ("ge", ">="),
+        "less_than": ("lt", "<"),
+        "less_than_equal": ("le", "<="),
+    }
+    if kind in bounds:
+        key, op = bounds[kind]
+        return f"{path}: must be {op} {ctx.get(key)}, got {got}"
+    if kind in {"enum", "literal_error"}:
+        return f"{path}: must be one of {ctx.get('expected')}, got {got}"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return f"{path}: must be a whole number, got {got}"
+    if kind in {"float_parsing", "float_type"}:
+        return f"{path}: must be a number, got {got}"
+    if kind == "string_pattern_mismatch":
+        return f"{path}: must match {ctx.get('pattern')}, got {got}"
+    if kind in {"string_too_short", "too_short"}:
+        return f"{path}: must not be empty"
+    if kind in {"model_type", "dict_type"}:
+        return f"{path}: must be a mapping of fields, got {got}"
+    if kind == "value_error":
+        return f"{path}: {ctx.get('error', err['msg'])}".replace(": Value error, ", ": ")
+    return f"{path}: {err['msg'][:1].lower() + err['msg'][1:]}, got {got}"
+
+
+def format_problems(exc: ValidationError) -> list[str]:
+    """One line per validation problem, deduplicated, in document order."""
+    seen: dict[str, None] = {}
+    for err in exc.errors(include_url=False):
+        # pydantic reports each member of a union; keep the most useful one
+        if err["loc"] and err["loc"][-1] in {"float", "str", "literal['auto']"}:
+            err = {**err, "loc": err["loc"][:-1]}
+        seen.setdefault(redact(_problem(err)), None)
+    return list(seen)
+
+
+def parse_job_spec(
+    raw: Any, *, env: Mapping[str, str] | None = None, origin: str = "job spec"
+) -> JobSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{origin}: expected a mapping of fields at the top level, got {type(raw).__name__}",
+            hint="see examples/demo/job.yaml for the shape of a job spec",
+        )
+    problems: list[str] = []
+    data = _interpolate(raw, "", os.environ if env is None else env, problems)
+    try:
+        spec = JobSpec.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(format_problems(exc))
+        spec = None
+    if problems or spec is None:
+        raise ConfigError(f"{origin} is invalid ({len(problems)} problem(s))", problems=problems)
+    return spec
+
+
+def load_job_spec(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedSpec:
+    """Read and validate a job spec file; every failure is a :class:`ConfigError`."""
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"job spec {path} does not exist", hint="check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"job spec {path} is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"job spec {path} cannot be read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(
+            f"job spec {path} is not valid YAML at {where}: {exc.problem}",
+            hint="check indentation and quoting there",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"job spec {path} is not valid YAML: {exc}") from None
+    spec = parse_job_spec(raw, env=env, origin=f"job spec {path}")
+    return LoadedSpec(spec=spec, path=path, spec_hash=hashlib.sha256(raw_bytes).hexdigest())

@@ -1,0 +1,359 @@
+"""Contracts shared by the core and every plugin.
+
+Plugins (connectors, synthesizers, policies, report sections) import this
+module and :mod:`synthgate.errors`, nothing else from the core. Data crossing a
+contract is plain: Arrow record batches, pandas frames, frozen dataclasses and
+JSON-compatible dictionaries.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = [
+    "ColumnSchema",
+    "Connector",
+    "FitResult",
+    "ForeignKey",
+    "Goal",
+    "LogicalType",
+    "MetricResult",
+    "PrivacyRequest",
+    "PrivacySpent",
+    "ReportSection",
+    "RuleOutcome",
+    "Severity",
+    "Sink",
+    "Source",
+    "StageSpend",
+    "Synthesizer",
+    "TableSchema",
+    "WriteMode",
+    "WriteResult",
+    "batch_fingerprint",
+]
+
+
+class LogicalType(enum.StrEnum):
+    """What a column means, independent of the database that stores it."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATE = "date"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in {LogicalType.INTEGER, LogicalType.FLOAT, LogicalType.DECIMAL}
+
+    @property
+    def is_temporal(self) -> bool:
+        return self in {LogicalType.DATE, LogicalType.DATETIME}
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSchema:
+    """One column. ``domain`` and ``bounds`` are *public* metadata.
+
+    A domain or bound here was declared by the database (an enum type, a
+    ``CHECK … IN (…)`` list) or by the job spec: a synthesizer may use it
+    without spending privacy budget. Nothing derived from the rows belongs here.
+    """
+
+    name: str
+    type: LogicalType
+    nullable: bool = True
+    native_type: str = ""
+    domain: tuple[str, ...] | None = None
+    bounds: tuple[float, float] | None = None
+
+    def with_type(self, new_type: LogicalType) -> ColumnSchema:
+        return ColumnSchema(
+            self.name, new_type, self.nullable, self.native_type, self.domain, self.bounds
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableSchema:
+    name: str
+    columns: tuple[ColumnSchema, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSchema:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def select(self, names: Sequence[str]) -> TableSchema:
+        keep = set(names)
+        return TableSchema(
+            self.name,
+            tuple(c for c in self.columns if c.name in keep),
+            tuple(c for c in self.primary_key if c in keep),
+            tuple(fk for fk in self.foreign_keys if set(fk.columns) <= keep),
+            tuple(u for u in self.unique if set(u) <= keep),
+        )
+
+    def replace_columns(self, columns: Sequence[ColumnSchema]) -> TableSchema:
+        return TableSchema(
+            self.name, tuple(columns), self.primary_key, self.foreign_keys, self.unique
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TableSchema:
+        cols = tuple(
+            ColumnSchema(
+                name=c["name"],
+                type=LogicalType(c["type"]),
+                nullable=bool(c.get("nullable", True)),
+                native_type=str(c.get("native_type", "")),
+                domain=tuple(c["domain"]) if c.get("domain") is not None else None,
+                bounds=(float(c["bounds"][0]), float(c["bounds"][1]))
+                if c.get("bounds") is not None
+                else None,
+            )
+            for c in data["columns"]
+        )
+        fks = tuple(
+            ForeignKey(tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]))
+            for f in data.get("foreign_keys", ())
+        )
+        return cls(
+            name=data["name"],
+            columns=cols,
+            primary_key=tuple(data.get("primary_key", ())),
+            foreign_keys=fks,
+            unique=tuple(tuple(u) for u in data.get("unique", ())),
+        )
+
+
+# --------------------------------------------------------------------------- connectors
+
+
+class WriteMode(enum.StrEnum):
+    REPLACE = "replace"
+    APPEND = "append"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    table: str
+    rows: int
+    mode: WriteMode
+    content_hash: str
+
+
+def batch_fingerprint(batch: pa.RecordBatch) -> bytes:
+    """Bytes that identify a batch's schema and content (Arrow IPC stream)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return bytes(sink.getvalue())
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A readable system holding tables."""
+
+    def list_tables(self) -> list[str]: ...
+
+    def schema(self, table: str) -> TableSchema: ...
+
+    def row_count(self, table: str) -> int: ...
+
+    def read(
+        self,
+        table: str,
+        *,
+        chunk_rows: int = 50_000,
+        columns: Sequence[str] | None = None,
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A writable system. ``write`` is all-or-nothing."""
+
+    def check_writable(self, table: str, *, mode: WriteMode) -> None: ...
+
+    def write(
+        self,
+        table: str,
+        batches: Iterator[pa.RecordBatch],
+        *,
+        schema: TableSchema,
+        mode: WriteMode,
+    ) -> WriteResult: ...
+
+    def close(self) -> None: ...
+
+
+class Connector(Protocol):
+    """Entry point ``synthgate.connectors``: turns a URL into a source or sink."""
+
+    name: ClassVar[str]
+
+    def accepts(self, url: str) -> bool: ...
+
+    def source(self, url: str, *, options: Mapping[str, Any]) -> Source: ...
+
+    def sink(self, url: str, *, options: Mapping[str, Any]) -> Sink: ...
+
+
+# --------------------------------------------------------------------------- synthesis
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyRequest:
+    """What the job asks of a synthesizer. ``epsilon`` is the total for the run."""
+
+    epsilon: float
+    delta: float
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpend:
+    """One ledger line: a stage that read real rows and what it spent."""
+
+    stage: str
+    mechanism: str
+    epsilon: float
+    delta: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySpent:
+    """Privacy cost of a fit. ``private=False`` means no DP guarantee at all."""
+
+    private: bool
+    epsilon: float | None
+    delta: float | None
+    accountant: str | None
+    stages: tuple[StageSpend, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    seconds: float
+    params: Mapping[str, Any]
+    privacy: PrivacySpent
+
+
+class Synthesizer(Protocol):
+    """Entry point ``synthgate.synthesizers``: a class built with keyword params."""
+
+    name: ClassVar[str]
+    private: ClassVar[bool]
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        schema: TableSchema,
+        *,
+        privacy: PrivacyRequest,
+        seed: int,
+    ) -> FitResult: ...
+
+    def sample(self, n: int, *, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame: ...
+
+    def privacy_spent(self) -> PrivacySpent: ...
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class Goal(enum.StrEnum):
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+    TARGET = "target"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    """One computed metric. ``details`` must never hold real values."""
+
+    name: str
+    value: float | None
+    goal: Goal
+    bounds: tuple[float, float]
+    explanation: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class Severity(enum.StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    rule_id: str
+    metric: str
+    passed: bool
+    observed: Any
+    threshold: Any
+    comparator: str
+    severity: Severity
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+class ReportSection(Protocol):
+    """Entry point ``synthgate.report_sections``: renders one part of a report.
+
+    ``report`` is the run's JSON report (see ``synthgate.reporting``); a section
+    returns an HTML fragment, or ``None`` when it has nothing to show. Sections
+    must escape everything they print and never receive real rows.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    order: ClassVar[int]
+
+    def render(self, report: Mapping[str, Any]) -> str | None: ...

@@ -1,0 +1,160 @@
+"""One exception tree for synthgate.
+
+Every error a user can cause or meet derives from :class:`SynthgateError`. Each
+class carries the process exit code the command line uses for it and whether
+the condition is *transient* (worth retrying: a connection reset, a server
+starting) or *terminal* (fix something and rerun: a wrong password, a missing
+table).
+
+Messages are one line, name what is wrong and how to fix it, and never carry a
+secret: every registered secret (values interpolated from the environment,
+passwords found in URLs) is replaced by ``***`` when the message is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "ConfigError",
+    "ConnectionFailed",
+    "GateFailed",
+    "PluginError",
+    "PrivacyBudgetError",
+    "ReleaseStateError",
+    "SinkError",
+    "SourceError",
+    "SourceNotFound",
+    "StoreError",
+    "SynthesisError",
+    "SynthgateError",
+    "TableNotFound",
+    "TargetNotWritable",
+    "UnsupportedType",
+    "redact",
+    "register_secret",
+]
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_MIN_SECRET_LEN = 3
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember *value* so that it is masked in every message rendered later."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        with _SECRETS_LOCK:
+            _SECRETS.add(value)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Mask registered secrets, *extra* values and URL passwords in *text*."""
+    out = _URL_PASSWORD.sub(r"\g<head>***\g<at>", text)
+    with _SECRETS_LOCK:
+        secrets = sorted({*_SECRETS, *(e for e in extra if e)}, key=len, reverse=True)
+    for secret in secrets:
+        out = out.replace(secret, "***")
+    return out
+
+
+class SynthgateError(Exception):
+    """Base of every synthgate error. ``exit_code`` is what the CLI returns."""
+
+    exit_code: ClassVar[int] = 1
+    transient: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = self.message if not self.hint else f"{self.message}; {self.hint}"
+        return redact(" ".join(text.split()))
+
+
+class ConfigError(SynthgateError):
+    """The job spec, a command-line argument or a referenced file is wrong."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, problems: Iterable[str] = (), hint: str | None = None):
+        self.problems = [redact(p) for p in problems]
+        super().__init__(message, hint=hint)
+
+
+class PluginError(ConfigError):
+    """A connector, synthesizer, policy or report section name is unknown."""
+
+
+class SourceError(SynthgateError):
+    """Reading the source failed."""
+
+
+class SourceNotFound(SourceError):
+    """The database, file or directory named by the URL does not exist (terminal)."""
+
+    exit_code = 2
+
+
+class TableNotFound(SourceNotFound):
+    """The named table does not exist in the source (terminal)."""
+
+
+class AuthenticationFailed(SourceError):
+    """The database refused the credentials (terminal)."""
+
+    exit_code = 2
+
+
+class ConnectionFailed(SourceError):
+    """The database could not be reached; retrying may help (transient)."""
+
+    transient = True
+
+
+class UnsupportedType(SourceError):
+    """A column has a type the connector cannot map without losing data."""
+
+    exit_code = 2
+
+
+class SinkError(SynthgateError):
+    """Writing to the target failed; the target is left as it was."""
+
+
+class TargetNotWritable(SinkError):
+    """The target path or database cannot be written (terminal)."""
+
+    exit_code = 2
+
+
+class SynthesisError(SynthgateError):
+    """Training or sampling a synthesizer failed."""
+
+
+class PrivacyBudgetError(SynthgateError):
+    """The run would exceed the source's privacy budget."""
+
+    exit_code = 5
+
+
+class GateFailed(SynthgateError):
+    """A blocking policy rule failed; the release is BLOCKED."""
+
+    exit_code = 3
+
+
+class ReleaseStateError(SynthgateError):
+    """A release was asked to move to a state its current state does not allow."""
+
+    exit_code = 2
+
+
+class StoreError(SynthgateError):
+    """The metadata store could not be opened or migrated."""

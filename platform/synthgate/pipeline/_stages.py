@@ -1,0 +1,274 @@
+"""The stages. Each takes typed inputs, returns typed outputs and writes its
+artifact into its own folder; none writes a real row to disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthgate.config import JobSpec, PiiAction
+from synthgate.contracts import (
+    ColumnSchema,
+    FitResult,
+    LogicalType,
+    MetricResult,
+    PrivacyRequest,
+    PrivacySpent,
+    Source,
+    Synthesizer,
+    TableSchema,
+    batch_fingerprint,
+)
+from synthgate.errors import ConfigError, SourceError
+from synthgate.pii import (
+    ColumnFinding,
+    LeakScanner,
+    MaskAction,
+    MaskPlan,
+    apply_plan,
+    build_plan,
+    classify_columns,
+    refill,
+)
+from synthgate.release import GateDecision, PolicyPack, evaluate_gate
+from synthgate.validate import ValidationInput, flatten, run_validation
+
+__all__ = [
+    "Extracted",
+    "Masked",
+    "Sampled",
+    "classify",
+    "extract",
+    "gate",
+    "mask",
+    "model_schema",
+    "sample",
+    "synthesize",
+    "validate",
+]
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), "utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- extract
+
+
+@dataclass(frozen=True)
+class Extracted:
+    frame: pd.DataFrame
+    schema: TableSchema
+    snapshot_id: str
+
+
+def extract(source: Source, spec: JobSpec, schema: TableSchema, folder: Path) -> Extracted:
+    """Stream the table in chunks, hashing its content as it arrives."""
+    digest = hashlib.sha256()
+    batches: list[pa.RecordBatch] = []
+    for batch in source.read(
+        spec.source.table, chunk_rows=spec.source.chunk_rows, columns=spec.source.columns
+    ):
+        digest.update(batch_fingerprint(batch))
+        batches.append(batch)
+    if spec.source.columns is not None:
+        schema = schema.select(spec.source.columns)
+    if not batches or sum(b.num_rows for b in batches) == 0:
+        raise SourceError(
+            f"table {spec.source.table!r} is empty; there is nothing to learn from",
+            hint="check source.table",
+        )
+    table = pa.Table.from_batches(batches)
+    frame = table.to_pandas(date_as_object=True)
+    snapshot_id = "sha256:" + digest.hexdigest()
+    write_json(folder / "schema.json", schema.to_dict())
+    write_json(
+        folder / "snapshot.json",
+        {"snapshot_id": snapshot_id, "rows": len(frame), "columns": schema.column_names},
+    )
+    return Extracted(frame, schema, snapshot_id)
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def classify(data: Extracted, spec: JobSpec, folder: Path, *, seed: int) -> list[ColumnFinding]:
+    findings = classify_columns(
+        data.frame, data.schema, sample_values=spec.pii.sample_values, seed=seed
+    )
+    write_json(folder / "inventory.json", [f.to_dict() for f in findings])
+    return findings
+
+
+# --------------------------------------------------------------------------- mask
+
+
+@dataclass(frozen=True)
+class Masked:
+    plan: MaskPlan
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    leak: LeakScanner
+
+
+_SPEC_ACTIONS = {PiiAction.DROP: MaskAction.DROP, PiiAction.FAKE: MaskAction.FAKE, PiiAction.KEEP: MaskAction.KEEP}
+
+
+def mask(
+    data: Extracted,
+    findings: list[ColumnFinding],
+    policy: PolicyPack,
+    spec: JobSpec,
+    folder: Path,
+    *,
+    seed: int,
+) -> Masked:
+    """Plan per-column actions, strip PII, split train / holdout."""
+    overrides = {col: _SPEC_ACTIONS[a] for col, a in spec.pii.columns.items()}
+    plan = build_plan(
+        findings, data.schema, class_actions=policy.pii.class_actions(), overrides=overrides
+    )
+    leak = LeakScanner()
+    leak.add_frame(data.frame, plan.direct_identifiers)
+    kept = apply_plan(data.frame, plan)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(kept))
+    n_holdout = round(len(kept) * spec.validation.holdout)
+    holdout = kept.iloc[order[:n_holdout]].reset_index(drop=True)
+    train = kept.iloc[order[n_holdout:]].reset_index(drop=True)
+    write_json(folder / "plan.json", plan.to_dict())
+    write_json(folder / "split.json", {"train_rows": len(train), "holdout_rows": len(holdout)})
+    return Masked(plan, train, holdout, leak)
+
+
+# --------------------------------------------------------------------------- synthesize
+
+
+def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
+    """Schema of the columns the synthesizer sees, with declared public facts."""
+    cols: list[ColumnSchema] = []
+    for name in masked.plan.columns(MaskAction.KEEP):
+        col = data.schema.column(name)
+        if col.type is LogicalType.TEXT:
+            col = col.with_type(LogicalType.CATEGORICAL)
+        hint = spec.synthesis.columns.get(name)
+        if hint is not None:
+            col = ColumnSchema(
+                col.name,
+                hint.type or col.type,
+                col.nullable,
+                col.native_type,
+                tuple(str(c) for c in hint.categories) if hint.categories else col.domain,
+                (hint.min, hint.max) if hint.min is not None and hint.max is not None else col.bounds,
+            )
+        cols.append(col)
+    if not cols:
+        raise ConfigError(
+            "after masking no column is left for the synthesizer",
+            hint="every column was classified as PII; override some with pii.columns",
+        )
+    return data.schema.replace_columns(cols).select([c.name for c in cols])
+
+
+def synthesize(
+    synth: Synthesizer,
+    masked: Masked,
+    schema: TableSchema,
+    privacy: PrivacyRequest,
+    folder: Path,
+    *,
+    seed: int,
+) -> FitResult:
+    result = synth.fit(masked.train, schema, privacy=privacy, seed=seed)
+    write_json(
+        folder / "fit.json",
+        {
+            "synthesizer": synth.name,
+            "private": synth.private,
+            "seconds": round(result.seconds, 3),
+            "params": dict(result.params),
+            "privacy": result.privacy.to_dict(),
+            "model_schema": schema.to_dict(),
+        },
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- sample
+
+
+@dataclass(frozen=True)
+class Sampled:
+    model_frame: pd.DataFrame  # the synthesizer's columns only
+    release: pd.DataFrame  # the full released table, PII refilled
+    pii_replay: dict[str, int]
+    path: Path
+
+
+def sample(
+    synth: Synthesizer,
+    data: Extracted,
+    masked: Masked,
+    rows: int,
+    folder: Path,
+    *,
+    seed: int,
+) -> Sampled:
+    model_frame = synth.sample(rows)
+    release = refill(model_frame, masked.plan, data.schema, seed=seed, avoid=masked.leak)
+    replay = masked.leak.scan(release)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "synthetic.parquet"
+    pq.write_table(pa.Table.from_pandas(release, preserve_index=False), path)
+    write_json(folder / "sample.json", {"rows": len(release), "columns": list(release.columns)})
+    return Sampled(model_frame, release, replay, path)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def validate(
+    masked: Masked,
+    sampled: Sampled,
+    schema: TableSchema,
+    privacy: PrivacySpent,
+    folder: Path,
+) -> tuple[list[MetricResult], dict[str, Any]]:
+    results = run_validation(
+        ValidationInput(
+            train=masked.train,
+            synthetic=sampled.model_frame,
+            schema=schema,
+            privacy=privacy,
+            pii_replay=sampled.pii_replay,
+        )
+    )
+    flat = flatten(results, privacy)
+    write_json(folder / "metrics.json", {"metrics": [r.to_dict() for r in results], "flat": flat})
+    return results, flat
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def gate(policy: PolicyPack, flat: dict[str, Any], folder: Path) -> GateDecision:
+    decision = evaluate_gate(policy, flat)
+    write_json(
+        folder / "outcomes.json",
+        {
+            "policy": policy.name,
+            "status": decision.status.value,
+            "outcomes": [o.to_dict() for o in decision.outcomes],
+        },
+    )
+    return decision

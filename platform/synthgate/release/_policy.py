@@ -1,0 +1,170 @@
+"""Policy packs: PII actions per class and gate rules over report metrics.
+
+A pack is YAML. Packs ship in plugins (entry points ``synthgate.policies``,
+each returning the path of its YAML file) and companies add their own as
+files, referenced by path in the job spec.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synthgate.config import format_problems
+from synthgate.contracts import RuleOutcome, Severity
+from synthgate.errors import ConfigError
+from synthgate.pii import MaskAction, PiiClass
+from synthgate.plugins import PluginGroup, load
+from synthgate.release._lifecycle import ReleaseStatus
+
+__all__ = ["Comparator", "GateDecision", "PolicyPack", "Rule", "evaluate_gate", "load_policy"]
+
+
+class Comparator(enum.StrEnum):
+    LE = "<="
+    LT = "<"
+    GE = ">="
+    GT = ">"
+    EQ = "=="
+    NE = "!="
+
+    @property
+    def fn(self) -> Callable[[Any, Any], bool]:
+        ops: dict[Comparator, Callable[[Any, Any], bool]] = {
+            Comparator.LE: operator.le,
+            Comparator.LT: operator.lt,
+            Comparator.GE: operator.ge,
+            Comparator.GT: operator.gt,
+            Comparator.EQ: operator.eq,
+            Comparator.NE: operator.ne,
+        }
+        return ops[self]
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    metric: str = Field(pattern=r"^[a-z_]+\.[a-z_0-9.]+$")
+    op: Comparator
+    threshold: float | bool | str
+    severity: Severity = Severity.BLOCK
+    explain: str = Field(min_length=1)
+
+
+class PiiPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direct_identifier: MaskAction = MaskAction.FAKE
+    quasi_identifier: MaskAction = MaskAction.KEEP
+    free_text: MaskAction = MaskAction.DROP
+
+    def class_actions(self) -> dict[PiiClass, MaskAction]:
+        return {
+            PiiClass.DIRECT: self.direct_identifier,
+            PiiClass.QUASI: self.quasi_identifier,
+            PiiClass.FREE_TEXT: self.free_text,
+        }
+
+
+class PolicyPack(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    pii: PiiPolicy = Field(default_factory=PiiPolicy)
+    rules: list[Rule] = Field(default_factory=list)
+    source: str = Field(default="", exclude=True)
+
+
+def _parse(path: Path) -> PolicyPack:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"policy file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"policy file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"policy file {path}: expected a mapping at the top level")
+    try:
+        pack = PolicyPack.model_validate({**raw, "source": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(
+            f"policy file {path} is invalid", problems=format_problems(exc)
+        ) from None
+    if pack.pii.direct_identifier is MaskAction.KEEP:
+        raise ConfigError(
+            f"policy file {path}: pii.direct_identifier cannot be 'keep'; "
+            "direct identifiers never reach a synthesizer"
+        )
+    return pack
+
+
+def load_policy(name_or_path: str) -> PolicyPack:
+    """A pack by registered name (``default``) or by path to a YAML file."""
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        return _parse(Path(name_or_path))
+    provider = load(PluginGroup.POLICIES, name_or_path)
+    return _parse(Path(provider()))
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    status: ReleaseStatus
+    outcomes: tuple[RuleOutcome, ...]
+
+    @property
+    def blocking_failures(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if not o.passed and o.severity is Severity.BLOCK]
+
+    @property
+    def warnings(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if not o.passed and o.severity is Severity.WARN]
+
+
+def _compare(rule: Rule, observed: Any) -> bool:
+    if observed is None or (isinstance(observed, float) and math.isnan(observed)):
+        return False
+    threshold = rule.threshold
+    if isinstance(threshold, bool) or isinstance(observed, bool):
+        return bool(rule.op.fn(bool(observed), bool(threshold)))
+    if isinstance(threshold, str):
+        return bool(rule.op.fn(str(observed), threshold))
+    return bool(rule.op.fn(float(observed), float(threshold)))
+
+
+def evaluate_gate(pack: PolicyPack, metrics: Mapping[str, Any]) -> GateDecision:
+    """Evaluate every rule; a metric that was not computed fails its rule."""
+    outcomes = []
+    for rule in pack.rules:
+        observed = metrics.get(rule.metric)
+        passed = _compare(rule, observed)
+        if rule.metric not in metrics or observed is None:
+            reason = f"{rule.metric} was not computed for this run; {rule.explain}"
+        elif passed:
+            reason = rule.explain
+        else:
+            reason = f"{rule.metric} is {observed}, needs {rule.op.value} {rule.threshold}: {rule.explain}"
+        outcomes.append(
+            RuleOutcome(
+                rule_id=rule.id,
+                metric=rule.metric,
+                passed=passed,
+                observed=observed,
+                threshold=rule.threshold,
+                comparator=rule.op.value,
+                severity=rule.severity,
+                reason=reason,
+            )
+        )
+    blocked = any(not o.passed and o.severity is Severity.BLOCK for o in outcomes)
+    status = ReleaseStatus.BLOCKED if blocked else ReleaseStatus.AWAITING_APPROVAL
+    return GateDecision(status, tuple(outcomes))

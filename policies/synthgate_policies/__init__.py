@@ -1,0 +1,3 @@
+"""Policy packs shipped with synthgate (YAML under ``packs/``)."""
+
+__all__: list[str] = []

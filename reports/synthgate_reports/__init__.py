@@ -1,0 +1,3 @@
+"""Report sections rendered into the run's HTML report."""
+
+__all__: list[str] = []
