@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pyarrow as pa
 
@@ -65,7 +67,8 @@ def _coerce(series: pd.Series, col: ColumnSchema, target: pa.DataType) -> pd.Ser
         return series
     try:
         if pa.types.is_date(target):
-            return pd.to_datetime(series, errors="raise").dt.date.where(series.notna(), None)
+            dates: Any = pd.to_datetime(series, errors="raise").dt.date
+            return dates.where(series.notna(), None)  # type: ignore[no-any-return]
         if pa.types.is_timestamp(target):
             return pd.to_datetime(series, errors="raise")
         if pa.types.is_boolean(target):

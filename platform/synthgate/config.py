@@ -234,7 +234,11 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
         annotation = model.model_fields[part].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
     return model
 
 
@@ -260,7 +264,10 @@ def _problem(err: ErrorDetails) -> str:
     }
     if kind in bounds:
         key, op = bounds[kind]
-        return f"{path}: must be {op} {ctx.get(key)}, got {got}"
+        limit = ctx.get(key)
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
+        return f"{path}: must be {op} {limit}, got {got}"
     if kind in {"enum", "literal_error"}:
         return f"{path}: must be one of {ctx.get('expected')}, got {got}"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
@@ -281,8 +288,9 @@ def _problem(err: ErrorDetails) -> str:
 def format_problems(exc: ValidationError) -> list[str]:
     """One line per validation problem, deduplicated, in document order."""
     seen: dict[str, None] = {}
-    for err in exc.errors(include_url=False):
-        # pydantic reports each member of a union; keep the most useful one
+    for raw in exc.errors(include_url=False):
+        err = raw
+        # pydantic reports each member of a union; name the field, not the member
         if err["loc"] and err["loc"][-1] in {"float", "str", "literal['auto']"}:
             err = {**err, "loc": err["loc"][:-1]}
         seen.setdefault(redact(_problem(err)), None)

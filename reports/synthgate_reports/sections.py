@@ -67,7 +67,9 @@ def _metric(report: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _area_verdict(report: Mapping[str, Any], prefix: str) -> str:
-    outcomes = [o for o in report.get("gate", {}).get("outcomes", []) if o["metric"].startswith(prefix)]
+    outcomes = [
+        o for o in report.get("gate", {}).get("outcomes", []) if o["metric"].startswith(prefix)
+    ]
     if not outcomes:
         return _pill("not gated", "info")
     if any(not o["passed"] and o["severity"] == "block" for o in outcomes):
@@ -96,22 +98,40 @@ class SummarySection:
             else "no differential privacy"
         )
         cards = [
-            ("Release", f"{_e(release.get('id', '—'))}<br>{_pill(status, _STATUS_PILL.get(status, 'info'))}"),
+            (
+                "Release",
+                f"{_e(release.get('id', '—'))}<br>{_pill(status, _STATUS_PILL.get(status, 'info'))}",
+            ),
             ("Requested by", _e(report.get("run", {}).get("requested_by"))),
-            ("Privacy", f"{_area_verdict(report, 'privacy.')} {_area_verdict(report, 'synthesizer.')}<br>{_e(eps)}"),
-            ("Fidelity", f"{_area_verdict(report, 'fidelity.')}<br>quality {_fmt(_metric(report, 'fidelity.quality').get('value'))}"),
+            (
+                "Privacy",
+                f"{_area_verdict(report, 'privacy.')} {_area_verdict(report, 'synthesizer.')}<br>{_e(eps)}",
+            ),
+            (
+                "Fidelity",
+                f"{_area_verdict(report, 'fidelity.')}<br>quality {_fmt(_metric(report, 'fidelity.quality').get('value'))}",
+            ),
             ("PII", f"{len(handled)} column(s) found and handled"),
         ]
-        html = '<div class="cards">' + "".join(
-            f'<div class="card"><span class="muted">{_e(k)}</span><b>{v}</b></div>' for k, v in cards
-        ) + "</div>"
+        html = (
+            '<div class="cards">'
+            + "".join(
+                f'<div class="card"><span class="muted">{_e(k)}</span><b>{v}</b></div>'
+                for k, v in cards
+            )
+            + "</div>"
+        )
         failures = [o for o in report.get("gate", {}).get("outcomes", []) if not o["passed"]]
         if failures:
-            html += "<h3>Rules not met</h3><ul>" + "".join(
-                f"<li>{_pill(o['severity'], 'fail' if o['severity'] == 'block' else 'warn')} "
-                f"<code>{_e(o['rule_id'])}</code>: {_e(o['reason'])}</li>"
-                for o in failures
-            ) + "</ul>"
+            html += (
+                "<h3>Rules not met</h3><ul>"
+                + "".join(
+                    f"<li>{_pill(o['severity'], 'fail' if o['severity'] == 'block' else 'warn')} "
+                    f"<code>{_e(o['rule_id'])}</code>: {_e(o['reason'])}</li>"
+                    for o in failures
+                )
+                + "</ul>"
+            )
         if status == "AWAITING_APPROVAL":
             html += (
                 "<p>This release waits for a compliance officer, who must be someone other than "
@@ -138,9 +158,14 @@ class ProvenanceSection:
             ("Source snapshot id", prov.get("snapshot_id")),
             ("Synthesizer", prov.get("synthesizer")),
             ("Synthesizer parameters", prov.get("params")),
-            ("Rows: source / training / holdout / synthetic",
-             f"{prov.get('rows_source')} / {prov.get('rows_train')} / {prov.get('rows_holdout')} / {prov.get('rows_synthetic')}"),
-            ("Target", f"{prov.get('target')} · table {prov.get('target_table')} · mode {prov.get('target_mode')}"),
+            (
+                "Rows: source / training / holdout / synthetic",
+                f"{prov.get('rows_source')} / {prov.get('rows_train')} / {prov.get('rows_holdout')} / {prov.get('rows_synthetic')}",
+            ),
+            (
+                "Target",
+                f"{prov.get('target')} · table {prov.get('target_table')} · mode {prov.get('target_mode')}",
+            ),
         ]
         return _table(["", ""], ([_e(k), f"<code>{_e(v)}</code>"] for k, v in rows))
 
@@ -193,7 +218,15 @@ class PrivacySection:
             if stages:
                 head += _table(
                     ["Stage", "Mechanism", "ε", "δ"],
-                    ([_e(s["stage"]), _e(s["mechanism"]), _fmt(s["epsilon"]), _fmt(s["delta"], 8)] for s in stages),
+                    (
+                        [
+                            _e(s["stage"]),
+                            _e(s["mechanism"]),
+                            _fmt(s["epsilon"]),
+                            _fmt(s["delta"], 8),
+                        ]
+                        for s in stages
+                    ),
                 )
         else:
             head = (
@@ -263,6 +296,9 @@ class GateSection:
                     _e(o["reason"]),
                 ]
             )
-        return f"<p>Policy <code>{_e(gate.get('policy'))}</code> · outcome " + _pill(
-            str(gate.get("status")), _STATUS_PILL.get(str(gate.get("status")), "info")
-        ) + "</p>" + _table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
+        return (
+            f"<p>Policy <code>{_e(gate.get('policy'))}</code> · outcome "
+            + _pill(str(gate.get("status")), _STATUS_PILL.get(str(gate.get("status")), "info"))
+            + "</p>"
+            + _table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
+        )

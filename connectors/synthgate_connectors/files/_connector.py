@@ -192,8 +192,8 @@ class FileSink:
             with writer:
                 for batch in previous:
                     writer.write_batch(batch.cast(arrow))
-                for batch in batches:
-                    batch = batch.select(arrow.names).cast(arrow)
+                for raw in batches:
+                    batch = raw.select(arrow.names).cast(arrow)
                     writer.write_batch(batch)
                     rows += batch.num_rows
                     digest.update(batch_fingerprint(batch))

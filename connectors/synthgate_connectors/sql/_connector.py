@@ -91,12 +91,27 @@ def _translate(exc: SQLAlchemyError, url: URL, *, what: str) -> SourceError:
 def _engine(url: URL) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
-            return sa.create_engine(url)
+            engine = sa.create_engine(url)
+            _transactional_ddl(engine)
+            return engine
         return sa.create_engine(url, pool_pre_ping=True, connect_args=_connect_args(url))
     except NoSuchModuleError:
         raise ConfigError(f"no SQLAlchemy driver for {_safe_url(url)}") from None
     except ImportError as exc:
         raise ConfigError(f"the driver for {_safe_url(url)} is not installed: {exc.name}") from None
+
+
+def _transactional_ddl(engine: Engine) -> None:
+    """pysqlite commits before DDL by default; take over BEGIN so that the staging
+    table, the swap and the drop are all one transaction."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _connect_args(url: URL) -> dict[str, Any]:
@@ -165,9 +180,7 @@ class SqlSource:
                 )
                 for fk in insp.get_foreign_keys(table)
             )
-            uniques = tuple(
-                tuple(u["column_names"]) for u in insp.get_unique_constraints(table)
-            )
+            uniques = tuple(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
             try:
                 checks = insp.get_check_constraints(table)
             except NotImplementedError:

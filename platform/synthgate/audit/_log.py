@@ -101,7 +101,10 @@ class AuditLog:
             try:
                 with self.store.session() as s:
                     last = s.scalar(
-                        select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1).with_for_update()
+                        select(AuditEvent)
+                        .order_by(AuditEvent.seq.desc())
+                        .limit(1)
+                        .with_for_update()
                     )
                     seq = (last.seq + 1) if last else 1
                     prev = last.hash if last else GENESIS_HASH
@@ -169,7 +172,10 @@ class AuditLog:
                 return ChainReport(False, checked, expected_seq, reason)
             if row.prev_hash != expected_prev:
                 return ChainReport(
-                    False, checked, row.seq, "its previous-hash link does not match the event before"
+                    False,
+                    checked,
+                    row.seq,
+                    "its previous-hash link does not match the event before",
                 )
             try:
                 body = self._body(row.seq, row.ts, row.actor, row.action, row.subject, row.details)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from synthgate import __version__
@@ -48,7 +47,9 @@ def _root(
         Path | None,
         typer.Option(help="State folder (store, runs); default $SYNTHGATE_HOME or ./.synthgate."),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="synthgate", standalone_mode=False)
     except SynthgateError as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         for problem in getattr(exc, "problems", []):
@@ -78,19 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SYNTHGATE_DEBUG") and exc.__cause__ is not None:
             raise
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         return 130
-    except click.UsageError as exc:
-        err.print(f"[red]usage error:[/] {redact(exc.format_message())}")
-        if exc.ctx is not None:
-            err.print(f"  see: {exc.ctx.command_path} --help", markup=False)
-        return EXIT_USAGE
-    except click.ClickException as exc:
-        err.print(f"[red]error:[/] {redact(exc.format_message())}")
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors raised by the parser
+        code = int(getattr(exc, "exit_code", EXIT_USAGE))
+        message = redact(exc.format_message()) if hasattr(exc, "format_message") else str(exc)
+        err.print(f"[red]{'usage error' if code == EXIT_USAGE else 'error'}:[/] {message}")
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            err.print(f"  see: {ctx.command_path} --help", markup=False)
+        return code
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

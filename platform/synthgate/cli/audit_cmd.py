@@ -23,8 +23,12 @@ def verify(
     report = AuditLog(Store(settings(ctx).store_url)).verify()
     if json_out:
         print_json(
-            {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
-             "reason": report.reason}
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "first_bad_seq": report.first_bad_seq,
+                "reason": report.reason,
+            }
         )
     elif report.ok:
         out.print(f"audit log intact: {report.checked} events verified")
@@ -37,13 +41,23 @@ def verify(
 @app.command("log")
 def log(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option(help="Only events at or after this ISO time.")] = None,
-    subject: Annotated[str | None, typer.Option(help="Only events about this run or release id.")] = None,
-    action: Annotated[str | None, typer.Option(help="Only events of this action (e.g. run.started).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines (one event per line).")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="Only events at or after this ISO time.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only events about this run or release id.")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only events of this action (e.g. run.started).")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON lines (one event per line).")
+    ] = False,
 ) -> None:
     """Print audit events, oldest first."""
-    events = AuditLog(Store(settings(ctx).store_url)).events(since=since, subject=subject, action=action)
+    events = AuditLog(Store(settings(ctx).store_url)).events(
+        since=since, subject=subject, action=action
+    )
     for ev in events:
         if json_out:
             typer.echo(json.dumps(ev.to_dict(), sort_keys=True))

@@ -12,10 +12,16 @@ __all__ = ["inspect"]
 
 
 def inspect(
-    url: Annotated[str, typer.Argument(help="SQLAlchemy URL or path to a CSV/Parquet file or folder.")],
+    url: Annotated[
+        str, typer.Argument(help="SQLAlchemy URL or path to a CSV/Parquet file or folder.")
+    ],
     table: Annotated[str | None, typer.Option("--table", "-t", help="Table to describe.")] = None,
-    pii: Annotated[bool, typer.Option("--pii/--no-pii", help="Classify PII (reads a sample).")] = True,
-    sample_values: Annotated[int, typer.Option(min=10, max=100_000, help="Distinct values sampled per column for PII.")] = 500,
+    pii: Annotated[
+        bool, typer.Option("--pii/--no-pii", help="Classify PII (reads a sample).")
+    ] = True,
+    sample_values: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Distinct values sampled per column for PII.")
+    ] = 500,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Describe a source: its tables, or one table's schema, row count and PII. Writes nothing."""
@@ -38,7 +44,9 @@ def inspect(
             from synthgate.pii import classify_columns
 
             frame = pa.Table.from_batches(list(source.read(table))).to_pandas(date_as_object=True)
-            findings = {f.column: f for f in classify_columns(frame, schema, sample_values=sample_values)}
+            findings = {
+                f.column: f for f in classify_columns(frame, schema, sample_values=sample_values)
+            }
     finally:
         source.close()
     if json_out:

@@ -36,7 +36,9 @@ def _row(r: ReleaseRow) -> dict[str, object]:
 @app.command("list")
 def list_releases(
     ctx: typer.Context,
-    status: Annotated[ReleaseStatus | None, typer.Option(help="Only releases in this state.")] = None,
+    status: Annotated[
+        ReleaseStatus | None, typer.Option(help="Only releases in this state.")
+    ] = None,
     job: Annotated[str | None, typer.Option(help="Only releases of this job.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -68,7 +70,9 @@ def show(
     store = Store(settings(ctx).store_url)
     r = store.get_release(release_id)
     if r is None:
-        raise ConfigError(f"no release {release_id!r}", hint="list them with: synthgate releases list")
+        raise ConfigError(
+            f"no release {release_id!r}", hint="list them with: synthgate releases list"
+        )
     gate = json.loads(r.gate)
     if json_out:
         print_json({**_row(r), "gate": gate})
@@ -79,5 +83,11 @@ def show(
     out.print(f"{'target':<13} {r.target_url} · table {r.target_table} · mode {r.target_mode}")
     out.print("gate:")
     for o in gate:
-        mark = "[green]pass[/]" if o["passed"] else ("[red]FAIL[/]" if o["severity"] == "block" else "[yellow]warn[/]")
-        out.print(f"  {mark}  {o['rule_id']:<24} {o['metric']} {o['comparator']} {o['threshold']} (observed {o['observed']})")
+        mark = (
+            "[green]pass[/]"
+            if o["passed"]
+            else ("[red]FAIL[/]" if o["severity"] == "block" else "[yellow]warn[/]")
+        )
+        out.print(
+            f"  {mark}  {o['rule_id']:<24} {o['metric']} {o['comparator']} {o['threshold']} (observed {o['observed']})"
+        )

@@ -58,7 +58,9 @@ def run(
         if json_out:
             print_json(summary)
         else:
-            out.print(f"spec {job} is valid; source table and target are reachable; nothing written")
+            out.print(
+                f"spec {job} is valid; source table and target are reachable; nothing written"
+            )
         return
     progress = StageProgress(enabled=None if not json_out else False)
     try:
@@ -70,5 +72,7 @@ def run(
     else:
         print_outcome(outcome)
         if outcome.release_id and outcome.exit_code == 4:
-            err.print(f"next: a second person reviews and runs: synthgate releases show {outcome.release_id}")
+            err.print(
+                f"next: a second person reviews and runs: synthgate releases show {outcome.release_id}"
+            )
     raise typer.Exit(outcome.exit_code)

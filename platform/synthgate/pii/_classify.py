@@ -56,7 +56,7 @@ class ColumnFinding:
 
 
 def _sample(series: pd.Series, limit: int, seed: int) -> list[str]:
-    values = series.dropna().astype(str).unique()
+    values: Any = series.dropna().astype(str).unique()
     if len(values) > limit:
         rng = np.random.default_rng(seed)
         values = rng.choice(values, size=limit, replace=False)
@@ -88,7 +88,11 @@ def _classify_text(
     ]
     candidates.sort(reverse=True)
     if words >= FREE_TEXT_WORDS:
-        direct = [c for c in candidates if c[2] in ENTITIES and ENTITIES[c[2]].pii_class is PiiClass.DIRECT]
+        direct = [
+            c
+            for c in candidates
+            if c[2] in ENTITIES and ENTITIES[c[2]].pii_class is PiiClass.DIRECT
+        ]
         if direct and direct[0][0] >= FREE_TEXT_SHARE:
             return direct[0][2], PiiClass.FREE_TEXT, direct[0][0], direct[0][0], ("presidio",)
         return None, PiiClass.NONE, 0.0, 0.0, ()
@@ -124,7 +128,7 @@ def classify_columns(
             findings.append(
                 ColumnFinding(col.name, entity, pii_class, share, conf, evidence, len(values))
             )
-        elif hint is not None and not (col.type is LogicalType.BOOLEAN):
+        elif hint is not None and col.type is not LogicalType.BOOLEAN:
             info = ENTITIES[hint]
             findings.append(ColumnFinding(col.name, hint, info.pii_class, 0.0, 0.5, ("name",), 0))
         else:

@@ -4,6 +4,7 @@ independently of any real value (and never equal to one)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from faker import Faker
 
@@ -13,7 +14,7 @@ __all__ = ["fake_values"]
 
 _MAX_TRIES = 20
 
-_GENERATORS: dict[str, Callable[[Faker], object]] = {
+_GENERATORS: dict[str, Callable[[Any], object]] = {
     "PERSON": lambda f: f.name(),
     "EMAIL_ADDRESS": lambda f: f.email(),
     "PHONE_NUMBER": lambda f: f.phone_number(),
@@ -35,9 +36,11 @@ def fake_values(
     entity: str | None, n: int, *, seed: int, avoid: LeakScanner | None = None
 ) -> list[object]:
     """*n* fake values of *entity*; any that equals a real value is redrawn."""
-    faker = Faker("en_US")
+    faker: Any = Faker("en_US")
     faker.seed_instance(seed)
-    generate = _GENERATORS.get(entity or "", lambda f: f.bothify("??######").upper())
+    generate: Callable[[Any], object] = _GENERATORS.get(
+        entity or "", lambda f: f.bothify("??######").upper()
+    )
     out: list[object] = []
     for _ in range(n):
         value = generate(faker)

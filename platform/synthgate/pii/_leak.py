@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Iterable
 
@@ -30,7 +31,11 @@ class LeakScanner:
         return hmac.new(self._key, normalise(value).encode(), hashlib.sha256).digest()
 
     def add(self, values: Iterable[object]) -> None:
-        self._digests.update(self.digest(v) for v in values if v is not None and v == v)
+        self._digests.update(
+            self.digest(v)
+            for v in values
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
+        )
 
     def add_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
         for col in columns:

@@ -58,7 +58,10 @@ class MaskPlan:
         return [a.column for a in self.actions if a.pii_class is PiiClass.DIRECT]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"actions": [a.to_dict() for a in self.actions], "column_order": list(self.column_order)}
+        return {
+            "actions": [a.to_dict() for a in self.actions],
+            "column_order": list(self.column_order),
+        }
 
 
 def build_plan(
@@ -111,7 +114,11 @@ def refill(
     n = len(out)
     for i, act in enumerate(plan.actions):
         if act.action is MaskAction.FAKE:
-            out[act.column] = fake_values(act.entity, n, seed=seed + i, avoid=avoid)
+            out[act.column] = pd.Series(
+                fake_values(act.entity, n, seed=seed + i, avoid=avoid),
+                index=out.index,
+                dtype=object,
+            )
         elif act.action is MaskAction.REKEY:
             native = schema.column(act.column).native_type.upper()
             if "INT" in native:

@@ -64,7 +64,9 @@ class Preflight:
 def _check_columns(spec_path: str, names: list[str], known: list[str], problems: list[str]) -> None:
     for name in names:
         if name not in known:
-            problems.append(f"{spec_path}: no column {name!r} in the source table; columns: {', '.join(known)}")
+            problems.append(
+                f"{spec_path}: no column {name!r} in the source table; columns: {', '.join(known)}"
+            )
 
 
 def preflight(loaded: LoadedSpec) -> Preflight:
@@ -84,17 +86,29 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         _check_columns("pii.columns", list(spec.pii.columns), known, problems)
         _check_columns("synthesis.columns", list(spec.synthesis.columns), known, problems)
         if spec.validation.target_column:
-            _check_columns("validation.target_column", [spec.validation.target_column], known, problems)
-        _check_columns("validation.protected_attributes", spec.validation.protected_attributes, known, problems)
+            _check_columns(
+                "validation.target_column", [spec.validation.target_column], known, problems
+            )
+        _check_columns(
+            "validation.protected_attributes", spec.validation.protected_attributes, known, problems
+        )
         if problems:
-            raise ConfigError(f"job spec {loaded.path} does not match the source table", problems=problems)
+            raise ConfigError(
+                f"job spec {loaded.path} does not match the source table", problems=problems
+            )
         sink = open_sink(spec.target.url)
         sink.check_writable(spec.target_table, mode=spec.target.mode)
     except BaseException:
         source.close()
         raise
     return Preflight(
-        loaded, source, sink, schema, synthesizer, policy, pii_policy,
+        loaded,
+        source,
+        sink,
+        schema,
+        synthesizer,
+        policy,
+        pii_policy,
         source_key(spec.source.url, spec.source.table),
     )
 
@@ -143,7 +157,9 @@ def _new_id(prefix: str) -> str:
 
 
 class _Run:
-    def __init__(self, settings: Settings, store: Store, audit: AuditLog, run_id: str, progress: Progress):
+    def __init__(
+        self, settings: Settings, store: Store, audit: AuditLog, run_id: str, progress: Progress
+    ):
         self.settings = settings
         self.store = store
         self.audit = audit
@@ -169,18 +185,30 @@ class _Run:
         except BaseException as exc:
             seconds = time.perf_counter() - t0
             self.store.record_stage(
-                self.id, name, status="failed", started_at=started, seconds=seconds,
-                artifact=str(folder), summary={"error": type(exc).__name__},
+                self.id,
+                name,
+                status="failed",
+                started_at=started,
+                seconds=seconds,
+                artifact=str(folder),
+                summary={"error": type(exc).__name__},
             )
             raise
         seconds = time.perf_counter() - t0
         self.seconds[name] = round(seconds, 3)
         self.store.record_stage(
-            self.id, name, status="succeeded", started_at=started, seconds=seconds,
-            artifact=str(folder), summary=summary,
+            self.id,
+            name,
+            status="succeeded",
+            started_at=started,
+            seconds=seconds,
+            artifact=str(folder),
+            summary=summary,
         )
         self.audit.append(
-            actor=self.settings.user, action="stage.finished", subject=self.id,
+            actor=self.settings.user,
+            action="stage.finished",
+            subject=self.id,
             details={"stage": name, "seconds": round(seconds, 3), **summary},
         )
         self.progress.stage_finished(name, seconds)
@@ -204,16 +232,30 @@ def run_job(
     started = clock()
     store.create_run(
         RunRow(
-            id=run.id, job_name=spec.name, spec_hash=loaded.spec_hash, source_key=pre.source_key,
-            snapshot_id=None, synthesizer=pre.synthesizer.name, status="running",
-            requested_by=settings.user, started_at=started, finished_at=None, error=None,
+            id=run.id,
+            job_name=spec.name,
+            spec_hash=loaded.spec_hash,
+            source_key=pre.source_key,
+            snapshot_id=None,
+            synthesizer=pre.synthesizer.name,
+            status="running",
+            requested_by=settings.user,
+            started_at=started,
+            finished_at=None,
+            error=None,
             run_dir=str(run.dir),
         )
     )
     audit.append(
-        actor=settings.user, action="run.started", subject=run.id,
-        details={"job": spec.name, "spec_hash": loaded.spec_hash, "source": pre.source_key,
-                 "synthesizer": pre.synthesizer.name},
+        actor=settings.user,
+        action="run.started",
+        subject=run.id,
+        details={
+            "job": spec.name,
+            "spec_hash": loaded.spec_hash,
+            "source": pre.source_key,
+            "synthesizer": pre.synthesizer.name,
+        },
     )
     snapshot_id: str | None = None
     try:
@@ -223,7 +265,9 @@ def run_job(
         with run.stage("classify", {}) as folder:
             findings = st.classify(data, spec, folder, seed=seed)
         audit.append(
-            actor=settings.user, action="pii.classified", subject=run.id,
+            actor=settings.user,
+            action="pii.classified",
+            subject=run.id,
             details={"columns": {f.column: f.entity for f in findings if f.entity}},
         )
         with run.stage("mask", {}) as folder:
@@ -243,22 +287,37 @@ def run_job(
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)
         release_id = _new_id("rel")
-        expires = (_parse_ts(started) + spec.release.expires_after).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        expires = (_parse_ts(started) + spec.release.expires_after).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
         with run.stage("report", {}) as folder:
             report = {
                 "run": {
-                    "id": run.id, "job": spec.name, "requested_by": settings.user,
-                    "started_at": started, "finished_at": clock(), "synthgate_version": __version__,
+                    "id": run.id,
+                    "job": spec.name,
+                    "requested_by": settings.user,
+                    "started_at": started,
+                    "finished_at": clock(),
+                    "synthgate_version": __version__,
                 },
                 "provenance": {
-                    "spec_hash": loaded.spec_hash, "source": redact(spec.source.url),
-                    "table": spec.source.table, "snapshot_id": snapshot_id,
+                    "spec_hash": loaded.spec_hash,
+                    "source": redact(spec.source.url),
+                    "table": spec.source.table,
+                    "snapshot_id": snapshot_id,
                     "synthesizer": pre.synthesizer.name,
-                    "params": {**dict(fit.params), **({} if pre.synthesizer.private else {"seed": seed})},
-                    "rows_source": len(data.frame), "rows_train": len(masked.train),
-                    "rows_holdout": len(masked.holdout), "rows_synthetic": len(sampled.release),
-                    "target": redact(spec.target.url), "target_table": spec.target_table,
-                    "target_mode": spec.target.mode.value, "stage_seconds": run.seconds,
+                    "params": {
+                        **dict(fit.params),
+                        **({} if pre.synthesizer.private else {"seed": seed}),
+                    },
+                    "rows_source": len(data.frame),
+                    "rows_train": len(masked.train),
+                    "rows_holdout": len(masked.holdout),
+                    "rows_synthetic": len(sampled.release),
+                    "target": redact(spec.target.url),
+                    "target_table": spec.target_table,
+                    "target_mode": spec.target.mode.value,
+                    "stage_seconds": run.seconds,
                 },
                 "pii": {
                     "inventory": [f.to_dict() for f in findings],
@@ -267,36 +326,63 @@ def run_job(
                 "privacy": {"spent": fit.privacy.to_dict()},
                 "metrics": [m.to_dict() for m in metrics],
                 "gate": {
-                    "policy": pre.policy.name, "status": decision.status.value,
+                    "policy": pre.policy.name,
+                    "status": decision.status.value,
                     "outcomes": [o.to_dict() for o in decision.outcomes],
                 },
-                "release": {"id": release_id, "status": decision.status.value, "expires_at": expires},
+                "release": {
+                    "id": release_id,
+                    "status": decision.status.value,
+                    "expires_at": expires,
+                },
             }
             report_json, report_html = write_report(report, folder)
         now = clock()
         store.add_release(
             ReleaseRow(
-                id=release_id, run_id=run.id, job_name=spec.name, source_key=pre.source_key,
-                status=decision.status.value, requested_by=settings.user, created_at=now,
-                updated_at=now, expires_at=expires, policy=pre.policy.name,
-                target_url=redact(spec.target.url), target_table=spec.target_table,
-                target_mode=spec.target.mode.value, rows=len(sampled.release),
+                id=release_id,
+                run_id=run.id,
+                job_name=spec.name,
+                source_key=pre.source_key,
+                status=decision.status.value,
+                requested_by=settings.user,
+                created_at=now,
+                updated_at=now,
+                expires_at=expires,
+                policy=pre.policy.name,
+                target_url=redact(spec.target.url),
+                target_table=spec.target_table,
+                target_mode=spec.target.mode.value,
+                rows=len(sampled.release),
                 gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
-                report_path=str(report_html), version=1,
+                report_path=str(report_html),
+                version=1,
             )
         )
         audit.append(
-            actor=settings.user, action="gate.evaluated", subject=release_id,
-            details={"run": run.id, "policy": pre.policy.name, "status": decision.status.value,
-                     "failed": [o.rule_id for o in decision.outcomes if not o.passed]},
+            actor=settings.user,
+            action="gate.evaluated",
+            subject=release_id,
+            details={
+                "run": run.id,
+                "policy": pre.policy.name,
+                "status": decision.status.value,
+                "failed": [o.rule_id for o in decision.outcomes if not o.passed],
+            },
         )
         audit.append(
-            actor=settings.user, action="release.created", subject=release_id,
+            actor=settings.user,
+            action="release.created",
+            subject=release_id,
             details={"run": run.id, "status": decision.status.value, "rows": len(sampled.release)},
         )
         store.finish_run(run.id, status="succeeded", snapshot_id=snapshot_id)
-        audit.append(actor=settings.user, action="run.finished", subject=run.id,
-                     details={"release": release_id, "status": decision.status.value})
+        audit.append(
+            actor=settings.user,
+            action="run.finished",
+            subject=run.id,
+            details={"release": release_id, "status": decision.status.value},
+        )
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
@@ -305,8 +391,9 @@ def run_job(
         shutil.rmtree(run.dir / "sample", ignore_errors=True)
         shutil.rmtree(run.dir / "report", ignore_errors=True)
         store.finish_run(run.id, status="failed", snapshot_id=snapshot_id, error=reason)
-        audit.append(actor=settings.user, action="run.failed", subject=run.id,
-                     details={"error": reason})
+        audit.append(
+            actor=settings.user, action="run.failed", subject=run.id, details={"error": reason}
+        )
         if isinstance(exc, SynthgateError | KeyboardInterrupt):
             raise
         raise SynthesisError(
@@ -316,9 +403,15 @@ def run_job(
     finally:
         pre.close()
     return RunOutcome(
-        run_id=run.id, run_dir=run.dir, release_id=release_id, status=decision.status,
-        report_html=report_html, report_json=report_json, synthetic_path=sampled.path,
-        rows=len(sampled.release), stage_seconds=run.seconds,
+        run_id=run.id,
+        run_dir=run.dir,
+        release_id=release_id,
+        status=decision.status,
+        report_html=report_html,
+        report_json=report_json,
+        synthetic_path=sampled.path,
+        rows=len(sampled.release),
+        stage_seconds=run.seconds,
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
     )

@@ -121,7 +121,11 @@ class Masked:
     leak: LeakScanner
 
 
-_SPEC_ACTIONS = {PiiAction.DROP: MaskAction.DROP, PiiAction.FAKE: MaskAction.FAKE, PiiAction.KEEP: MaskAction.KEEP}
+_SPEC_ACTIONS = {
+    PiiAction.DROP: MaskAction.DROP,
+    PiiAction.FAKE: MaskAction.FAKE,
+    PiiAction.KEEP: MaskAction.KEEP,
+}
 
 
 def mask(
@@ -169,7 +173,9 @@ def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
                 col.nullable,
                 col.native_type,
                 tuple(str(c) for c in hint.categories) if hint.categories else col.domain,
-                (hint.min, hint.max) if hint.min is not None and hint.max is not None else col.bounds,
+                (hint.min, hint.max)
+                if hint.min is not None and hint.max is not None
+                else col.bounds,
             )
         cols.append(col)
     if not cols:

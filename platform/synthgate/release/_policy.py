@@ -97,9 +97,7 @@ def _parse(path: Path) -> PolicyPack:
     try:
         pack = PolicyPack.model_validate({**raw, "source": str(path)})
     except ValidationError as exc:
-        raise ConfigError(
-            f"policy file {path} is invalid", problems=format_problems(exc)
-        ) from None
+        raise ConfigError(f"policy file {path} is invalid", problems=format_problems(exc)) from None
     if pack.pii.direct_identifier is MaskAction.KEEP:
         raise ConfigError(
             f"policy file {path}: pii.direct_identifier cannot be 'keep'; "

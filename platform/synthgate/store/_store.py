@@ -155,7 +155,9 @@ class Store:
 
     def stages(self, run_id: str) -> list[StageRow]:
         with self.session() as s:
-            return list(s.scalars(select(StageRow).where(StageRow.run_id == run_id).order_by(StageRow.id)))
+            return list(
+                s.scalars(select(StageRow).where(StageRow.run_id == run_id).order_by(StageRow.id))
+            )
 
     # ------------------------------------------------------------------ releases
 

@@ -45,7 +45,9 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else round(f, 4)
 
 
-def fidelity_quality(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema) -> MetricResult:
+def fidelity_quality(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema
+) -> MetricResult:
     """SDMetrics' quality score: column shapes and column-pair trends."""
     from sdmetrics.reports import QualityReport
 
@@ -81,7 +83,9 @@ def fidelity_quality(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableS
     )
 
 
-def exact_matches(train: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema) -> MetricResult:
+def exact_matches(
+    train: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema
+) -> MetricResult:
     """Synthetic rows that are exact copies of a training row."""
     cols = schema.column_names
     if not cols or synthetic.empty:

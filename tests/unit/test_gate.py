@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthgate.contracts import Severity
+from synthgate.errors import ConfigError, PluginError, ReleaseStateError
+from synthgate.release import ReleaseStatus, check_transition, evaluate_gate, load_policy
+
+GOOD = {
+    "privacy.pii_replay": 0.0,
+    "privacy.exact_match_share": 0.0,
+    "fidelity.quality": 0.9,
+    "synthesizer.private": False,
+    "privacy.epsilon": None,
+}
+
+
+def test_default_pack_holds_non_private_release_for_approval_with_a_warning() -> None:
+    decision = evaluate_gate(load_policy("default"), GOOD)
+    assert decision.status is ReleaseStatus.AWAITING_APPROVAL
+    assert [o.rule_id for o in decision.warnings] == ["differentially-private"]
+
+
+def test_strict_pack_blocks_non_private_release() -> None:
+    decision = evaluate_gate(load_policy("strict"), GOOD)
+    assert decision.status is ReleaseStatus.BLOCKED
+    assert {o.rule_id for o in decision.blocking_failures} == {"differentially-private", "epsilon"}
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"), [("privacy.pii_replay", 1.0), ("fidelity.quality", 0.2)]
+)
+def test_a_failing_blocking_rule_blocks(metric: str, value: float) -> None:
+    decision = evaluate_gate(load_policy("default"), {**GOOD, metric: value})
+    assert decision.status is ReleaseStatus.BLOCKED
+    failed = decision.blocking_failures[0]
+    assert failed.metric == metric
+    assert failed.severity is Severity.BLOCK
+    assert str(value) in failed.reason
+
+
+def test_a_metric_that_was_not_computed_fails_closed() -> None:
+    metrics = {k: v for k, v in GOOD.items() if k != "privacy.pii_replay"}
+    decision = evaluate_gate(load_policy("default"), metrics)
+    assert decision.status is ReleaseStatus.BLOCKED
+    assert "not computed" in decision.blocking_failures[0].reason
+
+
+def test_unknown_pack_lists_known_ones() -> None:
+    with pytest.raises(PluginError, match="available: default, strict"):
+        load_policy("nope")
+
+
+def test_custom_pack_file_is_validated(tmp_path: Path) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "name: p\nrules:\n  - {id: r, metric: fidelity.quality, op: '=~', threshold: 1, explain: x}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_policy(str(pack))
+    assert any(p.startswith("rules[0].op: must be one of") for p in info.value.problems)
+    pack.write_text("name: p\npii: {direct_identifier: keep}\n")
+    with pytest.raises(ConfigError, match="cannot be 'keep'"):
+        load_policy(str(pack))
+
+
+def test_lifecycle_transitions() -> None:
+    check_transition(ReleaseStatus.AWAITING_APPROVAL, ReleaseStatus.APPROVED)
+    check_transition(ReleaseStatus.APPROVED, ReleaseStatus.PUBLISHED)
+    with pytest.raises(ReleaseStateError, match="release is BLOCKED"):
+        check_transition(ReleaseStatus.BLOCKED, ReleaseStatus.APPROVED)
+    with pytest.raises(ReleaseStateError, match="release is AWAITING_APPROVAL"):
+        check_transition(ReleaseStatus.AWAITING_APPROVAL, ReleaseStatus.PUBLISHED)
