@@ -75,6 +75,14 @@ class PiiPolicy(BaseModel):
         }
 
 
+class BudgetPolicy(BaseModel):
+    """Cumulative privacy budget of one source table, across all its releases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epsilon_per_source: float = Field(default=10.0, gt=0, le=1000)
+
+
 class PolicyPack(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +90,7 @@ class PolicyPack(BaseModel):
     description: str = ""
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
     rules: list[Rule] = Field(default_factory=list)
+    budget: BudgetPolicy = Field(default_factory=BudgetPolicy)
     source: str = Field(default="", exclude=True)
 
 
