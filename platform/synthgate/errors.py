@@ -21,8 +21,11 @@ from typing import ClassVar
 __all__ = [
     "AuthenticationFailed",
     "ConfigError",
+    "ConflictError",
     "ConnectionFailed",
     "GateFailed",
+    "NotAuthenticated",
+    "PermissionDenied",
     "PluginError",
     "PrivacyBudgetError",
     "ReleaseStateError",
@@ -160,3 +163,15 @@ class ReleaseStateError(SynthgateError):
 
 class StoreError(SynthgateError):
     """The metadata store could not be opened or migrated."""
+
+
+class PermissionDenied(SynthgateError):
+    """The user may not do this: wrong role, or their own release (four-eyes)."""
+
+
+class NotAuthenticated(PermissionDenied):
+    """SYNTHGATE_USER / SYNTHGATE_TOKEN do not name an active user with that token."""
+
+
+class ConflictError(SynthgateError):
+    """Someone else changed the release first; review it again and retry."""
