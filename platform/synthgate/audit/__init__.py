@@ -1,6 +1,7 @@
 """Tamper-evident audit log: an append-only, hash-chained list of events."""
 
 from synthgate.audit._log import (
+    AUDIT_KEY_ENV,
     GENESIS_HASH,
     AuditLog,
     ChainReport,
@@ -8,4 +9,11 @@ from synthgate.audit._log import (
     canonical_json,
 )
 
-__all__ = ["GENESIS_HASH", "AuditLog", "ChainReport", "EventRecord", "canonical_json"]
+__all__ = [
+    "AUDIT_KEY_ENV",
+    "GENESIS_HASH",
+    "AuditLog",
+    "ChainReport",
+    "EventRecord",
+    "canonical_json",
+]

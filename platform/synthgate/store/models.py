@@ -7,10 +7,21 @@ same in the audit chain on every backend.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditEvent", "Base", "BudgetEntry", "ReleaseRow", "RunRow", "StageRow"]
+__all__ = [
+    "ApprovalRow",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "BudgetEntry",
+    "PolicyRecord",
+    "ReleaseRow",
+    "RunRow",
+    "StageRow",
+    "UserRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -32,6 +43,8 @@ class RunRow(Base):
     finished_at: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     run_dir: Mapped[str] = mapped_column(Text)
+    # absolute path of the job spec; publish re-reads it for the target credentials
+    spec_path: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class StageRow(Base):
@@ -69,6 +82,61 @@ class ReleaseRow(Base):
     gate: Mapped[str] = mapped_column(Text, default="[]")
     report_path: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1)
+    # sha256 of runs/<run>/sample/synthetic.parquet, checked again before publishing
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # sha256 of the target without its password (see release._service.target_fingerprint)
+    target_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    publish_claim: Mapped[str | None] = mapped_column(String(200), default=None)
+    published_at: Mapped[str | None] = mapped_column(String(32), default=None)
+    published_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    published_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    published_rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    closed_at: Mapped[str | None] = mapped_column(String(32), default=None)
+    closed_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ApprovalRow(Base):
+    """One reviewer's decision on a release; a reviewer decides once per release."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        UniqueConstraint("release_id", "approver", name="uq_approvals_release_approver"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text)
+    release_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(128))
+    disabled_at: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class PolicyRecord(Base):
+    """The last version of each policy pack a run used; a change is audited."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    recorded_by: Mapped[str] = mapped_column(String(128))
 
 
 class AuditEvent(Base):
@@ -82,6 +150,22 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The anchor of the audit chain: last seq and hash, sealed (HMAC with the key).
+
+    A bare chain cannot show that its last events were deleted; the head can,
+    because it is updated in the same transaction as every append.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    seal: Mapped[str] = mapped_column(String(64))
 
 
 class BudgetEntry(Base):
