@@ -49,7 +49,7 @@ def test_a_metric_that_was_not_computed_fails_closed() -> None:
 
 
 def test_unknown_pack_lists_known_ones() -> None:
-    with pytest.raises(PluginError, match="available: default, strict"):
+    with pytest.raises(PluginError, match="available: default, internal-testing, strict"):
         load_policy("nope")
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
@@ -16,7 +17,18 @@ from synthgate.config import LoadedSpec
 from synthgate.contracts import PrivacyRequest, Sink, Source, Synthesizer, TableSchema
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.pipeline import _stages as st
-from synthgate.release import PolicyPack, ReleaseStatus, load_policy
+from synthgate.release import (
+    TOKEN_ENV,
+    Permission,
+    PolicyPack,
+    ReleaseStatus,
+    auto_approve,
+    file_sha256,
+    identify,
+    load_policy,
+    record_policy,
+    target_fingerprint,
+)
 from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
@@ -224,8 +236,10 @@ def run_job(
 ) -> RunOutcome:
     """Run one job end to end. Raises :class:`SynthgateError` on failure."""
     spec = loaded.spec
-    pre = preflight(loaded)
     store = store or Store(settings.store_url)
+    # once the store has users, the requester proves who they are (four-eyes relies on it)
+    identify(store, settings.user, os.environ.get(TOKEN_ENV), Permission.RUN)
+    pre = preflight(loaded)
     audit = AuditLog(store)
     run = _Run(settings, store, audit, _new_id("run"), progress or _NoProgress())
     seed = spec.synthesis.seed if spec.synthesis.seed is not None else secrets.randbits(32)
@@ -244,6 +258,7 @@ def run_job(
             finished_at=None,
             error=None,
             run_dir=str(run.dir),
+            spec_path=str(loaded.path.resolve()) if loaded.path else None,
         )
     )
     audit.append(
@@ -286,6 +301,7 @@ def run_job(
             metrics, flat = st.validate(masked, sampled, schema, fit.privacy, folder)
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)
+            record_policy(store, pre.policy, actor=settings.user)
         release_id = _new_id("rel")
         expires = (_parse_ts(started) + spec.release.expires_after).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -357,6 +373,11 @@ def run_job(
                 gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
                 report_path=str(report_html),
                 version=1,
+                approvals_required=pre.policy.required_approvals,
+                artifact_sha256=file_sha256(sampled.path),
+                target_fingerprint=target_fingerprint(
+                    spec.target.url, spec.target_table, spec.target.mode.value
+                ),
             )
         )
         audit.append(
@@ -368,6 +389,10 @@ def run_job(
                 "policy": pre.policy.name,
                 "status": decision.status.value,
                 "failed": [o.rule_id for o in decision.outcomes if not o.passed],
+                "outcomes": [
+                    {k: v for k, v in o.to_dict().items() if k != "reason"}
+                    for o in decision.outcomes
+                ],
             },
         )
         audit.append(
@@ -376,12 +401,15 @@ def run_job(
             subject=release_id,
             details={"run": run.id, "status": decision.status.value, "rows": len(sampled.release)},
         )
+        status = decision.status
+        if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
+            status = auto_approve(store, release_id, policy=pre.policy)
         store.finish_run(run.id, status="succeeded", snapshot_id=snapshot_id)
         audit.append(
             actor=settings.user,
             action="run.finished",
             subject=run.id,
-            details={"release": release_id, "status": decision.status.value},
+            details={"release": release_id, "status": status.value},
         )
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
@@ -406,7 +434,7 @@ def run_job(
         run_id=run.id,
         run_dir=run.dir,
         release_id=release_id,
-        status=decision.status,
+        status=status,
         report_html=report_html,
         report_json=report_json,
         synthetic_path=sampled.path,

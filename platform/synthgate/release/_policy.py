@@ -3,11 +3,17 @@
 A pack is YAML. Packs ship in plugins (entry points ``synthgate.policies``,
 each returning the path of its YAML file) and companies add their own as
 files, referenced by path in the job spec.
+
+Rules read the flat ``area.metric`` map that validation produces. The names a
+rule may use are listed in :data:`KNOWN_METRICS`; whoever adds a metric adds
+its line there, so that ``synthgate policy lint`` knows it.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -25,7 +31,65 @@ from synthgate.pii import MaskAction, PiiClass
 from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
 
-__all__ = ["Comparator", "GateDecision", "PolicyPack", "Rule", "evaluate_gate", "load_policy"]
+__all__ = [
+    "KNOWN_METRICS",
+    "Comparator",
+    "GateDecision",
+    "MetricInfo",
+    "MetricKind",
+    "PolicyPack",
+    "Rule",
+    "evaluate_gate",
+    "load_policy",
+    "policy_path",
+]
+
+
+class MetricKind(enum.StrEnum):
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """What a policy author needs to know about a metric a rule can read."""
+
+    kind: MetricKind
+    description: str
+    bounds: tuple[float, float] | None = None  # the values it can take, for numbers
+
+
+_INF = math.inf
+#: Every metric name a policy rule may read. Add a line when you add a metric.
+KNOWN_METRICS: dict[str, MetricInfo] = {
+    "synthesizer.private": MetricInfo(
+        MetricKind.BOOLEAN, "the synthesizer gives a differential-privacy guarantee"
+    ),
+    "privacy.epsilon": MetricInfo(
+        MetricKind.NUMBER, "total privacy loss ε of the run (absent when not private)", (0, _INF)
+    ),
+    "privacy.delta": MetricInfo(MetricKind.NUMBER, "δ of the run's guarantee", (0, 1)),
+    "privacy.pii_replay": MetricInfo(
+        MetricKind.NUMBER, "cells equal to a real direct identifier of the source", (0, _INF)
+    ),
+    "privacy.exact_match_share": MetricInfo(
+        MetricKind.NUMBER, "share of synthetic rows identical to a training row", (0, 1)
+    ),
+    "privacy.exact_matches": MetricInfo(
+        MetricKind.NUMBER, "number of synthetic rows identical to a training row", (0, _INF)
+    ),
+    "privacy.dcr_share": MetricInfo(
+        MetricKind.NUMBER,
+        "share of synthetic rows closer to a training row than to a holdout row (0.5 is ideal)",
+        (0, 1),
+    ),
+    "fidelity.quality": MetricInfo(
+        MetricKind.NUMBER, "SDMetrics quality score of column shapes and pair trends", (0, 1)
+    ),
+    "quality.gx_success": MetricInfo(
+        MetricKind.BOOLEAN, "the Great Expectations suite built from the real table passed"
+    ),
+}
 
 
 class Comparator(enum.StrEnum):
@@ -91,7 +155,20 @@ class PolicyPack(BaseModel):
     pii: PiiPolicy = Field(default_factory=PiiPolicy)
     rules: list[Rule] = Field(default_factory=list)
     budget: BudgetPolicy = Field(default_factory=BudgetPolicy)
+    required_approvals: int = Field(
+        default=1, ge=1, le=10, description="distinct approvers a release needs"
+    )
+    auto_approve: bool = Field(
+        default=False,
+        description="a release that passes the gate is approved by the system (testing only)",
+    )
     source: str = Field(default="", exclude=True)
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the pack's meaning (canonical JSON), not of its formatting."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _parse(path: Path) -> PolicyPack:
@@ -115,12 +192,17 @@ def _parse(path: Path) -> PolicyPack:
     return pack
 
 
+def policy_path(name_or_path: str) -> Path:
+    """The YAML file of a pack given by registered name (``default``) or by path."""
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        return Path(name_or_path)
+    provider = load(PluginGroup.POLICIES, name_or_path)
+    return Path(provider())
+
+
 def load_policy(name_or_path: str) -> PolicyPack:
     """A pack by registered name (``default``) or by path to a YAML file."""
-    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
-        return _parse(Path(name_or_path))
-    provider = load(PluginGroup.POLICIES, name_or_path)
-    return _parse(Path(provider()))
+    return _parse(policy_path(name_or_path))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["default", "strict"]
+__all__ = ["default", "internal_testing", "strict"]
 
 
 def _path(name: str) -> Path:
@@ -18,3 +18,7 @@ def default() -> Path:
 
 def strict() -> Path:
     return _path("strict")
+
+
+def internal_testing() -> Path:
+    return _path("internal_testing")

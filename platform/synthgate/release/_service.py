@@ -1,0 +1,741 @@
+"""Release actions: one function per action, each taking the acting user.
+
+The command line and a web console call these; they hold every rule. Each
+state change is one transaction that checks the release's ``version`` against
+the version the actor reviewed (optimistic lock: when two people decide at
+once, exactly one wins and the other gets :class:`ConflictError`), moves the
+state through :data:`TRANSITIONS`, records the decision and appends the audit
+event — all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.orm import Session
+
+from synthgate.audit import AuditLog, canonical_json
+from synthgate.contracts import TableSchema, WriteMode
+from synthgate.errors import (
+    ConfigError,
+    ConflictError,
+    PermissionDenied,
+    ReleaseStateError,
+    SynthgateError,
+    redact,
+)
+from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
+from synthgate.release._policy import PolicyPack
+from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, require
+from synthgate.store import Store, utcnow
+from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, ReleaseRow
+
+__all__ = [
+    "Decision",
+    "PublishResult",
+    "approvals_of",
+    "approve",
+    "auto_approve",
+    "expire_due",
+    "file_sha256",
+    "get_release",
+    "publish",
+    "record_policy",
+    "reject",
+    "revoke",
+    "target_fingerprint",
+]
+
+_MAX_TEXT = 2000
+_BATCH_ROWS = 50_000
+_APPROVE = "approve"
+_REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What an approve or reject did."""
+
+    release_id: str
+    status: ReleaseStatus
+    version: int
+    approvals: int
+    required: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "status": self.status.value,
+            "version": self.version,
+            "approvals": self.approvals,
+            "required": self.required,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    release_id: str
+    table: str
+    rows: int
+    mode: str
+    content_hash: str
+    published_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "status": ReleaseStatus.PUBLISHED.value,
+            "table": self.table,
+            "rows": self.rows,
+            "mode": self.mode,
+            "content_hash": self.content_hash,
+            "published_at": self.published_at,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _normal_target(url: str) -> str:
+    if "://" not in url or url.startswith("file://"):
+        path = url.removeprefix("file://")
+        return "file://" + str(Path(path).expanduser().resolve())
+    try:
+        parsed = make_url(url).set(password=None)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parsed = parsed.set(database=str(Path(str(parsed.database)).expanduser().resolve()))
+    return parsed.render_as_string(hide_password=False)
+
+
+def target_fingerprint(url: str, table: str, mode: str) -> str:
+    """sha256 of where a release goes — URL without its password, table, mode.
+
+    Stored on the release when it is created and compared before publishing,
+    so that an edited job spec cannot send an approved table somewhere else.
+    """
+    body = canonical_json({"url": _normal_target(url), "table": table, "mode": mode})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _text(value: str | None, what: str, command: str) -> str:
+    text = " ".join((value or "").split())
+    if not text:
+        raise ConfigError(f"a {what} is required", hint=f"add --{what} '…' to synthgate {command}")
+    if len(text) > _MAX_TEXT:
+        raise ConfigError(f"the {what} is {len(text)} characters long; keep it under {_MAX_TEXT}")
+    return text
+
+
+def get_release(store: Store, release_id: str) -> ReleaseRow:
+    release = store.get_release(release_id)
+    if release is None:
+        raise ConfigError(
+            f"no release {release_id!r}", hint="list them with: synthgate releases list"
+        )
+    return release
+
+
+def approvals_of(store: Store, release_id: str) -> list[ApprovalRow]:
+    with store.session() as s:
+        return list(
+            s.scalars(
+                select(ApprovalRow)
+                .where(ApprovalRow.release_id == release_id)
+                .order_by(ApprovalRow.id)
+            )
+        )
+
+
+def _load(s: Session, release_id: str) -> ReleaseRow:
+    release = s.get(ReleaseRow, release_id, populate_existing=True)
+    if release is None:
+        raise ConfigError(
+            f"no release {release_id!r}", hint="list them with: synthgate releases list"
+        )
+    return release
+
+
+def _conflict(release_id: str, detail: str) -> ConflictError:
+    return ConflictError(
+        f"release {release_id} was changed by someone else {detail}",
+        hint=f"review it again with: synthgate releases show {release_id}, then retry",
+    )
+
+
+def _check_version(release: ReleaseRow, expected: int) -> None:
+    if release.version != expected:
+        raise _conflict(
+            release.id,
+            f"since you reviewed version {expected}: it is now {release.status}, "
+            f"version {release.version}",
+        )
+
+
+def _bump(s: Session, release: ReleaseRow, expected: int, **values: Any) -> int:
+    """Write *values* only if the release is still at *expected*; the new version."""
+    result = cast(
+        "CursorResult[Any]",
+        s.execute(
+            update(ReleaseRow)
+            .where(ReleaseRow.id == release.id, ReleaseRow.version == expected)
+            .values(version=expected + 1, **values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        raise _conflict(release.id, "at the same time")
+    return expected + 1
+
+
+def _status(release: ReleaseRow) -> ReleaseStatus:
+    return ReleaseStatus(release.status)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def approve(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    *,
+    comment: str,
+    expected_version: int | None = None,
+    now: str | None = None,
+) -> Decision:
+    """Record *actor*'s approval; the release is APPROVED once enough distinct people approved.
+
+    Nobody approves a release they requested. *expected_version* is the
+    version the actor reviewed; without it, the version read now.
+    """
+    return _decide(store, actor, release_id, _APPROVE, comment, expected_version, now)
+
+
+def reject(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+    now: str | None = None,
+) -> Decision:
+    """Reject the release (final). One reviewer's rejection is enough."""
+    return _decide(store, actor, release_id, _REJECT, reason, expected_version, now)
+
+
+def _decide(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    decision: str,
+    text: str | None,
+    expected_version: int | None,
+    now: str | None,
+) -> Decision:
+    what, command = ("comment", "approve") if decision == _APPROVE else ("reason", "reject")
+    note = _text(text, what, f"{command} {release_id}")
+    require(actor, Permission.DECIDE)
+    now = now or utcnow()
+    expire_due(store, now=now, release_ids=[release_id])
+    if expected_version is None:
+        expected_version = get_release(store, release_id).version
+    target = ReleaseStatus.APPROVED if decision == _APPROVE else ReleaseStatus.REJECTED
+    try:
+        with store.session() as s:
+            release = _load(s, release_id)
+            _check_version(release, expected_version)
+            check_transition(_status(release), target, release_id=release_id)
+            if actor.name == release.requested_by:
+                raise PermissionDenied(
+                    f"{actor.name} requested release {release_id}; nobody approves or rejects "
+                    "their own release (four-eyes)",
+                    hint="ask someone with the approver role to review it",
+                )
+            prior = list(s.scalars(select(ApprovalRow).where(ApprovalRow.release_id == release_id)))
+            if any(p.approver == actor.name for p in prior):
+                raise PermissionDenied(
+                    f"{actor.name} has already decided on release {release_id}; it needs "
+                    f"{release.approvals_required} distinct approvers",
+                    hint="ask another approver",
+                )
+            approvals = sum(p.decision == _APPROVE for p in prior) + (decision == _APPROVE)
+            required = release.approvals_required
+            if decision == _REJECT:
+                new = ReleaseStatus.REJECTED
+            elif approvals >= required:
+                new = ReleaseStatus.APPROVED
+            else:
+                new = ReleaseStatus.AWAITING_APPROVAL
+            closing = (
+                {"closed_by": actor.name, "closed_at": now, "closed_reason": note}
+                if new is ReleaseStatus.REJECTED
+                else {}
+            )
+            version = _bump(
+                s, release, expected_version, status=new.value, updated_at=now, **closing
+            )
+            s.add(
+                ApprovalRow(
+                    release_id=release_id,
+                    approver=actor.name,
+                    decision=decision,
+                    comment=note,
+                    release_version=expected_version,
+                    created_at=now,
+                )
+            )
+            s.flush()
+            action = {
+                ReleaseStatus.APPROVED: "release.approved",
+                ReleaseStatus.REJECTED: "release.rejected",
+                ReleaseStatus.AWAITING_APPROVAL: "release.approval_recorded",
+            }[new]
+            AuditLog(store).append_in(
+                s,
+                actor=actor.name,
+                action=action,
+                subject=release_id,
+                details={
+                    what: note,
+                    "status": new.value,
+                    "approvals": approvals,
+                    "required": required,
+                    "version": version,
+                    **actor.audit_details(),
+                },
+            )
+    except IntegrityError:
+        raise _conflict(release_id, "at the same time") from None
+    return Decision(release_id, new, version, approvals, required)
+
+
+def auto_approve(store: Store, release_id: str, *, policy: PolicyPack) -> ReleaseStatus:
+    """Approve a release that passed the gate, as ``system``, when *policy* allows it."""
+    if not policy.auto_approve:
+        raise PermissionDenied(f"policy {policy.name!r} does not allow auto-approval")
+    now = utcnow()
+    with store.session() as s:
+        release = _load(s, release_id)
+        check_transition(_status(release), ReleaseStatus.APPROVED, release_id=release_id)
+        version = _bump(
+            s, release, release.version, status=ReleaseStatus.APPROVED.value, updated_at=now
+        )
+        comment = f"approved automatically: policy {policy.name} allows auto-approval"
+        s.add(
+            ApprovalRow(
+                release_id=release_id,
+                approver=SYSTEM,
+                decision=_APPROVE,
+                comment=comment,
+                release_version=release.version,
+                created_at=now,
+            )
+        )
+        AuditLog(store).append_in(
+            s,
+            actor=SYSTEM,
+            action="release.approved",
+            subject=release_id,
+            details={
+                "comment": comment,
+                "policy": policy.name,
+                "auto": True,
+                "status": ReleaseStatus.APPROVED.value,
+                "version": version,
+            },
+        )
+    return ReleaseStatus.APPROVED
+
+
+def revoke(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+    now: str | None = None,
+) -> ReleaseRow:
+    """Withdraw a release. Approvers and admins may; so may the engineer who requested it.
+
+    A published table stays in the target: whoever owns the target removes it.
+    """
+    note = _text(reason, "reason", f"revoke {release_id}")
+    now = now or utcnow()
+    if expected_version is None:
+        expected_version = get_release(store, release_id).version
+    with store.session() as s:
+        release = _load(s, release_id)
+        own = actor.name == release.requested_by and actor.can(Permission.RUN)
+        if not own:
+            require(actor, Permission.REVOKE)
+        _check_version(release, expected_version)
+        before = _status(release)
+        check_transition(before, ReleaseStatus.REVOKED, release_id=release_id)
+        version = _bump(
+            s,
+            release,
+            expected_version,
+            status=ReleaseStatus.REVOKED.value,
+            updated_at=now,
+            closed_by=actor.name,
+            closed_at=now,
+            closed_reason=note,
+        )
+        AuditLog(store).append_in(
+            s,
+            actor=actor.name,
+            action="release.revoked",
+            subject=release_id,
+            details={
+                "reason": note,
+                "previous": before.value,
+                "was_published": before is ReleaseStatus.PUBLISHED,
+                "version": version,
+                **actor.audit_details(),
+            },
+        )
+    return get_release(store, release_id)
+
+
+def expire_due(
+    store: Store,
+    *,
+    now: str | None = None,
+    release_ids: Collection[str] | None = None,
+    dry_run: bool = False,
+    actor: Actor = SYSTEM_ACTOR,
+) -> list[str]:
+    """Mark every release past its ``expires_at`` EXPIRED; the ids, oldest first.
+
+    Expiry is a matter of time, not of judgement, so it is recorded as the
+    ``system`` actor; *actor* is kept in the event as who ran the sweep.
+    """
+    now = now or utcnow()
+    expirable = [s.value for s, moves in TRANSITIONS.items() if ReleaseStatus.EXPIRED in moves]
+    query = (
+        select(ReleaseRow)
+        .where(ReleaseRow.status.in_(expirable), ReleaseRow.expires_at <= now)
+        .order_by(ReleaseRow.id)
+        .with_for_update()
+    )
+    if release_ids is not None:
+        query = query.where(ReleaseRow.id.in_(list(release_ids)))
+    with store.session() as s:
+        due = list(s.scalars(query))
+        if dry_run:
+            return [r.id for r in due]
+        for release in due:
+            before = _status(release)
+            version = _bump(
+                s,
+                release,
+                release.version,
+                status=ReleaseStatus.EXPIRED.value,
+                updated_at=now,
+                closed_by=SYSTEM,
+                closed_at=now,
+                closed_reason=f"expired at {release.expires_at}",
+            )
+            AuditLog(store).append_in(
+                s,
+                actor=SYSTEM,
+                action="release.expired",
+                subject=release.id,
+                details={
+                    "expires_at": release.expires_at,
+                    "previous": before.value,
+                    "was_published": before is ReleaseStatus.PUBLISHED,
+                    "swept_by": actor.name,
+                    "version": version,
+                },
+            )
+        return [r.id for r in due]
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    url: str
+    table: str
+    mode: WriteMode
+    artifact: Path
+    schema: TableSchema
+    spec_changed: bool
+
+
+def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _Plan:
+    """Everything publishing needs, checked before anything is written."""
+    from synthgate.config import load_job_spec
+
+    rid = release.id
+    run = store.get_run(release.run_id)
+    if run is None or not run.spec_path or not release.target_fingerprint:
+        raise ReleaseStateError(
+            f"release {rid} was created before publishing was supported; it has no job spec "
+            "or target on record",
+            hint="run the job again for a release that can be published",
+        )
+    spec_path = Path(run.spec_path)
+    if not spec_path.is_file():
+        raise ConfigError(
+            f"job spec {spec_path} of release {rid} is gone; publishing re-reads it for the "
+            "target's credentials",
+            hint="restore the file at that path",
+        )
+    loaded = load_job_spec(spec_path, env=env)
+    spec = loaded.spec
+    fingerprint = target_fingerprint(spec.target.url, spec.target_table, spec.target.mode.value)
+    if fingerprint != release.target_fingerprint:
+        raise ConfigError(
+            f"job spec {spec_path} now resolves to a different target than release {rid} was "
+            f"approved for ({release.target_table}, mode {release.target_mode})",
+            hint="restore the spec's target and the environment it reads (e.g. "
+            "SYNTHGATE_DEMO_DIR), or run the job again for a new release",
+        )
+    run_dir = Path(run.run_dir)
+    artifact = run_dir / "sample" / "synthetic.parquet"
+    if not artifact.is_file():
+        raise ReleaseStateError(
+            f"the synthetic table of release {rid} is missing ({artifact})",
+            hint="run the job again for a new release",
+        )
+    if release.artifact_sha256 != file_sha256(artifact):
+        raise ReleaseStateError(
+            f"the synthetic table of release {rid} is not the one that was approved "
+            "(its sha256 changed); it will not be published",
+            hint="run the job again for a new release",
+        )
+    try:
+        schema = TableSchema.from_dict(
+            json.loads((run_dir / "extract" / "schema.json").read_text("utf-8"))
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReleaseStateError(
+            f"the schema of release {rid}'s run cannot be read ({type(exc).__name__})",
+            hint="run the job again for a new release",
+        ) from None
+    return _Plan(
+        url=spec.target.url,
+        table=spec.target_table,
+        mode=spec.target.mode,
+        artifact=artifact,
+        schema=schema,
+        spec_changed=loaded.spec_hash != run.spec_hash,
+    )
+
+
+def _write(plan: _Plan, release_id: str) -> tuple[int, str]:
+    import pyarrow.parquet as pq
+
+    from synthgate.sources import open_sink
+
+    table = pq.read_table(plan.artifact)
+    names = list(table.column_names)
+    missing = [n for n in names if n not in plan.schema.column_names]
+    if missing:
+        raise ReleaseStateError(
+            f"the synthetic table of release {release_id} has columns its run's schema lacks: "
+            f"{', '.join(missing)}"
+        )
+    schema = plan.schema.replace_columns([plan.schema.column(n) for n in names])
+    sink = open_sink(plan.url)
+    try:
+        kwargs: dict[str, Any] = {"schema": schema, "mode": plan.mode}
+        if "idempotency_key" in inspect.signature(sink.write).parameters:
+            kwargs["idempotency_key"] = release_id
+        result = sink.write(plan.table, iter(table.to_batches(max_chunksize=_BATCH_ROWS)), **kwargs)
+    finally:
+        sink.close()
+    return result.rows, result.content_hash
+
+
+def publish(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    retry: bool = False,
+) -> PublishResult:
+    """Write an APPROVED release to its target through the connectors; → PUBLISHED.
+
+    The target URL with its credentials comes from the run's job spec, read
+    again now with *env* (default: the process environment); it must still
+    name the target the release was approved for. The synthetic table must be
+    byte-identical to the approved one. A publish claims the release first, so
+    two publishers cannot both write; a PUBLISHED release is never written
+    again. *retry* takes over the claim of a publish that crashed midway.
+    """
+    require(actor, Permission.PUBLISH)
+    now = utcnow()
+    expire_due(store, now=now, release_ids=[release_id])
+    release = get_release(store, release_id)
+    check_transition(_status(release), ReleaseStatus.PUBLISHED, release_id=release_id)
+    if release.publish_claim and not retry:
+        raise ConflictError(
+            f"release {release_id} is being published already ({release.publish_claim})",
+            hint=f"if that publish crashed, run: synthgate publish {release_id} --retry",
+        )
+    audit = AuditLog(store)
+    try:
+        plan = _plan(store, release, os.environ if env is None else env)
+    except SynthgateError as exc:
+        audit.append(
+            actor=actor.name,
+            action="release.publish_refused",
+            subject=release_id,
+            details={"error": str(exc), **actor.audit_details()},
+        )
+        raise
+    with store.session() as s:
+        current = _load(s, release_id)
+        _check_version(current, release.version)
+        claimed = _bump(s, current, release.version, publish_claim=f"{actor.name} at {now}")
+        audit.append_in(
+            s,
+            actor=actor.name,
+            action="release.publish_started",
+            subject=release_id,
+            details={"retry": retry, "version": claimed, **actor.audit_details()},
+        )
+    try:
+        rows, content_hash = _write(plan, release_id)
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
+        with store.session() as s:
+            current = _load(s, release_id)
+            if current.version == claimed:
+                _bump(s, current, claimed, publish_claim=None)
+            audit.append_in(
+                s,
+                actor=actor.name,
+                action="release.publish_failed",
+                subject=release_id,
+                details={"error": redact(reason)},
+            )
+        raise
+    published_at = utcnow()
+    with store.session() as s:
+        current = _load(s, release_id)
+        if current.version != claimed:
+            raise ConflictError(
+                f"release {release_id} changed while it was being published (now "
+                f"{current.status}); the table {plan.table!r} was written to the target",
+                hint="check the release and remove the table from the target if it must not stay",
+            )
+        check_transition(_status(current), ReleaseStatus.PUBLISHED, release_id=release_id)
+        version = _bump(
+            s,
+            current,
+            claimed,
+            status=ReleaseStatus.PUBLISHED.value,
+            updated_at=published_at,
+            publish_claim=None,
+            published_at=published_at,
+            published_by=actor.name,
+            published_hash=content_hash,
+            published_rows=rows,
+        )
+        audit.append_in(
+            s,
+            actor=actor.name,
+            action="release.published",
+            subject=release_id,
+            details={
+                "target": redact(plan.url),
+                "table": plan.table,
+                "mode": plan.mode.value,
+                "rows": rows,
+                "content_hash": content_hash,
+                "spec_changed_since_run": plan.spec_changed,
+                "version": version,
+                **actor.audit_details(),
+            },
+        )
+    return PublishResult(release_id, plan.table, rows, plan.mode.value, content_hash, published_at)
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def _policy_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    old_rules = {r["id"]: r for r in old.get("rules", [])}
+    new_rules = {r["id"]: r for r in new.get("rules", [])}
+    changes: list[str] = []
+    for rid in sorted(old_rules.keys() & new_rules.keys()):
+        for key in sorted(old_rules[rid].keys() | new_rules[rid].keys()):
+            before, after = old_rules[rid].get(key), new_rules[rid].get(key)
+            if before != after:
+                changes.append(f"rule {rid}: {key} {before} -> {after}")
+    for key in sorted((old.keys() | new.keys()) - {"rules", "name"}):
+        before, after = old.get(key), new.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            for sub in sorted(before.keys() | after.keys()):
+                if before.get(sub) != after.get(sub):
+                    changes.append(f"{key}.{sub}: {before.get(sub)} -> {after.get(sub)}")
+        elif before != after:
+            changes.append(f"{key}: {before} -> {after}")
+    return {
+        "added_rules": sorted(new_rules.keys() - old_rules.keys()),
+        "removed_rules": sorted(old_rules.keys() - new_rules.keys()),
+        "changes": changes,
+    }
+
+
+def record_policy(store: Store, pack: PolicyPack, *, actor: str) -> str | None:
+    """Remember the version of *pack* a run used; audit its first use and every change.
+
+    Returns the audit action written (``policy.registered`` / ``policy.changed``)
+    or ``None`` when the pack is unchanged.
+    """
+    from synthgate.audit._log import HEAD_ID
+
+    content = pack.model_dump(mode="json")
+    digest = pack.content_hash
+    with store.session() as s:
+        s.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
+        row = s.get(PolicyRecord, pack.name)
+        if row is not None and row.sha256 == digest:
+            return None
+        details: dict[str, Any] = {"policy": pack.name, "sha256": digest}
+        if row is None:
+            action = "policy.registered"
+            details["rules"] = [r.id for r in pack.rules]
+            row = PolicyRecord(name=pack.name)
+            s.add(row)
+        else:
+            action = "policy.changed"
+            details["previous_sha256"] = row.sha256
+            details.update(_policy_changes(json.loads(row.content), content))
+        row.sha256 = digest
+        row.content = canonical_json(content)
+        row.recorded_at = utcnow()
+        row.recorded_by = actor
+        AuditLog(store).append_in(
+            s, actor=actor, action=action, subject=f"policy:{pack.name}", details=details
+        )
+    return action

@@ -1,0 +1,358 @@
+"""Users, roles and API tokens of the metadata store.
+
+A user has a name, one role and an API token. Only an argon2 hash of the
+token is stored; the token itself is shown once, when the user is added or the
+token is rotated. The command line identifies its user from
+``SYNTHGATE_USER`` plus ``SYNTHGATE_TOKEN``; a web console calls
+:func:`authenticate` with what its login form received.
+
+**Bootstrap mode.** While the store has no user at all (a fresh install, the
+demo), nobody can authenticate, so identities are taken at their word:
+``SYNTHGATE_USER`` names the actor and every permission is granted, but
+four-eyes still holds (nobody approves a release requested under their own
+name). Adding the first user, who must be an ``admin``, ends bootstrap mode
+for good: from then on every write (run, approve, reject, publish, revoke,
+users) needs a valid token.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from synthgate.audit import AuditLog
+from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied, register_secret
+from synthgate.store import Store, utcnow
+from synthgate.store.models import UserRow
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "SYSTEM",
+    "SYSTEM_ACTOR",
+    "TOKEN_ENV",
+    "Actor",
+    "Permission",
+    "Role",
+    "UserInfo",
+    "add_user",
+    "authenticate",
+    "disable_user",
+    "has_users",
+    "hash_token",
+    "identify",
+    "list_users",
+    "require",
+    "rotate_token",
+    "verify_token",
+]
+
+TOKEN_ENV = "SYNTHGATE_TOKEN"  # noqa: S105 - the variable name, not a token
+SYSTEM = "system"  # the actor of automatic steps (auto-approval, expiry); no user has this name
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_TOKEN_PREFIX = "sgt_"  # noqa: S105 - marks tokens so secret scanners find them
+_HASHER = PasswordHasher()
+_AUTH_HINT = (
+    "set SYNTHGATE_USER and SYNTHGATE_TOKEN to a registered user and that user's API token "
+    "(an admin creates one with: synthgate users add NAME --role ROLE)"
+)
+
+
+class Role(enum.StrEnum):
+    ENGINEER = "engineer"  # runs jobs, requests and publishes releases
+    APPROVER = "approver"  # compliance: approves, rejects, revokes
+    AUDITOR = "auditor"  # reads releases, reports and the audit log
+    ADMIN = "admin"  # everything, including users
+
+
+class Permission(enum.StrEnum):
+    RUN = "run jobs"
+    DECIDE = "approve or reject releases"
+    PUBLISH = "publish releases"
+    REVOKE = "revoke releases"
+    EXPIRE = "expire releases"
+    MANAGE_USERS = "manage users"
+    READ = "read releases and the audit log"
+
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.ENGINEER: frozenset(
+        {Permission.RUN, Permission.PUBLISH, Permission.EXPIRE, Permission.READ}
+    ),
+    Role.APPROVER: frozenset(
+        {Permission.DECIDE, Permission.REVOKE, Permission.EXPIRE, Permission.READ}
+    ),
+    Role.AUDITOR: frozenset({Permission.READ}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who does something. ``role`` is ``None`` in bootstrap mode and for the system."""
+
+    name: str
+    role: Role | None
+    authenticated: bool
+
+    @property
+    def bootstrap(self) -> bool:
+        return self.role is None and not self.authenticated
+
+    def can(self, permission: Permission) -> bool:
+        if self.bootstrap:
+            return True
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+
+    def audit_details(self) -> dict[str, Any]:
+        """What the audit log records about how the actor was identified."""
+        if self.bootstrap:
+            return {"authenticated": False, "bootstrap": True}
+        return {"authenticated": self.authenticated, "role": self.role.value if self.role else None}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+SYSTEM_ACTOR = Actor(SYSTEM, None, True)
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    name: str
+    role: Role
+    active: bool
+    created_at: str
+    created_by: str
+    disabled_at: str | None
+
+    @classmethod
+    def of(cls, row: UserRow) -> UserInfo:
+        return cls(
+            row.name, Role(row.role), row.active, row.created_at, row.created_by, row.disabled_at
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "active": self.active,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "disabled_at": self.disabled_at,
+        }
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def new_token() -> str:
+    return _TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """argon2id hash of *token*, as stored."""
+    return _HASHER.hash(token)
+
+
+def verify_token(token_hash: str, token: str) -> bool:
+    try:
+        return _HASHER.verify(token_hash, token)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def has_users(store: Store) -> bool:
+    with store.session() as s:
+        return bool(s.scalar(select(func.count()).select_from(UserRow)))
+
+
+def authenticate(store: Store, name: str, token: str | None) -> Actor:
+    """The actor *name* proves to be with *token*; bootstrap actor when no user exists."""
+    if token:
+        register_secret(token)
+    if name == SYSTEM:
+        raise NotAuthenticated(f"user name {SYSTEM!r} is reserved for automatic steps")
+    with store.session() as s:
+        if not s.scalar(select(func.count()).select_from(UserRow)):
+            return Actor(name, None, False)
+        row = s.scalar(select(UserRow).where(UserRow.name == name))
+    if not token:
+        _failed(store, name, "no token")
+        raise NotAuthenticated(f"{TOKEN_ENV} is not set, and this store has users", hint=_AUTH_HINT)
+    if row is None or not row.active or not verify_token(row.token_hash, token):
+        _failed(store, name, "unknown user, disabled user or wrong token")
+        raise NotAuthenticated(
+            f"user {name!r} could not be authenticated (unknown, disabled, or wrong token)",
+            hint=_AUTH_HINT,
+        )
+    return Actor(row.name, Role(row.role), True)
+
+
+def _failed(store: Store, name: str, why: str) -> None:
+    AuditLog(store).append(
+        actor=name if _NAME.match(name) else "<invalid name>",
+        action="auth.failed",
+        subject=name if _NAME.match(name) else "<invalid name>",
+        details={"reason": why},
+    )
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    if not actor.can(permission):
+        role = actor.role.value if actor.role else "no role"
+        allowed = ", ".join(r.value for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
+        raise PermissionDenied(
+            f"user {actor.name!r} (role {role}) may not {permission.value}",
+            hint=f"roles that may: {allowed}",
+        )
+
+
+def identify(store: Store, name: str, token: str | None, permission: Permission) -> Actor:
+    """Authenticate and check one permission: what every command that writes does first."""
+    actor = authenticate(store, name, token)
+    require(actor, permission)
+    return actor
+
+
+# --------------------------------------------------------------------------- user management
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"user name {name!r} is not allowed",
+            hint="use letters, digits and . _ @ - (up to 128 characters), starting with a "
+            "letter or digit",
+        )
+    if name == SYSTEM:
+        raise ConfigError(f"user name {SYSTEM!r} is reserved for automatic steps")
+
+
+def _lock(session: Session) -> None:
+    """Serialise user changes (bootstrap included) behind the audit head's row lock."""
+    from synthgate.audit._log import HEAD_ID
+    from synthgate.store.models import AuditHead
+
+    session.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
+
+
+def _get(session: Session, name: str) -> UserRow:
+    row = session.scalar(select(UserRow).where(UserRow.name == name))
+    if row is None:
+        raise ConfigError(f"no user {name!r}", hint="list them with: synthgate users list")
+    return row
+
+
+def add_user(store: Store, actor: Actor, name: str, role: Role) -> tuple[UserInfo, str]:
+    """Create a user and return it with its API token (shown once, stored hashed).
+
+    The very first user needs no authentication (bootstrap) and must be an admin.
+    """
+    _check_name(name)
+    token = new_token()
+    register_secret(token)
+    with store.session() as s:
+        _lock(s)
+        count = int(s.scalar(select(func.count()).select_from(UserRow)) or 0)
+        if count == 0:
+            if role is not Role.ADMIN:
+                raise PermissionDenied(
+                    "the first user must be an admin",
+                    hint=f"run: synthgate users add {name} --role admin",
+                )
+        elif actor.bootstrap:
+            raise NotAuthenticated("this store has users now", hint=_AUTH_HINT)
+        else:
+            require(actor, Permission.MANAGE_USERS)
+        if s.scalar(select(UserRow).where(UserRow.name == name)) is not None:
+            raise ConfigError(f"user {name!r} already exists", hint="pick another name")
+        row = UserRow(
+            name=name,
+            role=role.value,
+            token_hash=hash_token(token),
+            active=True,
+            created_at=utcnow(),
+            created_by=actor.name,
+            disabled_at=None,
+        )
+        s.add(row)
+        AuditLog(store).append_in(
+            s,
+            actor=actor.name,
+            action="user.added",
+            subject=name,
+            details={"role": role.value, "first_admin": count == 0, **actor.audit_details()},
+        )
+        info = UserInfo.of(row)
+    return info, token
+
+
+def list_users(store: Store, actor: Actor) -> list[UserInfo]:
+    require(actor, Permission.MANAGE_USERS)
+    with store.session() as s:
+        return [UserInfo.of(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
+
+
+def disable_user(store: Store, actor: Actor, name: str) -> UserInfo:
+    """Disable a user: their token stops working. The last active admin stays."""
+    require(actor, Permission.MANAGE_USERS)
+    with store.session() as s:
+        _lock(s)
+        row = _get(s, name)
+        if not row.active:
+            raise ConfigError(f"user {name!r} is already disabled")
+        if row.role == Role.ADMIN.value:
+            admins = s.scalar(
+                select(func.count())
+                .select_from(UserRow)
+                .where(UserRow.role == Role.ADMIN.value, UserRow.active.is_(True))
+            )
+            if int(admins or 0) <= 1:
+                raise PermissionDenied(
+                    f"{name!r} is the last active admin; disabling them would lock everyone out",
+                    hint="add another admin first",
+                )
+        row.active = False
+        row.disabled_at = utcnow()
+        AuditLog(store).append_in(
+            s,
+            actor=actor.name,
+            action="user.disabled",
+            subject=name,
+            details={"role": row.role, **actor.audit_details()},
+        )
+        return UserInfo.of(row)
+
+
+def rotate_token(store: Store, actor: Actor, name: str) -> str:
+    """A new token for *name* (an admin, or the user themself); the old one stops working."""
+    if actor.name != name or actor.bootstrap:
+        require(actor, Permission.MANAGE_USERS)
+    token = new_token()
+    register_secret(token)
+    with store.session() as s:
+        _lock(s)
+        row = _get(s, name)
+        if not row.active:
+            raise ConfigError(f"user {name!r} is disabled", hint="add a new user instead")
+        row.token_hash = hash_token(token)
+        AuditLog(store).append_in(
+            s,
+            actor=actor.name,
+            action="user.token_rotated",
+            subject=name,
+            details=actor.audit_details(),
+        )
+    return token
