@@ -9,8 +9,9 @@ JSON-compatible dictionaries.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pandas as pd
@@ -287,11 +288,22 @@ class Synthesizer(Protocol):
         *,
         privacy: PrivacyRequest,
         seed: int,
-    ) -> FitResult: ...
+        progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    ) -> FitResult:
+        """Train on *data*. ``progress(step, total, info)`` is called as training goes."""
+        ...
 
-    def sample(self, n: int, *, conditions: Mapping[str, Any] | None = None) -> pd.DataFrame: ...
+    def sample(
+        self, n: int, *, conditions: Mapping[str, Any] | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        """*n* rows; with *conditions*, every row has those column values."""
+        ...
 
     def privacy_spent(self) -> PrivacySpent: ...
+
+    def save(self, folder: Path) -> list[Path]:
+        """Persist what may leave the training process; return the files written."""
+        ...
 
 
 # --------------------------------------------------------------------------- validation

@@ -1,0 +1,578 @@
+"""DP-CTGAN: a conditional tabular GAN whose critic is trained with DP-SGD.
+
+What the ε covers: DP preprocessing (domains, bounds, quantile transforms,
+condition frequencies; see ``_transform``) and DP-SGD on the critic through
+Opacus (Poisson sampling, per-sample clipping, Gaussian noise, a number of
+steps fixed before training). The generator never sees a real row: it learns
+only from the privatised critic, which is post-processing. The total is
+composed by the PRV accountant (RDP recorded as a cross-check).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import secrets
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch.nn import functional as F  # noqa: N812
+
+from synthgate.contracts import (
+    FitResult,
+    LogicalType,
+    PrivacyRequest,
+    PrivacySpent,
+    StageSpend,
+    TableSchema,
+)
+from synthgate.errors import ConfigError, SynthesisError
+from synthgate.privacy import (
+    GaussianMechanism,
+    PrivacyAccount,
+    calibrate_sgd_noise,
+    compose,
+    gaussian_sigma_for_rho,
+)
+from synthgate.synth.dp_ctgan._model import Critic, Generator, activate
+from synthgate.synth.dp_ctgan._transform import ColumnKind, DPTransformer, TransformBudget
+from synthgate.synth.frames import to_schema_frame
+
+__all__ = ["DPCTGANParams", "DPCTGANSynthesizer", "GanLoss", "StepInfo"]
+
+StepInfo = dict[str, float]
+ProgressFn = Callable[[int, int, StepInfo], None]
+ARTIFACT_FILES = ("generator.pt", "transform.json", "model.json")
+_SAMPLE_BATCH = 16_384
+
+
+class GanLoss(enum.StrEnum):
+    BCE = "bce"  # non-saturating GAN loss
+    WGAN = "wgan"  # Wasserstein loss with weight clipping
+
+
+class DPCTGANParams(BaseModel):
+    """Training parameters. Defaults train in a few minutes on a laptop CPU."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(
+        default=30, ge=1, le=2000, description="passes over the data (sets the fixed step count)"
+    )
+    batch_size: int = Field(
+        default=1000, ge=16, le=100_000, description="expected Poisson batch size"
+    )
+    max_grad_norm: float = Field(
+        default=1.0, gt=0, le=100, description="per-sample clipping norm C"
+    )
+    generator_lr: float = Field(default=2e-4, gt=0, le=1)
+    critic_lr: float = Field(default=2e-4, gt=0, le=1)
+    betas: tuple[float, float] = (0.5, 0.9)
+    noise_dim: int = Field(default=128, ge=8, le=1024)
+    generator_dims: tuple[int, ...] = (256, 256)
+    critic_dims: tuple[int, ...] = (256, 256)
+    loss: GanLoss = GanLoss.BCE
+    weight_clip: float = Field(
+        default=0.05, gt=0, le=10, description="critic weight bound (wgan loss)"
+    )
+    preprocessing_share: float = Field(
+        default=0.1, gt=0, lt=0.9, description="share of the zCDP budget spent on preprocessing"
+    )
+    grad_sample_mode: str = Field(
+        default="ghost",
+        pattern="^(ghost|hooks|functorch)$",
+        description="how per-sample gradient norms are computed; ghost never materialises them",
+    )
+    gumbel_tau: float = Field(default=0.2, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _dims(self) -> DPCTGANParams:
+        if not all(1 <= d <= 4096 for d in (*self.generator_dims, *self.critic_dims)):
+            raise ValueError("layer sizes must be between 1 and 4096")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError("betas must be in [0, 1)")
+        return self
+
+
+class _WassersteinLoss(torch.nn.Module):
+    """Critic loss of a WGAN as a per-sample criterion: −d for real, +d for fake."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reduction = "mean"
+
+    def forward(self, scores: torch.Tensor, is_real: torch.Tensor) -> torch.Tensor:
+        per_sample = (1.0 - 2.0 * is_real) * scores
+        if self.reduction == "none":
+            return per_sample
+        return per_sample.mean() if self.reduction == "mean" else per_sample.sum()
+
+
+def _rho_for(epsilon: float, delta: float) -> float:
+    """zCDP ρ whose (ε, δ) conversion is ε: ε = ρ + 2√(ρ ln 1/δ)."""
+    log = math.log(1.0 / delta)
+    return (math.sqrt(log + epsilon) - math.sqrt(log)) ** 2
+
+
+class DPCTGANSynthesizer:
+    name: ClassVar[str] = "dp-ctgan"
+    private: ClassVar[bool] = True
+
+    def __init__(self, **params: Any) -> None:
+        self.params = DPCTGANParams(**params)
+        self._generator: Generator | None = None
+        self._transform: DPTransformer | None = None
+        self._schema: TableSchema | None = None
+        self._account: PrivacyAccount | None = None
+        self._training: dict[str, Any] = {}
+        self._stages: tuple[StageSpend, ...] = ()
+        self._sample_seed = 0
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan_preprocessing(
+        self, schema: TableSchema, privacy: PrivacyRequest, n_rows: int
+    ) -> tuple[TransformBudget, float]:
+        discovered = [
+            c
+            for c in schema.columns
+            if c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is None
+        ]
+        declared = [
+            c
+            for c in schema.columns
+            if (c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is not None)
+            or c.type is LogicalType.BOOLEAN
+        ]
+        numeric = [c for c in schema.columns if c.type.is_numeric or c.type.is_temporal]
+        unbounded = [c for c in numeric if c.bounds is None]
+        selection_delta_total = privacy.delta / 2 if discovered else 0.0
+        accountant_delta = privacy.delta - selection_delta_total
+        rho_pre = self.params.preprocessing_share * _rho_for(privacy.epsilon, accountant_delta)
+        # bounds need less precision than quantiles: half the weight
+        weight = len(discovered) + len(declared) + len(numeric) + 0.5 * len(unbounded)
+        unit = rho_pre / max(weight, 1.0)
+        sigma = gaussian_sigma_for_rho(unit)
+        budget = TransformBudget(
+            histogram_sigma=sigma,
+            bounds_sigma=gaussian_sigma_for_rho(unit * 0.5),
+            quantile_sigma=sigma,
+            selection_delta=selection_delta_total / max(len(discovered), 1),
+        )
+        del n_rows
+        return budget, selection_delta_total
+
+    @staticmethod
+    def _planned_mechanisms(
+        schema: TableSchema, budget: TransformBudget
+    ) -> list[GaussianMechanism]:
+        mechs: list[GaussianMechanism] = []
+        for c in schema.columns:
+            if c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is None:
+                mechs.append(
+                    GaussianMechanism(
+                        "preprocess",
+                        f"partition-selection:{c.name}",
+                        budget.histogram_sigma,
+                        extra_delta=budget.selection_delta,
+                    )
+                )
+            elif c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN}:
+                mechs.append(
+                    GaussianMechanism("preprocess", f"histogram:{c.name}", budget.histogram_sigma)
+                )
+            else:
+                if c.bounds is None:
+                    mechs.append(
+                        GaussianMechanism("preprocess", f"bounds:{c.name}", budget.bounds_sigma)
+                    )
+                mechs.append(
+                    GaussianMechanism("preprocess", f"quantiles:{c.name}", budget.quantile_sigma)
+                )
+        return mechs
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        schema: TableSchema,
+        *,
+        privacy: PrivacyRequest,
+        seed: int,
+        progress: ProgressFn | None = None,
+    ) -> FitResult:
+        from opacus import PrivacyEngine
+
+        start = time.perf_counter()
+        p = self.params
+        n = len(data)
+        if p.batch_size > n:
+            raise ConfigError(
+                f"synthesis.params.batch_size {p.batch_size} is larger than the training table "
+                f"({n} rows)",
+                hint=f"use a batch size of at most {max(16, n // 10)}",
+            )
+        batches_per_epoch = math.ceil(n / p.batch_size)
+        sample_rate = 1.0 / batches_per_epoch
+        steps = p.epochs * batches_per_epoch
+        budget, _ = self._plan_preprocessing(schema, privacy, n)
+        planned = self._planned_mechanisms(schema, budget)
+        sigma_sgd = calibrate_sgd_noise(
+            target_epsilon=privacy.epsilon,
+            delta=privacy.delta,
+            fixed=planned,
+            sample_rate=sample_rate,
+            steps=steps,
+        )
+
+        # Noise must be unpredictable: it is never drawn from the job's seed.
+        noise_seed = secrets.randbits(63)
+        rng = np.random.default_rng(noise_seed)
+        torch.manual_seed(noise_seed)
+        self._sample_seed = seed
+        transform, ran = DPTransformer.fit(data, schema, budget=budget, rng=rng)
+        if [m.mechanism for m in ran] != [m.mechanism for m in planned]:
+            raise SynthesisError("preprocessing ran different mechanisms than were accounted for")
+        encoded, cats = transform.encode(data)
+        del data  # nothing below needs raw values
+
+        dataset = torch.utils.data.TensorDataset(torch.from_numpy(encoded), torch.from_numpy(cats))
+        loader = torch.utils.data.DataLoader(dataset, batch_size=p.batch_size)
+        generator = Generator(p.noise_dim, transform.cond_width, p.generator_dims, transform.width)
+        critic = Critic(transform.width, transform.cond_width, p.critic_dims)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=p.generator_lr, betas=p.betas)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=p.critic_lr, betas=p.betas)
+        engine = PrivacyEngine(accountant="prv")
+        criterion: torch.nn.Module = (
+            _WassersteinLoss() if p.loss is GanLoss.WGAN else torch.nn.BCEWithLogitsLoss()
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            private = engine.make_private(
+                module=critic,
+                optimizer=opt_d,
+                data_loader=loader,
+                noise_multiplier=sigma_sgd,
+                max_grad_norm=p.max_grad_norm,
+                poisson_sampling=True,
+                grad_sample_mode=p.grad_sample_mode,
+                criterion=criterion,
+            )
+        if p.grad_sample_mode == "ghost":
+            critic_dp, opt_d_dp, criterion, dp_loader = private
+        else:
+            critic_dp, opt_d_dp, dp_loader = private
+        if not math.isclose(dp_loader.sample_rate, sample_rate):
+            raise SynthesisError(
+                "the private data loader's sampling rate differs from the accounted one"
+            )
+        self._train(
+            generator,
+            critic_dp,
+            criterion,
+            opt_g,
+            opt_d_dp,
+            dp_loader,
+            transform,
+            steps,
+            rng,
+            progress,
+        )
+
+        sgd = GaussianMechanism("train", "dp-sgd", sigma_sgd, sample_rate, steps)
+        account = compose([*ran, sgd], delta=privacy.delta)
+        if account.epsilon > privacy.epsilon * 1.001:
+            raise SynthesisError(
+                f"composed epsilon {account.epsilon:.4f} exceeds the requested {privacy.epsilon}"
+            )
+        generator.eval()
+        self._stages = _stage_split(account)
+        self._generator = generator
+        self._transform = transform
+        self._schema = schema
+        self._account = account
+        self._training = {
+            "rows": n,
+            "steps": steps,
+            "sample_rate": sample_rate,
+            "noise_multiplier": sigma_sgd,
+            "max_grad_norm": p.max_grad_norm,
+            "poisson_sampling": True,
+            "grad_sample_mode": p.grad_sample_mode,
+            "accountant": "prv",
+            "rdp_epsilon": account.rdp_epsilon,
+            "preprocessing": budget.__repr__(),
+        }
+        return FitResult(
+            seconds=time.perf_counter() - start,
+            params={
+                **p.model_dump(mode="json"),
+                **{k: v for k, v in self._training.items() if k != "preprocessing"},
+            },
+            privacy=self.privacy_spent(),
+        )
+
+    def _train(
+        self,
+        generator: Generator,
+        critic: Any,
+        criterion: Any,
+        opt_g: torch.optim.Optimizer,
+        opt_d: Any,
+        loader: Any,
+        transform: DPTransformer,
+        steps: int,
+        rng: np.random.Generator,
+        progress: ProgressFn | None,
+    ) -> None:
+        p = self.params
+        spans = transform.spans
+        cond_index = [
+            (next(s for s in spans if s.column == name and s.role == "category"), k)
+            for k, (name, _, _) in enumerate(transform.cond_spans)
+        ]
+        critic_params = list(critic.parameters())
+        step = 0
+        generator.train()
+        critic.train()
+        while step < steps:
+            for real_x, real_cats in loader:
+                if step >= steps:
+                    break
+                b = real_x.shape[0]
+                cond_real = torch.from_numpy(transform.cond_for_rows(real_cats.numpy(), rng))
+                # fake rows: a fixed count with conditions drawn from the released
+                # counts, so nothing about them depends on this step's real batch
+                fb = p.batch_size
+                cond_fake = torch.from_numpy(transform.sample_cond(fb, rng)[0])
+                with torch.no_grad():
+                    fake = activate(
+                        generator(torch.randn(fb, p.noise_dim), cond_fake),
+                        spans,
+                        tau=p.gumbel_tau,
+                        hard=False,
+                    )
+                x = torch.cat([real_x, fake])
+                c = torch.cat([cond_real, cond_fake])
+                is_real = torch.cat([torch.ones(b), torch.zeros(fb)])
+                opt_d.zero_grad(set_to_none=True)
+                loss_d = criterion(critic(x, c).squeeze(1), is_real)
+                loss_d.backward()
+                opt_d.step()
+                if p.loss is GanLoss.WGAN:
+                    with torch.no_grad():
+                        for q in critic_params:
+                            q.clamp_(-p.weight_clip, p.weight_clip)
+
+                # generator step: no real data involved
+                critic.disable_hooks()
+                for q in critic_params:
+                    q.requires_grad_(False)
+                gb = p.batch_size
+                cond_np, pick, cat = transform.sample_cond(gb, rng)
+                cond = torch.from_numpy(cond_np)
+                raw = generator(torch.randn(gb, p.noise_dim), cond)
+                fake_g = activate(raw, spans, tau=p.gumbel_tau, hard=False)
+                d_gen = critic(fake_g, cond)
+                loss_g = -d_gen.mean() if p.loss is GanLoss.WGAN else F.softplus(-d_gen).mean()
+                ce = torch.zeros(())
+                for span, k in cond_index:
+                    rows = torch.from_numpy(np.flatnonzero(pick == k))
+                    if rows.numel():
+                        logits = raw[rows, span.start : span.start + span.width]
+                        ce = ce + F.cross_entropy(
+                            logits, torch.from_numpy(cat)[rows], reduction="sum"
+                        )
+                loss = loss_g + ce / gb
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_g.step()
+                for q in critic_params:
+                    q.requires_grad_(True)
+                critic.enable_hooks()
+                step += 1
+                if progress is not None:
+                    progress(
+                        step,
+                        steps,
+                        {"loss_critic": float(loss_d.item()), "loss_generator": float(loss_g)},
+                    )
+
+    # ------------------------------------------------------------------ sample
+
+    def sample(
+        self, n: int, *, conditions: Mapping[str, Any] | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        if self._generator is None or self._transform is None or self._schema is None:
+            raise SynthesisError("sample() called before fit() or load()")
+        if n < 1:
+            raise SynthesisError(f"number of rows must be >= 1, got {n}")
+        gen = self._generator
+        tf = self._transform
+        torch_rng = torch.Generator().manual_seed(self._sample_seed if seed is None else seed)
+        np_rng = np.random.default_rng(self._sample_seed if seed is None else seed)
+        frames: list[pd.DataFrame] = []
+        have = 0
+        tries = 0
+        while have < n:
+            tries += 1
+            if tries > 50:
+                raise SynthesisError(
+                    f"could not generate {n} rows matching {dict(conditions or {})} "
+                    f"(got {have}); the model rarely produces them"
+                )
+            batch = min(_SAMPLE_BATCH, max(n - have, 1) * (2 if conditions else 1))
+            if conditions:
+                cond = tf.fixed_cond(conditions, batch)
+            else:
+                cond = _unconditional(tf, batch, np_rng)
+            with torch.no_grad():
+                noise = torch.randn(batch, self.params.noise_dim, generator=torch_rng)
+                raw = gen(noise, torch.from_numpy(cond))
+                out = _hard(raw, tf)
+            frame = tf.decode(out.numpy())
+            if conditions:
+                mask = np.ones(len(frame), dtype=bool)
+                for name, value in conditions.items():
+                    mask &= (frame[name] == value).to_numpy()
+                frame = frame[mask]
+            frames.append(frame)
+            have += len(frame)
+        result = pd.concat(frames, ignore_index=True).iloc[:n].reset_index(drop=True)
+        return to_schema_frame(result, self._schema)
+
+    def released_domain(self, column: str) -> list[Any]:
+        if self._transform is None:
+            raise SynthesisError("released_domain() called before fit() or load()")
+        info = self._transform.column(column)
+        if info.kind is not ColumnKind.CATEGORICAL:
+            raise SynthesisError(f"column {column!r} is not categorical")
+        return list(info.categories)
+
+    # ------------------------------------------------------------------ privacy
+
+    def privacy_spent(self) -> PrivacySpent:
+        if self._account is None:
+            return PrivacySpent(private=True, epsilon=0.0, delta=0.0, accountant="prv")
+        acc = self._account
+        stages = self._stages
+        return PrivacySpent(
+            private=True,
+            epsilon=acc.epsilon,
+            delta=acc.delta,
+            accountant=acc.accountant,
+            stages=stages,
+        )
+
+    # ------------------------------------------------------------------ artifact
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write only the generator, the DP transform metadata and the ledger."""
+        if (
+            self._generator is None
+            or self._transform is None
+            or self._schema is None
+            or self._account is None
+        ):
+            raise SynthesisError("save() called before fit()")
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f for f in ARTIFACT_FILES]
+        torch.save(self._generator.state_dict(), paths[0])
+        paths[1].write_text(json.dumps(self._transform.to_dict(), sort_keys=True), "utf-8")
+        paths[2].write_text(
+            json.dumps(
+                {
+                    "synthesizer": self.name,
+                    "params": self.params.model_dump(mode="json"),
+                    "schema": self._schema.to_dict(),
+                    "account": self._account.to_dict(),
+                    "training": self._training,
+                },
+                sort_keys=True,
+                default=str,
+            ),
+            "utf-8",
+        )
+        return paths
+
+    @classmethod
+    def load(cls, folder: Path, *, sample_seed: int = 0) -> DPCTGANSynthesizer:
+        model = json.loads((folder / "model.json").read_text("utf-8"))
+        synth = cls(**model["params"])
+        transform = DPTransformer.from_dict(
+            json.loads((folder / "transform.json").read_text("utf-8"))
+        )
+        p = synth.params
+        generator = Generator(p.noise_dim, transform.cond_width, p.generator_dims, transform.width)
+        generator.load_state_dict(torch.load(folder / "generator.pt", weights_only=True))
+        generator.eval()
+        acc = model["account"]
+        synth._generator = generator
+        synth._transform = transform
+        synth._schema = TableSchema.from_dict(model["schema"])
+        synth._account = PrivacyAccount(
+            epsilon=acc["epsilon"],
+            delta=acc["delta"],
+            accountant=acc["accountant"],
+            rdp_epsilon=acc["rdp_epsilon"],
+            accountant_delta=acc["accountant_delta"],
+            mechanisms=tuple(GaussianMechanism(**m) for m in acc["mechanisms"]),
+        )
+        synth._training = model["training"]
+        synth._stages = _stage_split(synth._account)
+        synth._sample_seed = sample_seed
+        return synth
+
+
+def _stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:
+    """Each mechanism's own ε (informational); the total is composed, not summed."""
+    stages = []
+    for mech in account.mechanisms:
+        alone = compose([mech], delta=account.delta)
+        stages.append(
+            StageSpend(
+                stage=mech.stage,
+                mechanism=mech.mechanism,
+                epsilon=alone.epsilon,
+                delta=mech.extra_delta,
+                details=mech.to_dict(),
+            )
+        )
+    return tuple(stages)
+
+
+def _unconditional(tf: DPTransformer, n: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """Conditions in proportion to the noisy counts (the released marginals)."""
+    cond = np.zeros((n, tf.cond_width), dtype=np.float32)
+    if not tf.cond_spans:
+        return cond
+    pick = rng.integers(0, len(tf.cond_spans), size=n)
+    for k, (name, offset, width) in enumerate(tf.cond_spans):
+        rows = np.flatnonzero(pick == k)
+        if rows.size:
+            counts = (
+                np.maximum(np.asarray(tf.column(name).counts[:width], dtype=np.float64), 0) + 1e-9
+            )
+            cond[rows, offset + rng.choice(width, size=rows.size, p=counts / counts.sum())] = 1.0
+    return cond
+
+
+def _hard(raw: torch.Tensor, tf: DPTransformer) -> torch.Tensor:
+    """Deterministic decoding of generator output: argmax per softmax span."""
+    out = raw.clone()
+    for span in tf.spans:
+        if span.activation == "softmax":
+            block = raw[:, span.start : span.start + span.width]
+            out[:, span.start : span.start + span.width] = F.one_hot(
+                block.argmax(dim=1), span.width
+            ).to(raw.dtype)
+    return out
