@@ -7,6 +7,7 @@ from synthgate.audit._log import (
     ChainReport,
     EventRecord,
     canonical_json,
+    since_timestamp,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "ChainReport",
     "EventRecord",
     "canonical_json",
+    "since_timestamp",
 ]

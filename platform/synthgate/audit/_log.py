@@ -4,8 +4,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "audit_key_from_env",
     "canonical_json",
     "seal_head",
+    "since_timestamp",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -311,3 +314,26 @@ class AuditLog:
         if head is not None and head.algorithm == _HMAC and not self._key:
             return f" (the log is keyed: set {AUDIT_KEY_ENV} to verify it)"
         return ""
+
+
+_RELATIVE = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[mhdw])\s*$")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since_timestamp(text: str, *, now: datetime | None = None) -> str:
+    """``--since`` as the store writes times: an ISO date or time, or an age (``7d``, ``12h``)."""
+    match = _RELATIVE.match(text)
+    if match:
+        moment = (now or datetime.now(UTC)) - timedelta(**{_UNIT[match["unit"]]: int(match["n"])})
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"--since {text!r} is not a time",
+                hint="use an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or an age "
+                "such as 30m, 12h, 7d, 2w",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 
 from synthgate import __version__
-from synthgate.cli import audit_cmd, releases
+from synthgate.cli import audit_cmd, policy_cmd, releases, users
 from synthgate.cli._common import EXIT_ERROR, EXIT_USAGE, err
+from synthgate.cli.approvals import approve, publish, reject, revoke
 from synthgate.cli.demo import demo
 from synthgate.cli.inspect_cmd import inspect
 from synthgate.cli.run import run
@@ -64,6 +65,12 @@ app.command()(demo)
 app.command()(inspect)
 app.add_typer(releases.app, name="releases")
 app.add_typer(audit_cmd.app, name="audit")
+app.command()(approve)
+app.command()(reject)
+app.command()(publish)
+app.command()(revoke)
+app.add_typer(users.app, name="users")
+app.add_typer(policy_cmd.app, name="policy")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,20 +1,21 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from synthgate import release as svc
 from synthgate.cli._common import out, print_json, settings
-from synthgate.errors import ConfigError
-from synthgate.release import ReleaseStatus
+from synthgate.release import SYSTEM_ACTOR, TOKEN_ENV, ReleaseStatus
 from synthgate.store import Store
-from synthgate.store.models import ReleaseRow
+from synthgate.store.models import ApprovalRow, ReleaseRow
 
 __all__ = ["app"]
 
-app = typer.Typer(help="List and show releases.", no_args_is_help=True)
+app = typer.Typer(help="List, show and expire releases.", no_args_is_help=True)
 
 
 def _row(r: ReleaseRow) -> dict[str, object]:
@@ -23,13 +24,40 @@ def _row(r: ReleaseRow) -> dict[str, object]:
         "run_id": r.run_id,
         "job": r.job_name,
         "status": r.status,
+        "version": r.version,
         "requested_by": r.requested_by,
         "created_at": r.created_at,
         "expires_at": r.expires_at,
         "policy": r.policy,
+        "approvals_required": r.approvals_required,
         "rows": r.rows,
         "target": {"url": r.target_url, "table": r.target_table, "mode": r.target_mode},
         "report": r.report_path,
+        "published": (
+            {
+                "at": r.published_at,
+                "by": r.published_by,
+                "rows": r.published_rows,
+                "content_hash": r.published_hash,
+            }
+            if r.published_at
+            else None
+        ),
+        "closed": (
+            {"at": r.closed_at, "by": r.closed_by, "reason": r.closed_reason}
+            if r.closed_at
+            else None
+        ),
+    }
+
+
+def _decision(a: ApprovalRow) -> dict[str, object]:
+    return {
+        "approver": a.approver,
+        "decision": a.decision,
+        "comment": a.comment,
+        "at": a.created_at,
+        "reviewed_version": a.release_version,
     }
 
 
@@ -66,21 +94,25 @@ def show(
     release_id: Annotated[str, typer.Argument(help="Release id (rel-…).", show_default=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one release: status, gate outcomes, report location."""
+    """Show one release: status, version, gate outcomes, decisions, report location."""
     store = Store(settings(ctx).store_url)
-    r = store.get_release(release_id)
-    if r is None:
-        raise ConfigError(
-            f"no release {release_id!r}", hint="list them with: synthgate releases list"
-        )
+    r = svc.get_release(store, release_id)
     gate = json.loads(r.gate)
+    decisions = [_decision(a) for a in svc.approvals_of(store, release_id)]
     if json_out:
-        print_json({**_row(r), "gate": gate})
+        print_json({**_row(r), "gate": gate, "decisions": decisions})
         return
     for key, value in _row(r).items():
-        if key != "target":
-            out.print(f"{key:<13} {value}")
-    out.print(f"{'target':<13} {r.target_url} · table {r.target_table} · mode {r.target_mode}")
+        if key not in {"target", "published", "closed"}:
+            out.print(f"{key:<18} {value}")
+    out.print(f"{'target':<18} {r.target_url} · table {r.target_table} · mode {r.target_mode}")
+    if r.published_at:
+        out.print(
+            f"{'published':<18} {r.published_at} by {r.published_by} · {r.published_rows} rows · "
+            f"sha256 {r.published_hash}"
+        )
+    if r.closed_at:
+        out.print(f"{'closed':<18} {r.closed_at} by {r.closed_by}: {r.closed_reason}")
     out.print("gate:")
     for o in gate:
         mark = (
@@ -91,3 +123,30 @@ def show(
         out.print(
             f"  {mark}  {o['rule_id']:<24} {o['metric']} {o['comparator']} {o['threshold']} (observed {o['observed']})"
         )
+    out.print("decisions:" if decisions else "decisions: none yet")
+    for d in decisions:
+        out.print(f"  {d['at'][:19]}  {d['approver']:<16} {d['decision']:<8} {d['comment']}")  # type: ignore[index]
+
+
+@app.command("expire")
+def expire(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the releases that are due; change nothing.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Mark every release past its expiry date EXPIRED (safe to run from cron).
+
+    Published tables stay in their targets; their owners remove them.
+    """
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    token = os.environ.get(TOKEN_ENV)
+    actor = svc.authenticate(store, cfg.user, token) if token else SYSTEM_ACTOR
+    ids = svc.expire_due(store, dry_run=dry_run, actor=actor)
+    if json_out:
+        print_json({"expired": [] if dry_run else ids, "due": ids, "dry_run": dry_run})
+        return
+    verb = "due" if dry_run else "expired"
+    out.print(f"{len(ids)} release(s) {verb}" + (": " + ", ".join(ids) if ids else ""))

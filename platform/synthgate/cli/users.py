@@ -1,0 +1,117 @@
+"""``synthgate users``: add, list and disable users; rotate API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from synthgate import release as svc
+from synthgate.cli._auth import current_actor
+from synthgate.cli._common import err, out, print_json, settings
+from synthgate.store import Store
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help=(
+        "Users, roles and API tokens (admin only). While the store has no users it is in "
+        "bootstrap mode: SYNTHGATE_USER is taken at its word. The first user, who must be an "
+        "admin, ends bootstrap mode; from then on SYNTHGATE_USER and SYNTHGATE_TOKEN are checked."
+    ),
+    no_args_is_help=True,
+)
+
+Name = Annotated[str, typer.Argument(help="User name.", show_default=False)]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _show_token(name: str, token: str) -> None:
+    out.print(f"token for {name}: {token}")
+    err.print("it is shown once and stored only as a hash; give it to the user as SYNTHGATE_TOKEN")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Name,
+    role: Annotated[svc.Role, typer.Option(help="engineer, approver, auditor or admin.")],
+    json_out: JsonOut = False,
+) -> None:
+    """Add a user and print their API token once. The first user must be an admin."""
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    info, token = svc.add_user(store, current_actor(cfg, store), name, role)
+    if json_out:
+        print_json({**info.to_dict(), "token": token})
+        return
+    out.print(f"added {info.name} ({info.role.value})")
+    _show_token(info.name, token)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: JsonOut = False) -> None:
+    """List users and their roles."""
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    users = svc.list_users(store, current_actor(cfg, store))
+    if json_out:
+        print_json([u.to_dict() for u in users])
+        return
+    if not users:
+        out.print("no users: the store is in bootstrap mode; add the first admin with:")
+        out.print("  synthgate users add NAME --role admin")
+        return
+    grid = Table(show_edge=False)
+    for head in ("user", "role", "active", "created", "by"):
+        grid.add_column(head)
+    for u in users:
+        grid.add_row(
+            u.name, u.role.value, "yes" if u.active else "no", u.created_at[:19], u.created_by
+        )
+    out.print(grid)
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, name: Name, json_out: JsonOut = False) -> None:
+    """Disable a user; their token stops working at once."""
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    info = svc.disable_user(store, current_actor(cfg, store), name)
+    if json_out:
+        print_json(info.to_dict())
+        return
+    out.print(f"disabled {info.name}")
+
+
+@app.command("token")
+def token(ctx: typer.Context, name: Name, json_out: JsonOut = False) -> None:
+    """Give a user a new API token (admins, or users for themselves); the old one stops working."""
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    new = svc.rotate_token(store, current_actor(cfg, store), name)
+    if json_out:
+        print_json({"name": name, "token": new})
+        return
+    _show_token(name, new)
+
+
+@app.command("whoami")
+def whoami(ctx: typer.Context, json_out: JsonOut = False) -> None:
+    """Show who SYNTHGATE_USER / SYNTHGATE_TOKEN identify (or that the store is in bootstrap mode)."""
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    actor = current_actor(cfg, store)
+    data = {
+        "name": actor.name,
+        "role": actor.role.value if actor.role else None,
+        "authenticated": actor.authenticated,
+        "bootstrap": actor.bootstrap,
+    }
+    if json_out:
+        print_json(data)
+    elif actor.bootstrap:
+        out.print(f"{actor.name} (bootstrap mode: no users yet, identities are not checked)")
+    else:
+        out.print(f"{actor.name} ({data['role']})")
