@@ -1,9 +1,10 @@
 """The YAML job spec: pydantic models, ``${ENV}`` interpolation, readable errors.
 
 A spec is read in three steps: YAML is parsed, every ``${VAR}`` /
-``${VAR:-default}`` in a string is replaced from the environment (the values
-are registered as secrets, so no message can print them), then the result is
-validated. Every problem is reported at once, one line each, in the form
+``${VAR:-default}`` in a string is replaced from the environment (values of
+variables named like a secret — PASSWORD, TOKEN, KEY, SECRET … — are registered
+so no message can print them; URL passwords are always masked), then the result
+is validated. Every problem is reported at once, one line each, in the form
 ``synthesis.privacy.epsilon: must be > 0, got -1``.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -40,6 +42,7 @@ __all__ = [
     "PiiAction",
     "PiiSpec",
     "PrivacySpec",
+    "RebalanceSpec",
     "ReleaseSpec",
     "SourceSpec",
     "SynthesisSpec",
@@ -54,6 +57,9 @@ _ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<defaul
 _DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# values of these variables are secrets: masked in every message, report and event
+# (passwords inside URLs are masked whatever variable they come from)
+_SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 def _parse_duration(value: Any) -> Any:
@@ -80,13 +86,53 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+def _password_into_url(data: Any) -> Any:
+    """Read ``password_file`` (a secret) and put the password into the URL.
+
+    The file holds the password alone (a trailing newline is ignored); its value
+    is registered as a secret so no message can print it.
+    """
+    if not isinstance(data, dict) or not data.get("password_file"):
+        return data
+    path = Path(str(data["password_file"])).expanduser()
+    try:
+        password = path.read_text("utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"password_file {path} cannot be read ({exc.strerror})") from None
+    if not password:
+        raise ValueError(f"password_file {path} is empty")
+    register_secret(password)
+    quoted = quote(password, safe="")
+    register_secret(quoted)
+    head, sep, rest = str(data.get("url", "")).partition("://")
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not sep or not at or not userinfo:
+        raise ValueError(
+            "password_file needs a database URL with a user, such as postgresql://USER@host/db"
+        )
+    if ":" in userinfo:
+        raise ValueError("the URL has a password already; remove it or drop password_file")
+    return {**data, "url": f"{head}://{userinfo}:{quoted}@{hostport}{slash}{tail}"}
+
+
 class SourceSpec(_Spec):
-    """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path."""
+    """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path.
+
+    ``where`` is a SQL filter the source evaluates; ``sample_rows`` reads a
+    uniform random sample of that many rows; ``password_file`` names a file
+    holding the database password (kept out of the spec and the URL text).
+    """
 
     url: str = Field(min_length=1)
     table: str = Field(min_length=1)
     columns: list[str] | None = Field(default=None, min_length=1)
     chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    where: str | None = Field(default=None, min_length=1)
+    sample_rows: int | None = Field(default=None, ge=1, le=100_000_000)
+    password_file: Path | None = None
+
+    _password = model_validator(mode="before")(_password_into_url)
 
 
 class TargetSpec(_Spec):
@@ -95,6 +141,9 @@ class TargetSpec(_Spec):
     url: str = Field(min_length=1)
     table: str | None = Field(default=None, min_length=1)
     mode: WriteMode = WriteMode.REPLACE
+    password_file: Path | None = None
+
+    _password = model_validator(mode="before")(_password_into_url)
 
 
 class PiiSpec(_Spec):
@@ -139,13 +188,29 @@ class PrivacySpec(_Spec):
         return min(1e-5, 1.0 / (10.0 * max(rows, 1)))
 
 
+class RebalanceTarget(enum.StrEnum):
+    UNIFORM = "uniform"
+
+
+class RebalanceSpec(_Spec):
+    """Sample every category of *column* equally often (conditional sampling).
+
+    A documented way to augment under-represented groups in the released data;
+    it is post-processing of the trained model and costs no privacy budget.
+    """
+
+    column: str = Field(min_length=1)
+    to: RebalanceTarget = RebalanceTarget.UNIFORM
+
+
 class SynthesisSpec(_Spec):
-    synthesizer: str = "sdv-gaussian-copula"
+    synthesizer: str = "dp-ctgan"
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     rows: int | None = Field(default=None, ge=1, le=100_000_000)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     columns: dict[str, ColumnHint] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+    rebalance: RebalanceSpec | None = None
 
 
 class ValidationSpec(_Spec):
@@ -198,7 +263,8 @@ def _interpolate(node: Any, path: str, env: Mapping[str, str], problems: list[st
                 return "$"
             name, default = match["name"], match["default"]
             if name in env:
-                register_secret(env[name])
+                if _SECRET_NAME.search(name):
+                    register_secret(env[name])
                 return env[name]
             if default is not None:
                 return default

@@ -97,6 +97,16 @@ def test_env_interpolation_and_secrets_never_printed() -> None:
     assert all("hunter2" not in p for p in found)
 
 
+def test_plain_variables_are_not_treated_as_secrets() -> None:
+    from synthgate.errors import redact
+
+    spec = parse_job_spec(
+        {**VALID, "source": {"url": "sqlite:///${DATA_DIR}/crm.db", "table": "t"}},
+        env={"DATA_DIR": "/srv/plain-data-dir"},
+    )
+    assert redact(spec.source.url) == "sqlite:////srv/plain-data-dir/crm.db"
+
+
 def test_missing_env_var_and_default() -> None:
     found = problems({**VALID, "source": {"url": "postgresql://app:${NOPE}@db/x", "table": "t"}})
     assert found == [
