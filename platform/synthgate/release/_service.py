@@ -138,7 +138,8 @@ def target_fingerprint(url: str, table: str, mode: str) -> str:
 
 
 def _text(value: str | None, what: str, command: str) -> str:
-    text = " ".join((value or "").split())
+    """A decision's comment or reason: one line, required, registered secrets masked."""
+    text = redact(" ".join((value or "").split()))
     if not text:
         raise ConfigError(f"a {what} is required", hint=f"add --{what} '…' to synthgate {command}")
     if len(text) > _MAX_TEXT:

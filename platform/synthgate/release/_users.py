@@ -116,7 +116,8 @@ class Actor:
         """What the audit log records about how the actor was identified."""
         if self.bootstrap:
             return {"authenticated": False, "bootstrap": True}
-        return {"authenticated": self.authenticated, "role": self.role.value if self.role else None}
+        role = self.role.value if self.role else None
+        return {"authenticated": self.authenticated, "actor_role": role}
 
     def __str__(self) -> str:
         return self.name
