@@ -185,7 +185,8 @@ def test_unknown_metric_suggests_the_close_one() -> None:
 def test_every_known_metric_is_namespaced_and_described() -> None:
     for name, info in KNOWN_METRICS.items():
         area, _, metric = name.partition(".")
-        assert area and metric, name
+        assert area, name
+        assert metric, name
         assert info.description
 
 

@@ -191,11 +191,12 @@ def test_approval_by_a_second_person_approves_and_is_audited(store: Store, tmp_p
 @pytest.mark.parametrize("decide", ["approve", "reject"])
 def test_nobody_decides_on_their_own_release(store: Store, tmp_path: Path, decide: str) -> None:
     make_release(store, tmp_path, requested_by="bob")
-    with pytest.raises(PermissionDenied, match="bob requested release rel-1; .*four-eyes"):
-        if decide == "approve":
-            approve(store, BOB, "rel-1", comment="mine, but fine")
-        else:
-            reject(store, BOB, "rel-1", reason="mine")
+    calls = {
+        "approve": lambda: approve(store, BOB, "rel-1", comment="mine, but fine"),
+        "reject": lambda: reject(store, BOB, "rel-1", reason="mine"),
+    }
+    with pytest.raises(PermissionDenied, match=r"bob requested release rel-1; .*four-eyes"):
+        calls[decide]()
     release = get_release(store, "rel-1")
     assert (release.status, release.version) == ("AWAITING_APPROVAL", 1)
     assert approvals_of(store, "rel-1") == []

@@ -107,7 +107,7 @@ def test_admins_manage_users_and_others_do_not(store: Store, admin: tuple[Actor,
         ("alice", Role.ENGINEER),
         ("root", Role.ADMIN),
     ]
-    added = [e for e in AuditLog(store).events(action="user.added")]
+    added = list(AuditLog(store).events(action="user.added"))
     assert [(e.actor, e.subject, e.details["role"]) for e in added] == [
         ("someone", "root", "admin"),
         ("root", "alice", "engineer"),
