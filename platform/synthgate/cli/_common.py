@@ -52,6 +52,7 @@ class StageProgress:
     def __init__(self, *, enabled: bool | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._status: Any = None
+        self._eps: float | None = None
         self._t0 = time.perf_counter()
 
     def stage_started(self, name: str, index: int, total: int) -> None:
@@ -66,6 +67,20 @@ class StageProgress:
     def stage_finished(self, name: str, seconds: float) -> None:
         if self.enabled:
             err.print(f"  [green]✓[/green] {name:<11} {seconds:6.1f}s")
+
+    def training_step(self, step: int, total: int, info: dict[str, float]) -> None:
+        if not self.enabled or self._status is None:
+            return
+        if "epsilon" in info:
+            self._eps = info["epsilon"]
+        if step == total or step % max(total // 100, 1) == 0:
+            eps = f" ε≈{self._eps:.2f}" if self._eps is not None else ""
+            losses = " ".join(
+                f"{k.removeprefix('loss_')}={v:.3f}"
+                for k, v in info.items()
+                if k.startswith("loss_")
+            )
+            self._status.update(f"training step {step}/{total}{eps} {losses}")
 
     def close(self) -> None:
         if self._status is not None:

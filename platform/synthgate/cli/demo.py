@@ -17,7 +17,7 @@ __all__ = ["demo"]
 def demo(
     ctx: typer.Context,
     rows: Annotated[
-        int, typer.Option(min=100, max=1_000_000, help="Rows in the demo source table.")
+        int, typer.Option(min=2_000, max=1_000_000, help="Rows in the demo source table.")
     ] = 10_000,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:

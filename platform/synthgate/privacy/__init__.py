@@ -12,7 +12,9 @@ from synthgate.privacy._accounting import (
     PrivacyAccount,
     calibrate_sgd_noise,
     compose,
+    gaussian_epsilon,
     gaussian_sigma_for_rho,
+    running_epsilon,
 )
 from synthgate.privacy._budget import BudgetLedger, BudgetStatus
 
@@ -23,5 +25,7 @@ __all__ = [
     "PrivacyAccount",
     "calibrate_sgd_noise",
     "compose",
+    "gaussian_epsilon",
     "gaussian_sigma_for_rho",
+    "running_epsilon",
 ]

@@ -13,7 +13,9 @@ __all__ = [
     "PrivacyAccount",
     "calibrate_sgd_noise",
     "compose",
+    "gaussian_epsilon",
     "gaussian_sigma_for_rho",
+    "running_epsilon",
 ]
 
 MAX_SGD_NOISE = 50.0  # beyond this the model learns nothing: refuse before training
@@ -66,9 +68,38 @@ def _history(mechanisms: Sequence[GaussianMechanism]) -> list[tuple[float, float
     return history
 
 
+def gaussian_epsilon(sigma: float, delta: float) -> float:
+    """Exact ε of one Gaussian mechanism (sensitivity 1, noise σ) at δ.
+
+    The analytic Gaussian mechanism (Balle & Wang 2018): δ(ε) = Φ(μ/2 − ε/μ) −
+    e^ε Φ(−μ/2 − ε/μ) with μ = 1/σ, solved for ε by bisection.
+    """
+    from scipy.stats import norm
+
+    mu = 1.0 / sigma
+
+    def delta_at(eps: float) -> float:
+        return float(norm.cdf(mu / 2 - eps / mu) - math.exp(eps) * norm.cdf(-mu / 2 - eps / mu))
+
+    if delta_at(0.0) <= delta:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while delta_at(hi) > delta:
+        hi *= 2
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if delta_at(mid) > delta:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def _epsilon(history: list[tuple[float, float, int]], delta: float, accountant: str) -> float:
     from opacus.accountants import PRVAccountant, RDPAccountant
 
+    if accountant == "prv" and len(history) == 1 and history[0][1] >= 1.0:
+        return gaussian_epsilon(history[0][0], delta)  # exact; PRV would approximate it
     acc = PRVAccountant() if accountant == "prv" else RDPAccountant()
     acc.history = list(history)
     with warnings.catch_warnings():
@@ -119,6 +150,12 @@ def compose(mechanisms: Sequence[GaussianMechanism], *, delta: float) -> Privacy
     )
 
 
+def running_epsilon(mechanisms: Sequence[GaussianMechanism], *, delta: float) -> float:
+    """A fast (RDP) estimate of ε so far, for progress display only."""
+    extra = sum(m.extra_delta for m in mechanisms)
+    return _epsilon(_history(mechanisms), max(delta - extra, 1e-12), "rdp")
+
+
 def calibrate_sgd_noise(
     *,
     target_epsilon: float,
@@ -141,14 +178,24 @@ def calibrate_sgd_noise(
             f"preprocessing alone spends more than epsilon {target_epsilon}",
             hint="raise synthesis.privacy.epsilon or declare more column domains and bounds",
         )
-    lo, hi = 0.3, MAX_SGD_NOISE
-    if eps(hi) > target_epsilon:
+    if eps(MAX_SGD_NOISE) > target_epsilon:
         raise ConfigError(
             f"epsilon {target_epsilon} is too small for {steps} training steps at sampling "
             f"rate {sample_rate:.4f}: the noise multiplier would exceed {MAX_SGD_NOISE:.0f}",
             hint="raise synthesis.privacy.epsilon, lower synthesis.params.epochs or raise "
             "synthesis.params.batch_size",
         )
+
+    def rdp(sigma: float) -> float:
+        return _epsilon([*base, (sigma, sample_rate, steps)], acc_delta, "rdp")
+
+    # RDP is looser than PRV, so its answer is an upper bracket for the PRV search
+    lo, hi = 0.3, MAX_SGD_NOISE
+    while hi - lo > 1e-3 * hi:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if rdp(mid) > target_epsilon else (lo, mid)
+    hi = min(hi, MAX_SGD_NOISE)
+    lo = max(0.3, hi * 0.75)
     if eps(lo) <= target_epsilon:
         return lo
     while hi - lo > 1e-3 * hi:

@@ -46,7 +46,7 @@ from synthgate.synth.dp_ctgan._model import Critic, Generator, activate
 from synthgate.synth.dp_ctgan._transform import ColumnKind, DPTransformer, TransformBudget
 from synthgate.synth.frames import to_schema_frame
 
-__all__ = ["DPCTGANParams", "DPCTGANSynthesizer", "GanLoss", "StepInfo"]
+__all__ = ["DPCTGANParams", "DPCTGANSynthesizer", "GanLoss", "StepInfo", "make_private_critic"]
 
 StepInfo = dict[str, float]
 ProgressFn = Callable[[int, int, StepInfo], None]
@@ -114,6 +114,43 @@ class _WassersteinLoss(torch.nn.Module):
         if self.reduction == "none":
             return per_sample
         return per_sample.mean() if self.reduction == "mean" else per_sample.sum()
+
+
+def make_private_critic(
+    critic: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: torch.utils.data.DataLoader[Any],
+    *,
+    noise_multiplier: float,
+    max_grad_norm: float,
+    grad_sample_mode: str,
+    loss: GanLoss,
+) -> tuple[Any, Any, Any, Any]:
+    """Wrap the critic for DP-SGD: Poisson sampling, per-sample clipping, noise.
+
+    Returns (critic, optimizer, per-sample criterion, Poisson data loader).
+    """
+    from opacus import PrivacyEngine
+
+    engine = PrivacyEngine(accountant="prv")
+    criterion: torch.nn.Module = (
+        _WassersteinLoss() if loss is GanLoss.WGAN else torch.nn.BCEWithLogitsLoss()
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        private = engine.make_private(
+            module=critic,
+            optimizer=optimizer,
+            data_loader=loader,
+            noise_multiplier=noise_multiplier,
+            max_grad_norm=max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode=grad_sample_mode,
+            criterion=criterion,
+        )
+    if grad_sample_mode == "ghost":
+        return private[0], private[1], private[2], private[3]
+    return private[0], private[1], criterion, private[2]
 
 
 def _rho_for(epsilon: float, delta: float) -> float:
@@ -210,8 +247,6 @@ class DPCTGANSynthesizer:
         seed: int,
         progress: ProgressFn | None = None,
     ) -> FitResult:
-        from opacus import PrivacyEngine
-
         start = time.perf_counter()
         p = self.params
         n = len(data)
@@ -251,26 +286,15 @@ class DPCTGANSynthesizer:
         critic = Critic(transform.width, transform.cond_width, p.critic_dims)
         opt_g = torch.optim.Adam(generator.parameters(), lr=p.generator_lr, betas=p.betas)
         opt_d = torch.optim.Adam(critic.parameters(), lr=p.critic_lr, betas=p.betas)
-        engine = PrivacyEngine(accountant="prv")
-        criterion: torch.nn.Module = (
-            _WassersteinLoss() if p.loss is GanLoss.WGAN else torch.nn.BCEWithLogitsLoss()
+        critic_dp, opt_d_dp, criterion, dp_loader = make_private_critic(
+            critic,
+            opt_d,
+            loader,
+            noise_multiplier=sigma_sgd,
+            max_grad_norm=p.max_grad_norm,
+            grad_sample_mode=p.grad_sample_mode,
+            loss=p.loss,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            private = engine.make_private(
-                module=critic,
-                optimizer=opt_d,
-                data_loader=loader,
-                noise_multiplier=sigma_sgd,
-                max_grad_norm=p.max_grad_norm,
-                poisson_sampling=True,
-                grad_sample_mode=p.grad_sample_mode,
-                criterion=criterion,
-            )
-        if p.grad_sample_mode == "ghost":
-            critic_dp, opt_d_dp, criterion, dp_loader = private
-        else:
-            critic_dp, opt_d_dp, dp_loader = private
         if not math.isclose(dp_loader.sample_rate, sample_rate):
             raise SynthesisError(
                 "the private data loader's sampling rate differs from the accounted one"
@@ -404,7 +428,10 @@ class DPCTGANSynthesizer:
                     progress(
                         step,
                         steps,
-                        {"loss_critic": float(loss_d.item()), "loss_generator": float(loss_g)},
+                        {
+                            "loss_critic": float(loss_d.item()),
+                            "loss_generator": float(loss_g.item()),
+                        },
                     )
 
     # ------------------------------------------------------------------ sample
