@@ -1,45 +1,77 @@
-"""The run report: a schema-versioned JSON document and a self-contained HTML page.
+"""The run report: a schema-versioned JSON document, a self-contained HTML page, a PDF.
 
 The JSON is the source of truth; HTML is rendered from it by the report
-sections registered under ``synthgate.report_sections``. The report holds
-counts, scores, column names and decisions — never a real row or value.
+sections registered under ``synthgate.report_sections``, and the PDF is
+Chromium's print of that HTML. The report holds counts, scores, column names,
+privacy-safe cells (≥ k real rows) and decisions — never a real row or value.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from synthgate import __version__
 from synthgate.contracts import ReportSection
+from synthgate.errors import ConfigError
 from synthgate.plugins import PluginGroup, load_all
 
-__all__ = ["REPORT_SCHEMA_VERSION", "render_html", "write_report"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "REPORT_SCHEMA_VERSION",
+    "find_chromium",
+    "render_html",
+    "render_pdf",
+    "write_pdf",
+    "write_report",
+]
 
 REPORT_SCHEMA_VERSION = "1.0"
+CHROMIUM_ENV = "SYNTHGATE_CHROMIUM"
+#: a headless, offline Chromium: no sandbox (containers), no background traffic
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--headless",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+)
 
 _CSS = """
 :root{--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--ink:#1f2328;--mute:#59636e;--line:#d1d9e0}
 *{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
-color:var(--ink);margin:0 auto;max-width:980px;padding:24px}
+color:var(--ink);margin:0 auto;max-width:1040px;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:1px solid var(--line);
-padding-bottom:4px;margin-top:32px}h3{font-size:16px}
+padding-bottom:4px;margin-top:32px}h3{font-size:16px;margin:20px 0 6px}
 table{border-collapse:collapse;width:100%;margin:8px 0}th,td{text-align:left;padding:4px 8px;
 border-bottom:1px solid var(--line);vertical-align:top}th{background:#f6f8fa}
+table.small{font-size:13px}table.kv td:first-child{width:32%;color:var(--mute)}
+table.verdicts td:first-child{font-weight:600;white-space:nowrap}
 .muted{color:var(--mute)}.pill{display:inline-block;padding:1px 8px;border-radius:10px;
-font-weight:600;font-size:13px;color:#fff}.pass{background:var(--ok)}.warn{background:var(--warn)}
-.fail{background:var(--bad)}.info{background:#57606a}
+font-weight:600;font-size:13px;color:#fff;white-space:nowrap}.pass{background:var(--ok)}
+.warn{background:var(--warn)}.fail{background:var(--bad)}.info{background:#57606a}
 .bar{background:#eaeef2;height:10px;border-radius:5px;min-width:120px}
 .bar>span{display:block;height:10px;border-radius:5px;background:#0969da}
 .explain{color:var(--mute);font-size:13px;margin:2px 0 8px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px}
 .card{border:1px solid var(--line);border-radius:8px;padding:10px 12px}
-.card b{display:block;font-size:20px}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
-@media print{body{max-width:none;padding:0}h2{break-after:avoid}table,.card{break-inside:avoid}}
+.card b{display:block;font-size:15px;font-weight:600;margin-top:2px}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;overflow-wrap:anywhere}
+nav ol{columns:3;margin:8px 0 0;padding-left:20px}nav a{color:#0969da}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:8px 16px}
+figure{margin:8px 0}svg.chart{max-width:100%;height:auto}
+@page{size:A4;margin:14mm 12mm}
+@media print{body{max-width:none;padding:0;font-size:12px}nav{display:none}
+#summary{break-after:page}h2,h3{break-after:avoid}table,figure,.card{break-inside:avoid}
+a{color:inherit;text-decoration:none}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.charts{grid-template-columns:1fr 1fr}}
 """
 
 
@@ -49,24 +81,29 @@ def _sections() -> list[ReportSection]:
 
 
 def render_html(report: Mapping[str, Any]) -> str:
-    """One self-contained page: inline CSS, no scripts, no external assets."""
+    """One self-contained page: inline CSS and SVG, no scripts, no external assets."""
     run = report.get("run", {})
     title = f"synthgate report · {run.get('job', '')} · {run.get('id', '')}"
     body = []
+    toc = []
     for section in _sections():
         fragment = section.render(report)
         if fragment:
+            sid = html.escape(section.id)
+            toc.append(f'<li><a href="#{sid}">{html.escape(section.title)}</a></li>')
             body.append(
-                f'<section id="{html.escape(section.id)}">'
-                f"<h2>{html.escape(section.title)}</h2>{fragment}</section>"
+                f'<section id="{sid}"><h2>{html.escape(section.title)}</h2>{fragment}</section>'
             )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
+        "<meta http-equiv=Content-Security-Policy "
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(title)}</h1>"
         f"<p class=muted>generated by synthgate {html.escape(__version__)} · report schema "
-        f"{REPORT_SCHEMA_VERSION}</p></header>{''.join(body)}</body></html>"
+        f"{html.escape(str(report.get('schema_version', REPORT_SCHEMA_VERSION)))}</p>"
+        f"<nav><ol>{''.join(toc)}</ol></nav></header>{''.join(body)}</body></html>"
     )
 
 
@@ -79,3 +116,71 @@ def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8")
     html_path.write_text(render_html(report), "utf-8")
     return json_path, html_path
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def find_chromium() -> str | None:
+    """``$SYNTHGATE_CHROMIUM``, else the first Chromium on PATH, else ``None``."""
+    configured = os.environ.get(CHROMIUM_ENV)
+    if configured:
+        return configured if Path(configured).exists() else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def render_pdf(html_path: Path, *, footer: str = "") -> bytes:
+    """Print *html_path* to A4 PDF with a headless Chromium; no network is allowed."""
+    chromium = find_chromium()
+    if chromium is None:
+        raise ConfigError(
+            "printing a report to PDF needs Chromium, and none was found",
+            hint=f"install it (apt-get install chromium) or set {CHROMIUM_ENV}",
+        )
+    try:
+        from playwright.sync_api import Route, sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dependency
+        raise ConfigError("printing a report to PDF needs the playwright package") from None
+
+    def offline(route: Route) -> None:
+        if route.request.url.startswith(("file:", "data:", "about:")):
+            route.continue_()
+        else:
+            route.abort()
+
+    foot = (
+        '<div style="font-size:8px;width:100%;text-align:center;color:#59636e">'
+        f"{html.escape(footer)} · page <span class=pageNumber></span> of "
+        "<span class=totalPages></span></div>"
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page()
+            page.route("**/*", offline)
+            page.goto(html_path.resolve().as_uri(), wait_until="load")
+            pdf: bytes = page.pdf(
+                format="A4",
+                print_background=True,
+                display_header_footer=True,
+                header_template="<span></span>",
+                footer_template=foot,
+                margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
+            )
+        finally:
+            browser.close()
+    return pdf
+
+
+def write_pdf(html_path: Path, pdf_path: Path | None = None, *, footer: str = "") -> Path:
+    """Print the report *html_path* to *pdf_path* (default: beside it, ``.pdf``)."""
+    target = pdf_path or html_path.with_suffix(".pdf")
+    data = render_pdf(html_path, footer=footer)
+    tmp = target.with_suffix(".pdf.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target

@@ -1,82 +1,192 @@
 """HTML sections of the run report, registered under ``synthgate.report_sections``.
 
 Each section receives the run's JSON report (counts, scores, column names,
-decisions — never real values) and escapes everything it prints.
+privacy-safe cells, decisions — never real values) and escapes everything it
+prints. The first section is a one-page summary for the compliance officer;
+the others give each area's figures with what they mean and what good looks like.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from html import escape
 from typing import Any, ClassVar
 
+from synthgate_reports._html import (
+    STATUS_PILL,
+    area_status,
+    bar,
+    e,
+    explain,
+    fmt,
+    metric,
+    metric_info,
+    pct,
+    pill,
+    reference_text,
+    table,
+    verdict_pill,
+)
+from synthgate_reports._svg import heatmap, paired_bars
+
 __all__ = [
+    "BiasSection",
     "FidelitySection",
     "GateSection",
+    "NotesSection",
     "PiiSection",
     "PrivacySection",
     "ProvenanceSection",
+    "QualitySection",
     "SummarySection",
+    "UtilitySection",
 ]
 
-_STATUS_PILL = {
-    "AWAITING_APPROVAL": "warn",
-    "APPROVED": "pass",
-    "PUBLISHED": "pass",
-    "BLOCKED": "fail",
-    "REJECTED": "fail",
-    "EXPIRED": "info",
-    "REVOKED": "fail",
+_AREAS = (
+    ("privacy", "Privacy"),
+    ("fidelity", "Fidelity"),
+    ("utility", "Utility"),
+    ("bias", "Bias and fairness"),
+    ("quality", "Data quality"),
+)
+_ACTION_WORDS = {
+    "fake": "replaced with fake values",
+    "drop": "dropped",
+    "keep": "kept for the synthesizer",
+    "rekey": "given fresh keys",
 }
 
 
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
+def _m(report: Mapping[str, Any], name: str) -> Any:
+    return metric(report, name).get("value")
 
 
-def _pill(text: str, kind: str) -> str:
-    return f'<span class="pill {kind}">{_e(text)}</span>'
+def _details(report: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    d = metric(report, name).get("details")
+    return d if isinstance(d, Mapping) else {}
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return _e(value)
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
 
 
-def _bar(value: float | None) -> str:
-    pct = 0.0 if value is None else max(0.0, min(1.0, float(value))) * 100
-    return f'<div class="bar"><span style="width:{pct:.0f}%"></span></div>'
+def _metric_verdict(report: Mapping[str, Any], name: str) -> str:
+    for o in _list(_mapping(report.get("gate")).get("outcomes")):
+        if isinstance(o, Mapping) and o.get("metric") == name:
+            if o.get("passed"):
+                return verdict_pill("pass", " · gate")
+            return verdict_pill("fail" if o.get("severity") == "block" else "warn", " · gate")
+    info = metric_info(report, name)
+    area = str(info.get("area", name.split(".", maxsplit=1)[0]))
+    advisory = _mapping(_mapping(_mapping(report.get("validation")).get("areas")).get(area))
+    verdict = _mapping(advisory.get("metrics")).get(name)
+    return verdict_pill(str(verdict)) if verdict else '<span class="muted">—</span>'
 
 
-def _metric(report: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    for m in report.get("metrics", []):
-        if m.get("name") == name:
-            return dict(m)
-    return {}
+def _metric_table(report: Mapping[str, Any], names: Iterable[str], digits: int = 3) -> str:
+    rows = []
+    for name in names:
+        m = metric(report, name)
+        if not m:
+            continue
+        info = metric_info(report, name)
+        details = _mapping(m.get("details"))
+        value = fmt(m.get("value"), digits)
+        if details.get("skipped"):
+            value = f'<span class="muted">not computed: {e(details["skipped"])}</span>'
+        ref = reference_text(info)
+        good = e(info.get("good", ""))
+        if ref:
+            good += f'<br><span class="muted">advisory: {ref}</span>'
+        rows.append(
+            [
+                f"<b>{e(info.get('title') or name)}</b><br><code>{e(name)}</code>",
+                value,
+                _metric_verdict(report, name),
+                good,
+                f'<span class="explain">{e(m.get("explanation"))}</span>',
+            ]
+        )
+    if not rows:
+        return ""
+    return table(["Metric", "Value", "Verdict", "What good looks like", "What it measures"], rows)
 
 
-def _area_verdict(report: Mapping[str, Any], prefix: str) -> str:
-    outcomes = [
-        o for o in report.get("gate", {}).get("outcomes", []) if o["metric"].startswith(prefix)
+def _names(report: Mapping[str, Any], prefix: str) -> list[str]:
+    return [
+        str(m.get("name"))
+        for m in _list(report.get("metrics"))
+        if isinstance(m, Mapping) and str(m.get("name", "")).startswith(prefix)
     ]
-    if not outcomes:
-        return _pill("not gated", "info")
-    if any(not o["passed"] and o["severity"] == "block" for o in outcomes):
-        return _pill("fail", "fail")
-    if any(not o["passed"] for o in outcomes):
-        return _pill("warn", "warn")
-    return _pill("pass", "pass")
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _key_figures(report: Mapping[str, Any], area: str) -> str:
+    spent = _mapping(_mapping(report.get("privacy")).get("spent"))
+    if area == "privacy":
+        eps = (
+            f"ε {fmt(spent.get('epsilon'))}"
+            if spent.get("private") and spent.get("epsilon") is not None
+            else "no differential privacy"
+        )
+        return (
+            f"{eps} · copied rows {pct(_m(report, 'privacy.exact_match_share'))} · "
+            f"closer-to-training {fmt(_m(report, 'privacy.dcr_share'), 2)} · "
+            f"membership attack AUC {fmt(_m(report, 'privacy.mia_auc'), 2)} · "
+            f"replayed identifiers {fmt(_m(report, 'privacy.pii_replay'))}"
+        )
+    if area == "fidelity":
+        worst = _details(report, "fidelity.min_column_shape").get("column")
+        return (
+            f"quality {fmt(_m(report, 'fidelity.quality'), 2)} · worst column "
+            f"{fmt(_m(report, 'fidelity.min_column_shape'), 2)}"
+            + (f" (<code>{e(worst)}</code>)" if worst else "")
+        )
+    if area == "utility":
+        d = _details(report, "utility.tstr_ratio")
+        if d.get("skipped"):
+            return f'<span class="muted">{e(d["skipped"])}</span>'
+        return (
+            f"synthetic-trained {e(d.get('score', 'score'))} {fmt(d.get('tstr'), 2)} vs "
+            f"real-trained {fmt(d.get('trtr'), 2)} (ratio {fmt(_m(report, 'utility.tstr_ratio'), 2)})"
+        )
+    if area == "bias":
+        d = _details(report, "bias.max_share_gap")
+        if d.get("skipped"):
+            return f'<span class="muted">{e(d["skipped"])}</span>'
+        return (
+            f"erased groups {fmt(_m(report, 'bias.erased_groups'))} · attributes with amplified "
+            f"bias {fmt(_m(report, 'bias.amplified_attributes'))} · largest share gap "
+            f"{fmt(_m(report, 'bias.max_share_gap'), 2)}"
+        )
+    d = _details(report, "quality.gx_success_share")
+    if d.get("skipped") or not d:
+        return '<span class="muted">not run</span>'
+    return f"{fmt(d.get('successful'))} of {fmt(d.get('evaluated'))} expectations met"
+
+
+def _thresholds(report: Mapping[str, Any], status: Mapping[str, Any], area: str) -> str:
+    if status["basis"] == "gate":
+        return "<br>".join(
+            f"<code>{e(o.get('metric'))} {e(o.get('comparator'))} {e(o.get('threshold'))}</code> "
+            f'<span class="muted">({e(o.get("severity"))})</span>'
+            for o in status["outcomes"]
+        )
+    areas = _mapping(_mapping(report.get("validation")).get("areas"))
+    judged = _mapping(_mapping(areas.get(area)).get("metrics"))
+    items = []
+    for name in judged:
+        ref = reference_text(metric_info(report, name))
+        if ref:
+            items.append(f"<code>{e(name.split('.', 1)[1])}</code> {ref}")
+    if not items:
+        return '<span class="muted">no rule</span>'
+    return '<span class="muted">no gate rule; advisory levels:</span><br>' + "<br>".join(items[:4])
 
 
 class SummarySection:
@@ -87,47 +197,91 @@ class SummarySection:
     order: ClassVar[int] = 10
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        release = report.get("release", {})
+        release = _mapping(report.get("release"))
+        run = _mapping(report.get("run"))
+        prov = _mapping(report.get("provenance"))
+        privacy = _mapping(report.get("privacy"))
+        spent = _mapping(privacy.get("spent"))
+        budget = _mapping(privacy.get("budget"))
         status = str(release.get("status", "—"))
-        privacy = report.get("privacy", {}).get("spent", {})
-        pii = report.get("pii", {})
-        handled = [a for a in pii.get("actions", []) if a.get("pii_class") != "none"]
-        eps = (
-            f"ε = {privacy.get('epsilon'):.3g}, δ = {privacy.get('delta'):.2g}"
-            if privacy.get("private") and privacy.get("epsilon") is not None
-            else "no differential privacy"
+        pii = _mapping(report.get("pii"))
+        actions = [
+            a
+            for a in _list(pii.get("actions"))
+            if isinstance(a, Mapping) and a.get("pii_class") != "none"
+        ]
+        counts: dict[str, int] = {}
+        for a in actions:
+            counts[str(a.get("action"))] = counts.get(str(a.get("action")), 0) + 1
+        pii_text = (
+            f"{len(actions)} column(s) with personal data: "
+            + ", ".join(f"{n} {_ACTION_WORDS.get(k, k)}" for k, n in sorted(counts.items()))
+            if actions
+            else "no personal data found"
         )
+        if spent.get("private") and spent.get("epsilon") is not None:
+            eps = f"this run ε = {fmt(spent.get('epsilon'))}, δ = {fmt(spent.get('delta'), 8)}"
+        else:
+            eps = "this run: no differential privacy (ε not bounded)"
+        if budget:
+            eps += (
+                f"<br>source budget: spent ε {fmt(budget.get('spent_after'))} of "
+                f"{fmt(budget.get('limit_epsilon'))} · remaining ε {fmt(budget.get('remaining'))}"
+            )
         cards = [
             (
                 "Release",
-                f"{_e(release.get('id', '—'))}<br>{_pill(status, _STATUS_PILL.get(status, 'info'))}",
+                f"{e(release.get('id', '—'))}<br>{pill(status, STATUS_PILL.get(status, 'info'))}",
             ),
-            ("Requested by", _e(report.get("run", {}).get("requested_by"))),
+            ("Requested by", e(run.get("requested_by"))),
+            ("Privacy budget", eps),
+            ("Personal data", e(pii_text)),
             (
-                "Privacy",
-                f"{_area_verdict(report, 'privacy.')} {_area_verdict(report, 'synthesizer.')}<br>{_e(eps)}",
+                "Synthesizer",
+                f"{e(prov.get('synthesizer', '—'))}<br>"
+                f"{fmt(prov.get('rows_synthetic'))} synthetic rows",
             ),
-            (
-                "Fidelity",
-                f"{_area_verdict(report, 'fidelity.')}<br>quality {_fmt(_metric(report, 'fidelity.quality').get('value'))}",
-            ),
-            ("PII", f"{len(handled)} column(s) found and handled"),
         ]
         html = (
             '<div class="cards">'
             + "".join(
-                f'<div class="card"><span class="muted">{_e(k)}</span><b>{v}</b></div>'
+                f'<div class="card"><span class="muted">{e(k)}</span><b>{v}</b></div>'
                 for k, v in cards
             )
             + "</div>"
         )
-        failures = [o for o in report.get("gate", {}).get("outcomes", []) if not o["passed"]]
+        rows = []
+        for area, title in _AREAS:
+            st = area_status(report, area)
+            verdict = verdict_pill(st["verdict"], "" if st["basis"] == "gate" else " (advisory)")
+            if st["basis"] == "gate" and st["advisory"] not in (
+                None,
+                st["verdict"],
+                "not computed",
+            ):
+                verdict += f'<br><span class="muted">advisory: {e(st["advisory"])}</span>'
+            rows.append(
+                [
+                    f'<a href="#{e(area)}">{e(title)}</a>',
+                    verdict,
+                    _key_figures(report, area),
+                    _thresholds(report, st, area),
+                ]
+            )
+        html += "<h3>Verdict per area</h3>" + table(
+            ["Area", "Verdict", "Key figures", "Thresholds"], rows, cls="verdicts"
+        )
+        failures = [
+            o
+            for o in _list(_mapping(report.get("gate")).get("outcomes"))
+            if isinstance(o, Mapping) and not o.get("passed")
+        ]
         if failures:
             html += (
                 "<h3>Rules not met</h3><ul>"
                 + "".join(
-                    f"<li>{_pill(o['severity'], 'fail' if o['severity'] == 'block' else 'warn')} "
-                    f"<code>{_e(o['rule_id'])}</code>: {_e(o['reason'])}</li>"
+                    f"<li>{pill(str(o.get('severity')), 'fail' if o.get('severity') == 'block' else 'warn')} "
+                    f"<code>{e(o.get('rule_id'))}</code>: {e(o.get('reason'))}</li>"
                     for o in failures
                 )
                 + "</ul>"
@@ -135,8 +289,15 @@ class SummarySection:
         if status == "AWAITING_APPROVAL":
             html += (
                 "<p>This release waits for a compliance officer, who must be someone other than "
-                f"the requester, to approve it. It expires on {_e(release.get('expires_at'))}.</p>"
+                f"the requester, to approve it. It expires on {e(release.get('expires_at'))}.</p>"
             )
+        html += (
+            '<p class="explain">A verdict comes from the release policy\'s rules where one reads '
+            "the area's figures; otherwise it is advisory, from each metric's reference levels "
+            "(listed in the area's section). No real row, identifier or group of fewer than "
+            f"{fmt(_mapping(report.get('validation')).get('k_min', 10))} real people appears "
+            "in this report.</p>"
+        )
         return html
 
 
@@ -146,11 +307,12 @@ class ProvenanceSection:
     order: ClassVar[int] = 20
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        run = report.get("run", {})
-        prov = report.get("provenance", {})
+        run = _mapping(report.get("run"))
+        prov = _mapping(report.get("provenance"))
         rows = [
             ("Run", run.get("id")),
             ("Job", run.get("job")),
+            ("Requested by", run.get("requested_by")),
             ("Started / finished", f"{run.get('started_at')} / {run.get('finished_at')}"),
             ("synthgate version", run.get("synthgate_version")),
             ("Job spec SHA-256", prov.get("spec_hash")),
@@ -160,14 +322,17 @@ class ProvenanceSection:
             ("Synthesizer parameters", prov.get("params")),
             (
                 "Rows: source / training / holdout / synthetic",
-                f"{prov.get('rows_source')} / {prov.get('rows_train')} / {prov.get('rows_holdout')} / {prov.get('rows_synthetic')}",
+                f"{prov.get('rows_source')} / {prov.get('rows_train')} / "
+                f"{prov.get('rows_holdout')} / {prov.get('rows_synthetic')}",
             ),
             (
                 "Target",
-                f"{prov.get('target')} · table {prov.get('target_table')} · mode {prov.get('target_mode')}",
+                f"{prov.get('target')} · table {prov.get('target_table')} · "
+                f"mode {prov.get('target_mode')}",
             ),
+            ("Report schema", report.get("schema_version")),
         ]
-        return _table(["", ""], ([_e(k), f"<code>{_e(v)}</code>"] for k, v in rows))
+        return table(["", ""], ([e(k), f"<code>{e(v)}</code>"] for k, v in rows), cls="kv")
 
 
 class PiiSection:
@@ -176,28 +341,32 @@ class PiiSection:
     order: ClassVar[int] = 30
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        pii = report.get("pii", {})
-        findings = {f["column"]: f for f in pii.get("inventory", [])}
+        pii = _mapping(report.get("pii"))
+        findings = {
+            f.get("column"): f for f in _list(pii.get("inventory")) if isinstance(f, Mapping)
+        }
         rows = []
-        for act in pii.get("actions", []):
-            f = findings.get(act["column"], {})
+        for act in _list(pii.get("actions")):
+            if not isinstance(act, Mapping):
+                continue
+            f = _mapping(findings.get(act.get("column")))
             rows.append(
                 [
-                    f"<code>{_e(act['column'])}</code>",
-                    _e(f.get("label") or "—"),
-                    _e(act["pii_class"].replace("_", " ")),
-                    _fmt(f.get("share"), 2),
-                    _e(", ".join(f.get("evidence", [])) or "—"),
-                    f"<b>{_e(act['action'])}</b>",
-                    _e(act["reason"]),
+                    f"<code>{e(act.get('column'))}</code>",
+                    e(f.get("label") or "—"),
+                    e(str(act.get("pii_class", "")).replace("_", " ")),
+                    fmt(f.get("share"), 2),
+                    e(", ".join(str(x) for x in _list(f.get("evidence"))) or "—"),
+                    f"<b>{e(act.get('action'))}</b>",
+                    e(act.get("reason")),
                 ]
             )
-        note = (
-            '<p class="explain">Detected with Presidio on a sample of distinct values per column '
-            "and with column-name hints. <i>Share</i> is the fraction of sampled values in which the "
-            "entity was found. No sampled value is stored or shown.</p>"
+        note = explain(
+            "Detected with Presidio on a sample of distinct values per column and with "
+            "column-name hints. Share is the fraction of sampled values in which the entity was "
+            "found. No sampled value is stored or shown."
         )
-        return note + _table(
+        return note + table(
             ["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows
         )
 
@@ -208,45 +377,95 @@ class PrivacySection:
     order: ClassVar[int] = 40
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        spent = report.get("privacy", {}).get("spent", {})
+        privacy = _mapping(report.get("privacy"))
+        spent = _mapping(privacy.get("spent"))
         if spent.get("private"):
             head = (
-                f"<p>Differentially private: total ε = {_fmt(spent.get('epsilon'))}, "
-                f"δ = {_fmt(spent.get('delta'), 8)} ({_e(spent.get('accountant'))}).</p>"
+                f"<p>Differentially private: total ε = {fmt(spent.get('epsilon'))}, "
+                f"δ = {fmt(spent.get('delta'), 8)} ({e(spent.get('accountant'))}).</p>"
             )
-            stages = spent.get("stages", [])
+            stages = [s for s in _list(spent.get("stages")) if isinstance(s, Mapping)]
             if stages:
-                head += _table(
+                head += "<h3>Privacy ledger</h3>" + table(
                     ["Stage", "Mechanism", "ε", "δ"],
                     (
                         [
-                            _e(s["stage"]),
-                            _e(s["mechanism"]),
-                            _fmt(s["epsilon"]),
-                            _fmt(s["delta"], 8),
+                            e(s.get("stage")),
+                            e(s.get("mechanism")),
+                            fmt(s.get("epsilon")),
+                            fmt(s.get("delta"), 8),
                         ]
                         for s in stages
                     ),
                 )
         else:
             head = (
-                f"<p>{_pill('not private', 'warn')} This synthesizer gives <b>no formal privacy "
+                f"<p>{pill('not private', 'warn')} This synthesizer gives <b>no formal privacy "
                 "guarantee</b>: it learns directly from real values. Use a differentially private "
                 "synthesizer for data leaving the company.</p>"
             )
-        rows = []
-        for name in ("privacy.pii_replay", "privacy.exact_match_share"):
-            m = _metric(report, name)
-            if m:
-                rows.append(
+        budget = _mapping(privacy.get("budget"))
+        if budget:
+            head += "<h3>Source budget</h3>" + table(
+                [
+                    "Source",
+                    "Limit ε",
+                    "Spent before",
+                    "Spent after",
+                    "Remaining",
+                    "Releases counted",
+                ],
+                [
                     [
-                        f"<code>{_e(name)}</code>",
-                        _fmt(m.get("value"), 4),
-                        _e(m.get("goal")),
-                        f'<span class="explain">{_e(m.get("explanation"))}</span>',
+                        f"<code>{e(budget.get('source'))}</code>",
+                        fmt(budget.get("limit_epsilon")),
+                        fmt(budget.get("spent_before")),
+                        fmt(budget.get("spent_after")),
+                        fmt(budget.get("remaining")),
+                        fmt(budget.get("releases_counted")),
                     ]
-                )
-        return head + _table(["Metric", "Value", "Goal", "Meaning"], rows)
+                ],
+            )
+        names = _names(report, "privacy.")
+        html = head + "<h3>Empirical checks</h3>" + _metric_table(report, names, 4)
+        dcr = _details(report, "privacy.dcr_share")
+        if dcr and not dcr.get("skipped"):
+            html += explain(
+                f"Distance to closest record over {fmt(dcr.get('synthetic_rows'))} synthetic rows, "
+                f"against {fmt(dcr.get('reference_rows'))} training and as many holdout rows: "
+                f"median distance {fmt(dcr.get('median_dcr_train'))} to training, "
+                f"{fmt(dcr.get('median_dcr_holdout'))} to holdout; "
+                f"{pct(dcr.get('share_at_distance_zero'))} of synthetic rows sit exactly on a "
+                "training row."
+            )
+        nndr = _details(report, "privacy.nndr")
+        if nndr and not nndr.get("skipped"):
+            html += explain(
+                f"Nearest-neighbour distance ratio: synthetic mean {fmt(_m(report, 'privacy.nndr'))} "
+                f"(5th percentile {fmt(nndr.get('p5'))}); holdout rows, which the synthesizer never "
+                f"saw, give {fmt(nndr.get('holdout_mean'))} (5th percentile "
+                f"{fmt(nndr.get('holdout_p5'))}). Much lower synthetic values mean memorised rows."
+            )
+        inference = _details(report, "privacy.inference_risk")
+        per = _mapping(inference.get("per_secret"))
+        if per:
+            html += "<h3>Attribute inference, per sensitive column</h3>" + table(
+                ["Column guessed", "Risk", "Attack success", "Control success", "95% interval"],
+                (
+                    [
+                        f"<code>{e(col)}</code>",
+                        fmt(_mapping(r).get("risk")),
+                        pct(_mapping(r).get("attack_rate")),
+                        pct(_mapping(r).get("control_rate")),
+                        e(" – ".join(fmt(x) for x in _list(_mapping(r).get("risk_ci95")))),
+                    ]
+                    for col, r in per.items()
+                ),
+            )
+        methods = _mapping(_mapping(report.get("validation")).get("methods"))
+        if methods.get("anonymeter"):
+            html += explain(methods["anonymeter"])
+        return html
 
 
 class FidelitySection:
@@ -255,24 +474,286 @@ class FidelitySection:
     order: ClassVar[int] = 50
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        m = _metric(report, "fidelity.quality")
+        m = metric(report, "fidelity.quality")
         if not m:
             return None
-        details = m.get("details", {})
-        props = details.get("properties", {})
-        html = (
-            f"<p>Overall quality <b>{_fmt(m.get('value'))}</b> "
-            f'<span class="explain">{_e(m.get("explanation"))}</span></p>'
+        details = _mapping(m.get("details"))
+        props = _mapping(details.get("properties"))
+        html = f"<p>Overall quality <b>{fmt(m.get('value'))}</b></p>" + _metric_table(
+            report, _names(report, "fidelity.")
         )
-        html += _table(
-            ["Property", "Score", ""],
-            ([_e(k), _fmt(v), _bar(v)] for k, v in props.items()),
-        )
-        shapes = details.get("column_shapes", {})
+        if props:
+            html += "<h3>SDMetrics properties</h3>" + table(
+                ["Property", "Score", ""], ([e(k), fmt(v), bar(v)] for k, v in props.items())
+            )
+        shapes = _mapping(details.get("column_shapes"))
         if shapes:
-            html += "<h3>Per column</h3>" + _table(
+            html += "<h3>Per column</h3>" + table(
                 ["Column", "Shape similarity", ""],
-                ([f"<code>{_e(k)}</code>", _fmt(v), _bar(v)] for k, v in shapes.items()),
+                ([f"<code>{e(k)}</code>", fmt(v), bar(v)] for k, v in shapes.items()),
+            )
+        plots = [
+            p
+            for p in _list(_details(report, "fidelity.column_shapes").get("distributions"))
+            if isinstance(p, Mapping)
+        ]
+        if plots:
+            k = _details(report, "fidelity.column_shapes").get("k_min", 10)
+            html += "<h3>Distributions, real versus synthetic</h3>" + explain(
+                f"Shares of rows per bin or category. Bins have rounded edges and open-ended "
+                f"outer bins; any bin, category or missing-value group with fewer than {fmt(k)} "
+                "real rows is merged into a neighbour, so no small group is shown."
+            )
+            html += (
+                '<div class="charts">'
+                + "".join(
+                    f"<figure>{paired_bars(str(p.get('column')), [str(x) for x in _list(p.get('labels'))], _list(p.get('real')), _list(p.get('synthetic')))}</figure>"
+                    for p in plots
+                )
+                + "</div>"
+            )
+        corr = _details(report, "fidelity.correlation_diff")
+        cols = [str(c) for c in _list(corr.get("columns"))]
+        if cols and _list(corr.get("difference")):
+            html += (
+                "<h3>Association differences</h3>"
+                + explain(
+                    "Each cell is the absolute difference between the real and the synthetic "
+                    f"strength of association of two columns ({corr.get('measures', '')}). "
+                    f"White is identical; red is a difference of 0.5 or more. Mean difference "
+                    f"{fmt(corr.get('mean_difference'))}."
+                )
+                + f'<figure class="wide">{heatmap("Association difference |real − synthetic|", cols, _list(corr.get("difference")))}</figure>'
+            )
+        return html
+
+
+class UtilitySection:
+    id: ClassVar[str] = "utility"
+    title: ClassVar[str] = "Utility"
+    order: ClassVar[int] = 60
+
+    def render(self, report: Mapping[str, Any]) -> str | None:
+        names = _names(report, "utility.")
+        if not names:
+            return None
+        d = _details(report, "utility.tstr_ratio")
+        intro = explain(
+            "A model is trained twice — on the real training rows and on the synthetic table — "
+            "and both are scored on the real holdout rows the synthesizer never saw."
+        )
+        if d and not d.get("skipped"):
+            rows = _mapping(d.get("rows"))
+            positive = d.get("positive_class")
+            intro += (
+                f"<p>Target <code>{e(d.get('target'))}</code>, {e(d.get('task'))}"
+                + (f" (positive class <code>{e(positive)}</code>)" if positive else "")
+                + f", scored by {e(d.get('score'))}; {e(d.get('model'))}; trained on "
+                f"{fmt(rows.get('real'))} real and {fmt(rows.get('synthetic'))} synthetic rows, "
+                f"tested on {fmt(rows.get('holdout'))} holdout rows.</p>"
+            )
+        return intro + _metric_table(report, names, 4)
+
+
+class BiasSection:
+    id: ClassVar[str] = "bias"
+    title: ClassVar[str] = "Bias and fairness"
+    order: ClassVar[int] = 70
+
+    def render(self, report: Mapping[str, Any]) -> str | None:
+        names = _names(report, "bias.")
+        if not names:
+            return None
+        html = _metric_table(report, names, 4)
+        attrs = _list(_details(report, "bias.max_share_gap").get("attributes"))
+        for a in attrs:
+            if not isinstance(a, Mapping):
+                continue
+            name = str(a.get("attribute"))
+            html += f"<h3>Protected attribute <code>{e(name)}</code></h3>"
+            if a.get("skipped"):
+                html += f'<p class="muted">Not analysed: {e(a["skipped"])}.</p>'
+                continue
+            flags = [str(f) for f in _list(a.get("flags"))]
+            html += (
+                "<p>"
+                + (
+                    " ".join(pill(f, "fail") for f in flags)
+                    if flags
+                    else pill("no amplification, no erased group", "pass")
+                )
+                + "</p>"
+            )
+            groups = [str(g) for g in _list(a.get("groups"))]
+            html += f"<figure>{paired_bars(f'{name}: share of rows per group', groups, _list(a.get('real_share')), _list(a.get('synthetic_share')))}</figure>"
+            real_o, syn_o = _list(a.get("real_outcome")), _list(a.get("synthetic_outcome"))
+            real_s, syn_s = _list(a.get("real_share")), _list(a.get("synthetic_share"))
+            rows = [
+                [
+                    e(g),
+                    pct(_at(real_s, i)),
+                    pct(_at(syn_s, i)),
+                    _outcome_cell(real_o, i),
+                    fmt(_at(syn_o, i)),
+                ]
+                for i, g in enumerate(groups)
+            ]
+            outcome = e(a.get("outcome") or "outcome")
+            html += table(
+                [
+                    "Group",
+                    "Real share",
+                    "Synthetic share",
+                    f"Real {outcome}",
+                    f"Synthetic {outcome}",
+                ],
+                rows,
+            )
+            if real_o:
+                html += explain(
+                    f"Outcome gap between groups: real {fmt(a.get('outcome_gap_real'))}, synthetic "
+                    f"{fmt(a.get('outcome_gap_synthetic'))} (change {fmt(a.get('outcome_gap_delta'))}; "
+                    f"sampling noise ±{fmt(a.get('outcome_noise'))}). A rate is withheld where a "
+                    "group holds fewer than 10 real rows with, or without, the outcome."
+                )
+            fair = _mapping(a.get("fairness"))
+            if fair:
+                html += table(
+                    [
+                        "Model trained on",
+                        "Demographic-parity difference",
+                        "Equalized-odds difference",
+                    ],
+                    [
+                        [
+                            "real rows",
+                            fmt(fair.get("parity_gap_real")),
+                            fmt(fair.get("eodds_gap_real")),
+                        ],
+                        [
+                            "synthetic rows",
+                            fmt(fair.get("parity_gap_synthetic")),
+                            fmt(fair.get("eodds_gap_synthetic")),
+                        ],
+                        [
+                            "<b>change</b>",
+                            f"{fmt(fair.get('parity_gap_delta'))} (noise ±{fmt(fair.get('parity_noise'))})",
+                            f"{fmt(fair.get('eodds_gap_delta'))} (noise ±{fmt(fair.get('eodds_noise'))})",
+                        ],
+                    ],
+                )
+            rebalance = _mapping(a.get("rebalance"))
+            if rebalance:
+                html += explain(
+                    f"The job asked to rebalance this attribute ({e(rebalance.get('request'))}). "
+                    f"Distance of group shares from the requested ones (total variation): real "
+                    f"{fmt(rebalance.get('distance_real'))}, synthetic "
+                    f"{fmt(rebalance.get('distance_synthetic'))} — "
+                    + (
+                        "moved toward the request."
+                        if rebalance.get("moved_toward_target")
+                        else "not moved toward the request."
+                    )
+                )
+        return html
+
+
+def _at(values: Sequence[Any], i: int) -> Any:
+    return values[i] if i < len(values) else None
+
+
+def _outcome_cell(values: Sequence[Any], i: int) -> str:
+    if not values:
+        return "—"
+    value = _at(values, i)
+    return '<span class="muted">withheld</span>' if value is None else fmt(value)
+
+
+def _kwargs_text(kwargs: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in kwargs.items():
+        if key in {"column", "batch_id", "column_list"}:
+            continue
+        shown = (
+            [*value[:8], f"… {len(value) - 8} more"]
+            if isinstance(value, list) and len(value) > 8
+            else value
+        )
+        parts.append(f"{key}={shown}")
+    return ", ".join(parts)
+
+
+class QualitySection:
+    id: ClassVar[str] = "quality"
+    title: ClassVar[str] = "Data quality (Great Expectations)"
+    order: ClassVar[int] = 80
+
+    def render(self, report: Mapping[str, Any]) -> str | None:
+        quality = _mapping(_mapping(report.get("validation")).get("quality"))
+        names = _names(report, "quality.")
+        if not quality and not names:
+            return None
+        results = _mapping(quality.get("results"))
+        stats = _mapping(results.get("statistics"))
+        html = explain(
+            "The expectation suite is built from the real table's schema (columns, types, "
+            "NOT NULL, declared ranges and category sets, keys), a privacy-safe profile (each "
+            "column's share of missing values, rounded up, plus 5 points) and the job spec's own "
+            "expectations; the released synthetic table is validated against it. The rows below "
+            "render Great Expectations' result JSON, stored beside this report."
+        ) + _metric_table(report, names, 4)
+        if stats:
+            html += (
+                f"<p>{fmt(stats.get('successful_expectations'))} of "
+                f"{fmt(stats.get('evaluated_expectations'))} expectations met "
+                f"({fmt(stats.get('success_percent'), 1)}%), Great Expectations "
+                f"{e(_mapping(results.get('meta')).get('great_expectations_version'))}.</p>"
+            )
+        items = [r for r in _list(results.get("results")) if isinstance(r, Mapping)]
+        items.sort(
+            key=lambda r: (
+                bool(r.get("success")),
+                str(
+                    _mapping(_mapping(r.get("expectation_config")).get("kwargs")).get("column", "")
+                ),
+            )
+        )
+        rows = []
+        for r in items:
+            cfg = _mapping(r.get("expectation_config"))
+            kwargs = _mapping(cfg.get("kwargs"))
+            res = _mapping(r.get("result"))
+            meta = _mapping(cfg.get("meta"))
+            column = kwargs.get("column") or ", ".join(
+                str(c) for c in _list(kwargs.get("column_list"))
+            )
+            unexpected = res.get("unexpected_percent")
+            rows.append(
+                [
+                    verdict_pill("pass" if r.get("success") else "fail"),
+                    f"<code>{e(cfg.get('type'))}</code>",
+                    f"<code>{e(column)}</code>" if column else "table",
+                    f'<span class="muted">{e(_kwargs_text(kwargs))}</span>',
+                    e(f"{meta.get('source', '')}: {meta.get('why', '')}".strip(": ")),
+                    "—" if unexpected is None else f"{float(unexpected):.1f}%",
+                ]
+            )
+        for raw in _list(quality.get("build_errors")):
+            err = _mapping(raw)
+            rows.insert(
+                0,
+                [
+                    verdict_pill("fail"),
+                    f"<code>{e(err.get('type'))}</code>",
+                    e(_mapping(err.get("kwargs")).get("column", "")),
+                    e(err.get("error")),
+                    "job spec: could not be built",
+                    "—",
+                ],
+            )
+        if rows:
+            html += table(
+                ["", "Expectation", "Column", "Parameters", "Why", "Unexpected"], rows, cls="small"
             )
         return html
 
@@ -283,22 +764,76 @@ class GateSection:
     order: ClassVar[int] = 90
 
     def render(self, report: Mapping[str, Any]) -> str | None:
-        gate = report.get("gate", {})
+        gate = _mapping(report.get("gate"))
         rows = []
-        for o in gate.get("outcomes", []):
-            kind = "pass" if o["passed"] else ("fail" if o["severity"] == "block" else "warn")
+        for o in _list(gate.get("outcomes")):
+            if not isinstance(o, Mapping):
+                continue
+            kind = (
+                "pass" if o.get("passed") else ("fail" if o.get("severity") == "block" else "warn")
+            )
             rows.append(
                 [
-                    _pill("pass" if o["passed"] else o["severity"], kind),
-                    f"<code>{_e(o['rule_id'])}</code>",
-                    f"<code>{_e(o['metric'])} {_e(o['comparator'])} {_e(o['threshold'])}</code>",
-                    _fmt(o["observed"], 4),
-                    _e(o["reason"]),
+                    pill("pass" if o.get("passed") else str(o.get("severity")), kind),
+                    f"<code>{e(o.get('rule_id'))}</code>",
+                    f"<code>{e(o.get('metric'))} {e(o.get('comparator'))} {e(o.get('threshold'))}</code>",
+                    fmt(o.get("observed"), 4),
+                    e(o.get("reason")),
                 ]
             )
         return (
-            f"<p>Policy <code>{_e(gate.get('policy'))}</code> · outcome "
-            + _pill(str(gate.get("status")), _STATUS_PILL.get(str(gate.get("status")), "info"))
+            f"<p>Policy <code>{e(gate.get('policy'))}</code> · outcome "
+            + pill(str(gate.get("status")), STATUS_PILL.get(str(gate.get("status")), "info"))
             + "</p>"
-            + _table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
+            + table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
         )
+
+
+class NotesSection:
+    id: ClassVar[str] = "notes"
+    title: ClassVar[str] = "How this report was made"
+    order: ClassVar[int] = 95
+
+    def render(self, report: Mapping[str, Any]) -> str | None:
+        v = _mapping(report.get("validation"))
+        if not v:
+            return None
+        items = [
+            f"No category, bin or group with fewer than {fmt(v.get('k_min'))} real rows is shown: "
+            "small cells are merged into a neighbour. No real row or identifier is stored in "
+            "this report.",
+            "Distances between rows mix numbers (scaled by their robust range) and categories "
+            "(1 when different), in the spirit of the Gower distance.",
+        ]
+        limits = _mapping(v.get("limits"))
+        sampling = _mapping(v.get("sampling"))
+        if sampling:
+            parts = []
+            for purpose, raw in sampling.items():
+                caps = _mapping(raw)
+                for key, n in caps.items():
+                    if not str(key).endswith("_of"):
+                        parts.append(
+                            f"{e(purpose)}: {fmt(n)} of {fmt(caps.get(f'{key}_of'))} {e(key)} rows"
+                        )
+            items.append(
+                "Large tables are sampled at random (seeded) for some metrics: "
+                + "; ".join(parts)
+                + "."
+            )
+        elif limits:
+            items.append(
+                "No sampling was needed: every metric used all rows, within the limits "
+                + ", ".join(f"{e(k)} {fmt(x)}" for k, x in limits.items())
+                + "."
+            )
+        items.extend(e(x) for x in _mapping(v.get("methods")).values())
+        seconds = _mapping(v.get("seconds"))
+        if seconds:
+            items.append(
+                "Validation time per area: "
+                + ", ".join(f"{e(k)} {fmt(x, 1)} s" for k, x in seconds.items())
+                + "."
+            )
+        # every dynamic part above is escaped where it is built
+        return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

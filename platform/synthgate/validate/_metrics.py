@@ -1,136 +1,158 @@
+"""Running the registry: metric results, the flat map policies read, the report part."""
+
 from __future__ import annotations
 
-import logging
-import math
-import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-import pandas as pd
+from synthgate.contracts import MetricResult, PrivacySpent
+from synthgate.validate import _bias, _fidelity, _privacy, _quality, _utility
+from synthgate.validate._context import ValidationContext, ValidationInput
+from synthgate.validate._fidelity import fidelity_quality
+from synthgate.validate._privacy import ANONYMETER_NOTE, exact_matches
+from synthgate.validate._registry import Area, MetricKind, MetricRegistry, Verdict
 
-from synthgate.contracts import Goal, LogicalType, MetricResult, PrivacySpent, TableSchema
-from synthgate.synth.frames import to_model_frame
+__all__ = [
+    "FLAT_ONLY",
+    "ValidationOutcome",
+    "default_registry",
+    "exact_matches",
+    "fidelity_quality",
+    "flatten",
+    "known_metric_names",
+    "run_validation",
+    "validate_all",
+]
 
-__all__ = ["ValidationInput", "exact_matches", "fidelity_quality", "flatten", "run_validation"]
-
-_SDTYPES = {
-    LogicalType.INTEGER: "numerical",
-    LogicalType.FLOAT: "numerical",
-    LogicalType.DECIMAL: "numerical",
-    LogicalType.BOOLEAN: "boolean",
-    LogicalType.CATEGORICAL: "categorical",
-    LogicalType.TEXT: "categorical",
-    LogicalType.DATE: "datetime",
-    LogicalType.DATETIME: "datetime",
+#: Names in the flat map that are not metrics of the registry (bool/number, meaning).
+FLAT_ONLY: dict[str, tuple[MetricKind, str]] = {
+    "synthesizer.private": (
+        MetricKind.BOOLEAN,
+        "the synthesizer gives a differential-privacy guarantee",
+    ),
+    "privacy.epsilon": (MetricKind.NUMBER, "total privacy loss ε of the run"),
+    "privacy.delta": (MetricKind.NUMBER, "δ of the run's guarantee"),
+    "privacy.exact_matches": (
+        MetricKind.NUMBER,
+        "number of synthetic rows identical to a training row",
+    ),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ValidationInput:
-    """What validation sees: the model columns of train/synthetic, and counts."""
-
-    train: pd.DataFrame
-    synthetic: pd.DataFrame
-    schema: TableSchema  # the columns the synthesizer modelled
-    privacy: PrivacySpent
-    pii_replay: Mapping[str, int]
-
-
-def _num(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else round(f, 4)
-
-
-def fidelity_quality(
-    real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema
-) -> MetricResult:
-    """SDMetrics' quality score: column shapes and column-pair trends."""
-    from sdmetrics.reports import QualityReport
-
-    logging.getLogger("sdmetrics").setLevel(logging.ERROR)
-    columns = {c.name: {"sdtype": _SDTYPES[c.type]} for c in schema.columns if c.type in _SDTYPES}
-    metadata = {"tables": {"table": {"columns": columns}}}
-    cols = list(columns)
-    report = QualityReport()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report.generate(
-            {"table": to_model_frame(real[cols], schema.select(cols))},
-            {"table": to_model_frame(synthetic[cols], schema.select(cols))},
-            metadata,
-            verbose=False,
+@cache
+def default_registry() -> MetricRegistry:
+    """Every built-in metric, by area: privacy, fidelity, utility, bias, data quality."""
+    return MetricRegistry(
+        (
+            *_privacy.METRICS,
+            *_fidelity.METRICS,
+            *_utility.METRICS,
+            *_bias.METRICS,
+            *_quality.METRICS,
         )
-    props = report.get_properties()
-    shapes = report.get_details("Column Shapes", table_name="table")
-    per_column = {str(r["Column"]): _num(r["Score"]) for _, r in shapes.iterrows()}
-    return MetricResult(
-        name="fidelity.quality",
-        value=_num(report.get_score()),
-        goal=Goal.MAXIMIZE,
-        bounds=(0.0, 1.0),
-        explanation=(
-            "How closely the synthetic table reproduces each column's distribution and the "
-            "relationships between pairs of columns (SDMetrics quality score; 1 is identical)."
-        ),
-        details={
-            "properties": {str(r["Property"]): _num(r["Score"]) for _, r in props.iterrows()},
-            "column_shapes": per_column,
-        },
     )
 
 
-def exact_matches(
-    train: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema
-) -> MetricResult:
-    """Synthetic rows that are exact copies of a training row."""
-    cols = schema.column_names
-    if not cols or synthetic.empty:
-        count, share = 0, 0.0
-    else:
-        real_h = set(pd.util.hash_pandas_object(to_model_frame(train[cols], schema), index=False))
-        syn_h = pd.util.hash_pandas_object(to_model_frame(synthetic[cols], schema), index=False)
-        count = int(syn_h.isin(real_h).sum())
-        share = count / len(synthetic)
-    return MetricResult(
-        name="privacy.exact_match_share",
-        value=round(share, 6),
-        goal=Goal.MINIMIZE,
-        bounds=(0.0, 1.0),
-        explanation="Share of synthetic rows identical to a row of the training data (0 is ideal).",
-        details={"count": count, "rows": len(synthetic)},
-    )
+def known_metric_names() -> list[str]:
+    """Every name :func:`flatten` can produce (for policy linting)."""
+    return sorted({*default_registry().names(), *FLAT_ONLY})
 
 
-def run_validation(data: ValidationInput) -> list[MetricResult]:
-    replay_total = int(sum(data.pii_replay.values()))
-    return [
-        fidelity_quality(data.train, data.synthetic, data.schema),
-        exact_matches(data.train, data.synthetic, data.schema),
-        MetricResult(
-            name="privacy.pii_replay",
-            value=float(replay_total),
-            goal=Goal.MINIMIZE,
-            bounds=(0.0, math.inf),
-            explanation=(
-                "Cells of the synthetic table equal to a real direct identifier (names, emails, "
-                "phone numbers …) of the source; must be 0."
-            ),
-            details={"per_column": dict(data.pii_replay)},
-        ),
-    ]
+@dataclass(frozen=True)
+class ValidationOutcome:
+    metrics: list[MetricResult]
+    flat: dict[str, Any]
+    report: dict[str, Any]  # the run report's ``validation`` part
+    artifacts: dict[str, Any] = field(default_factory=dict)  # file name → JSON
 
 
-def flatten(results: Sequence[MetricResult], privacy: PrivacySpent) -> dict[str, Any]:
+def flatten(
+    results: Sequence[MetricResult],
+    privacy: PrivacySpent,
+    registry: MetricRegistry | None = None,
+) -> dict[str, Any]:
     """The flat ``area.metric`` → value map that policy rules read."""
-    flat: dict[str, Any] = {r.name: r.value for r in results}
+    registry = registry or default_registry()
+    flat: dict[str, Any] = {}
     for r in results:
+        value: Any = r.value
+        if r.name in registry and registry.get(r.name).kind is MetricKind.BOOLEAN:
+            value = None if r.value is None else bool(r.value)
+        flat[r.name] = value
         if r.name == "privacy.exact_match_share":
             flat["privacy.exact_matches"] = r.details.get("count")
     flat["synthesizer.private"] = privacy.private
     flat["privacy.epsilon"] = privacy.epsilon if privacy.private else None
     flat["privacy.delta"] = privacy.delta if privacy.private else None
     return flat
+
+
+def _areas(results: Sequence[MetricResult], registry: MetricRegistry) -> dict[str, Any]:
+    """Advisory verdict per area from each metric's reference levels."""
+    by_name = {r.name: r for r in results}
+    out: dict[str, Any] = {}
+    for area in Area:
+        verdicts: dict[str, str] = {}
+        for m in registry.area(area):
+            r = by_name.get(m.name)
+            if r is None or m.reference is None:
+                continue
+            verdicts[m.name] = m.reference.judge(r.value).value
+        judged = [Verdict(v) for v in verdicts.values() if v != Verdict.NOT_COMPUTED.value]
+        out[area.value] = {
+            "title": area.heading,
+            "verdict": Verdict.worst(judged).value,
+            "metrics": verdicts,
+        }
+    return out
+
+
+def validate_all(
+    data: ValidationInput, registry: MetricRegistry | None = None
+) -> ValidationOutcome:
+    """Run every metric of *registry* (default: all built-in ones) on *data*."""
+    registry = registry or default_registry()
+    ctx = ValidationContext(data)
+    seconds: dict[str, float] = {}
+    results: list[MetricResult] = []
+    for m in registry:
+        t0 = time.perf_counter()
+        results.append(m.run(ctx))
+        seconds[m.area.value] = round(seconds.get(m.area.value, 0.0) + time.perf_counter() - t0, 3)
+    flat = flatten(results, data.privacy, registry)
+    report: dict[str, Any] = {
+        "metrics": {m.name: m.info() for m in registry},
+        "areas": _areas(results, registry),
+        "k_min": data.options.k_min,
+        "sampling": ctx.sampling,
+        "limits": {
+            "max_model_rows": data.options.max_model_rows,
+            "max_query_rows": data.options.max_query_rows,
+            "max_reference_rows": data.options.max_reference_rows,
+            "attacks": data.options.attacks,
+        },
+        "seconds": seconds,
+        "target_column": data.target_column,
+        "protected_attributes": list(data.protected_attributes),
+        "rebalance": dict(data.rebalance) if data.rebalance else None,
+        "methods": {"anonymeter": ANONYMETER_NOTE},
+    }
+    artifacts: dict[str, Any] = {}
+    gx = ctx.cached("quality.gx")
+    if isinstance(gx, _quality.QualityRun):
+        report["quality"] = {
+            "suite": gx.suite,
+            "results": gx.results,
+            "build_errors": gx.build_errors,
+        }
+        artifacts["gx_suite.json"] = gx.suite
+        artifacts["gx_results.json"] = {**gx.results, "synthgate_build_errors": gx.build_errors}
+    return ValidationOutcome(results, flat, report, artifacts)
+
+
+def run_validation(data: ValidationInput) -> list[MetricResult]:
+    """Every built-in metric's result (see :func:`validate_all` for the rest)."""
+    return validate_all(data).metrics
