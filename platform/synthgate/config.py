@@ -37,6 +37,7 @@ from synthgate.errors import ConfigError, redact, register_secret
 
 __all__ = [
     "ColumnHint",
+    "ExpectationSpec",
     "JobSpec",
     "LoadedSpec",
     "PiiAction",
@@ -213,10 +214,31 @@ class SynthesisSpec(_Spec):
     rebalance: RebalanceSpec | None = None
 
 
+class ExpectationSpec(_Spec):
+    """A Great Expectations expectation, in GX's own JSON form (``type`` + ``kwargs``)."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from synthgate.validate import known_expectation
+
+        if not known_expectation(value):
+            raise ValueError(
+                f"Great Expectations has no expectation {value!r}; "
+                "see https://greatexpectations.io/expectations/"
+            )
+        return value
+
+
 class ValidationSpec(_Spec):
     target_column: str | None = None
     protected_attributes: list[str] = Field(default_factory=list)
     holdout: float = Field(default=0.2, ge=0.05, le=0.5)
+    expectations: list[ExpectationSpec] = Field(default_factory=list)
 
 
 class ReleaseSpec(_Spec):
