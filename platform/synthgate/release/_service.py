@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog, canonical_json
+from synthgate.audit._log import HEAD_ID
 from synthgate.contracts import TableSchema, WriteMode
 from synthgate.errors import (
     ConfigError,
@@ -713,8 +714,6 @@ def record_policy(store: Store, pack: PolicyPack, *, actor: str) -> str | None:
     Returns the audit action written (``policy.registered`` / ``policy.changed``)
     or ``None`` when the pack is unchanged.
     """
-    from synthgate.audit._log import HEAD_ID
-
     content = pack.model_dump(mode="json")
     digest = pack.content_hash
     with store.session() as s:

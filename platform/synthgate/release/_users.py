@@ -30,9 +30,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog
+from synthgate.audit._log import HEAD_ID
 from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied, register_secret
 from synthgate.store import Store, utcnow
-from synthgate.store.models import UserRow
+from synthgate.store.models import AuditHead, UserRow
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -243,9 +244,6 @@ def _check_name(name: str) -> None:
 
 def _lock(session: Session) -> None:
     """Serialise user changes (bootstrap included) behind the audit head's row lock."""
-    from synthgate.audit._log import HEAD_ID
-    from synthgate.store.models import AuditHead
-
     session.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
 
 
