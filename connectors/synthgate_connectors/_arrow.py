@@ -1,32 +1,87 @@
-"""Logical types ⇄ Arrow types, and coercion of raw chunks to a schema."""
+"""Logical types ⇄ Arrow types, and conversion of raw values to a schema.
+
+Type choices that are not obvious:
+
+* ``DECIMAL`` is exact: ``decimal128(p, s)`` with the precision and scale the
+  column declares (``NUMERIC(12, 2)``). A SQL ``NUMERIC`` declared without them
+  is read as ``decimal128(38, 9)``; a value that does not fit fails the read
+  with :class:`UnsupportedType` instead of being rounded. A ``DECIMAL`` column
+  with no SQL declaration at all (a spec hint, a float file column) is float64.
+* ``DATETIME`` is ``timestamp[us]``, or ``timestamp[us, tz=UTC]`` when the
+  column stores an instant (``TIMESTAMP WITH TIME ZONE``); zoned values are
+  converted to UTC.
+* ``IDENTIFIER`` is int64 for integer keys and a string otherwise (UUIDs in
+  their canonical text form).
+
+Conversion errors never print a value: a message names the column and its
+declared type only.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
 from synthgate.errors import UnsupportedType
 
-__all__ = ["arrow_schema", "arrow_type", "frame_to_batch", "logical_from_arrow"]
+__all__ = [
+    "DEFAULT_DECIMAL",
+    "arrow_schema",
+    "arrow_type",
+    "column_to_array",
+    "conform",
+    "decimal_params",
+    "frame_to_batch",
+    "is_zoned",
+    "logical_from_arrow",
+]
 
 _INTEGER_HINTS = ("INT", "SERIAL")
+DEFAULT_DECIMAL = (38, 9)
+_DECIMAL_PARAMS = re.compile(r"(?:NUMERIC|DECIMAL|DECIMAL128|DECIMAL256)\s*\(\s*(\d+)\s*,\s*(\d+)")
+_DECIMAL_NAME = re.compile(r"^\s*(?:NUMERIC|DECIMAL)\b", re.I)
+_ZONED = re.compile(r"WITH TIME ZONE|TIMESTAMPTZ|tz=", re.I)
+
+
+def decimal_params(col: ColumnSchema) -> tuple[int, int] | None:
+    """(precision, scale) a DECIMAL column declares, the default for a bare SQL
+    ``NUMERIC``, or ``None`` when nothing is declared."""
+    match = _DECIMAL_PARAMS.search(col.native_type.upper())
+    if match:
+        return int(match[1]), int(match[2])
+    if _DECIMAL_NAME.match(col.native_type):
+        return DEFAULT_DECIMAL
+    return None
+
+
+def is_zoned(col: ColumnSchema) -> bool:
+    return col.type is LogicalType.DATETIME and bool(_ZONED.search(col.native_type))
 
 
 def arrow_type(col: ColumnSchema) -> pa.DataType:
     match col.type:
         case LogicalType.INTEGER:
             return pa.int64()
-        case LogicalType.FLOAT | LogicalType.DECIMAL:
+        case LogicalType.FLOAT:
             return pa.float64()
+        case LogicalType.DECIMAL:
+            params = decimal_params(col)
+            if params is None:
+                return pa.float64()
+            precision, scale = params
+            return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(*params)
         case LogicalType.BOOLEAN:
             return pa.bool_()
         case LogicalType.DATE:
             return pa.date32()
         case LogicalType.DATETIME:
-            return pa.timestamp("us")
+            return pa.timestamp("us", tz="UTC") if is_zoned(col) else pa.timestamp("us")
         case LogicalType.IDENTIFIER:
             native = col.native_type.upper()
             return pa.int64() if any(h in native for h in _INTEGER_HINTS) else pa.string()
@@ -61,7 +116,16 @@ def logical_from_arrow(dtype: pa.DataType) -> LogicalType:
     )
 
 
-def _coerce(series: pd.Series, col: ColumnSchema, target: pa.DataType) -> pd.Series:
+def _mismatch(col: ColumnSchema) -> UnsupportedType:
+    return UnsupportedType(
+        f"column {col.name!r} is declared {col.native_type or col.type.value} but holds "
+        f"values that are not {col.type.value} or do not fit its precision",
+        hint="clean the column, exclude it with source.columns, or declare its type "
+        "under synthesis.columns",
+    )
+
+
+def _coerce(series: pd.Series[Any], col: ColumnSchema, target: pa.DataType) -> pd.Series[Any]:
     """Cast one raw column to its logical type; fail loudly, never silently."""
     if series.empty:
         return series
@@ -70,7 +134,7 @@ def _coerce(series: pd.Series, col: ColumnSchema, target: pa.DataType) -> pd.Ser
             dates: Any = pd.to_datetime(series, errors="raise").dt.date
             return dates.where(series.notna(), None)  # type: ignore[no-any-return]
         if pa.types.is_timestamp(target):
-            return pd.to_datetime(series, errors="raise")
+            return pd.to_datetime(series, errors="raise", utc=target.tz is not None)
         if pa.types.is_boolean(target):
             if series.dtype == bool:
                 return series
@@ -88,12 +152,7 @@ def _coerce(series: pd.Series, col: ColumnSchema, target: pa.DataType) -> pd.Ser
         if pa.types.is_string(target):
             return series.map(str, na_action="ignore")
     except (ValueError, TypeError, OverflowError):
-        raise UnsupportedType(
-            f"column {col.name!r} is declared {col.native_type or col.type.value} but holds "
-            f"values that are not {col.type.value}",
-            hint="clean the column, exclude it with source.columns, or declare its type "
-            "under synthesis.columns",
-        ) from None
+        raise _mismatch(col) from None
     return series
 
 
@@ -112,10 +171,66 @@ def _to_bool(value: object) -> bool:
     raise ValueError("not a boolean")
 
 
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def column_to_array(values: Sequence[Any], col: ColumnSchema, target: pa.DataType) -> pa.Array:
+    """Driver values of one column → an Arrow array of *target*.
+
+    Arrow converts Python ints, floats, Decimals, dates, datetimes and strings
+    directly; anything else (SQLite text dates, 0/1 booleans, UUID objects)
+    goes through a checked conversion that refuses what it cannot represent.
+    """
+    try:
+        if pa.types.is_boolean(target):
+            return _booleans(values, col)
+        return pa.array(values, type=target, from_pandas=True)
+    except _ARROW_ERRORS:
+        pass
+    coerced = _coerce(pd.Series(list(values), dtype=object), col, target)
+    try:
+        return pa.array(coerced, type=target, from_pandas=True)
+    except _ARROW_ERRORS:
+        raise _mismatch(col) from None
+
+
+def _booleans(values: Sequence[Any], col: ColumnSchema) -> pa.Array:
+    try:
+        return pa.array(values, type=pa.bool_(), from_pandas=True)
+    except _ARROW_ERRORS:
+        ints = pa.array(values, type=pa.int64(), from_pandas=True)
+    if len(ints) and ints.null_count < len(ints):
+        low, high = pc.min_max(ints).values()
+        if low.as_py() < 0 or high.as_py() > 1:
+            raise _mismatch(col)
+    return ints.cast(pa.bool_())
+
+
 def frame_to_batch(frame: pd.DataFrame, schema: TableSchema, target: pa.Schema) -> pa.RecordBatch:
     """Coerce a raw chunk (driver types) into a record batch of *target*."""
+    arrays = [
+        column_to_array(frame[col.name].tolist(), col, field.type)
+        for col, field in zip(schema.columns, target, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def conform(batch: pa.RecordBatch, target: pa.Schema, schema: TableSchema) -> pa.RecordBatch:
+    """A batch to be written, cast to the target's Arrow types (column order of
+    *target*); a value the target type cannot hold is a clear error."""
+    missing = [n for n in target.names if n not in batch.schema.names]
+    if missing:
+        raise UnsupportedType(
+            f"the rows to write lack the column(s) {', '.join(missing)} of the table schema",
+            hint="write the columns the schema declares",
+        )
     arrays = []
-    for col, field in zip(schema.columns, target, strict=True):
-        coerced = _coerce(frame[col.name], col, field.type)
-        arrays.append(pa.array(coerced, type=field.type, from_pandas=True))
+    for field in target:
+        column = batch.column(field.name)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except _ARROW_ERRORS:
+                raise _mismatch(schema.column(field.name)) from None
+        arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=target)

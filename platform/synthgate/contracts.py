@@ -197,7 +197,16 @@ class Source(Protocol):
         *,
         chunk_rows: int = 50_000,
         columns: Sequence[str] | None = None,
-    ) -> Iterator[pa.RecordBatch]: ...
+        where: str | None = None,
+        sample_rows: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream *table* in batches of at most *chunk_rows* rows.
+
+        *where* is a boolean SQL expression the source evaluates (sources that
+        cannot evaluate SQL raise ``ConfigError``); *sample_rows* asks for a
+        uniform random sample of that many rows (all rows when there are fewer).
+        """
+        ...
 
     def close(self) -> None: ...
 
@@ -215,7 +224,14 @@ class Sink(Protocol):
         *,
         schema: TableSchema,
         mode: WriteMode,
-    ) -> WriteResult: ...
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Write all *batches* or nothing.
+
+        A repeat with the same *idempotency_key* and the same content returns the
+        first write's result without writing again.
+        """
+        ...
 
     def close(self) -> None: ...
 

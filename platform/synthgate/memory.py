@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 from synthgate.contracts import (
@@ -27,6 +28,7 @@ __all__ = ["MemoryConnector", "MemorySink", "MemorySource", "catalog"]
 
 _LOCK = threading.Lock()
 _CATALOG: dict[str, dict[str, tuple[pa.Table, TableSchema]]] = {}
+_WRITES: dict[str, dict[str, WriteResult]] = {}
 
 
 def catalog(name: str) -> dict[str, tuple[pa.Table, TableSchema]]:
@@ -42,6 +44,7 @@ def put(name: str, table: pa.Table, schema: TableSchema) -> None:
 def drop(name: str) -> None:
     with _LOCK:
         _CATALOG.pop(name, None)
+        _WRITES.pop(name, None)
 
 
 def _logical(dtype: pa.DataType) -> LogicalType:
@@ -93,14 +96,28 @@ class MemorySource:
         return int(self._get(table)[0].num_rows)
 
     def read(
-        self, table: str, *, chunk_rows: int = 50_000, columns: Sequence[str] | None = None
+        self,
+        table: str,
+        *,
+        chunk_rows: int = 50_000,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+        sample_rows: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         data, _ = self._get(table)
+        if where is not None:
+            raise ConfigError(
+                "source.where needs a SQL source; the memory connector cannot evaluate it",
+                hint="filter the table before putting it in memory",
+            )
         if columns is not None:
             missing = [c for c in columns if c not in data.column_names]
             if missing:
                 raise ConfigError(f"source.columns names unknown columns: {', '.join(missing)}")
             data = data.select(list(columns))
+        if sample_rows is not None and sample_rows < data.num_rows:
+            picked = np.random.default_rng().choice(data.num_rows, size=sample_rows, replace=False)
+            data = data.take(np.sort(picked))
         yield from data.to_batches(max_chunksize=chunk_rows)
 
     def close(self) -> None:
@@ -122,21 +139,36 @@ class MemorySink:
         *,
         schema: TableSchema,
         mode: WriteMode,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
         self.check_writable(table, mode=mode)
         collected = list(batches)
         digest = hashlib.sha256()
         for batch in collected:
             digest.update(batch_fingerprint(batch))
+        rows = sum(b.num_rows for b in collected)
+        result = WriteResult(table=table, rows=rows, mode=mode, content_hash=digest.hexdigest())
         new = pa.Table.from_batches(collected) if collected else None
         tables = catalog(self.name)
         with _LOCK:
+            writes = _WRITES.setdefault(self.name, {})
+            if idempotency_key is not None and idempotency_key in writes:
+                earlier = writes[idempotency_key]
+                if earlier.content_hash != result.content_hash or earlier.table != table:
+                    raise TargetNotWritable(
+                        f"idempotency key {idempotency_key!r} was used for a different write",
+                        hint="use a new key for new content",
+                    )
+                return earlier
+            if mode is WriteMode.FAIL and table in tables:
+                raise TargetNotWritable(f"target table {table!r} already exists")
             if mode is WriteMode.APPEND and table in tables and new is not None:
                 new = pa.concat_tables([tables[table][0], new])
             if new is not None:
                 tables[table] = (new, schema)
-        rows = sum(b.num_rows for b in collected)
-        return WriteResult(table=table, rows=rows, mode=mode, content_hash=digest.hexdigest())
+            if idempotency_key is not None:
+                writes[idempotency_key] = result
+        return result
 
     def close(self) -> None:
         return None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,8 @@ from synthgate.errors import (
     TableNotFound,
     TargetNotWritable,
 )
-from synthgate_connectors._arrow import arrow_schema, logical_from_arrow
+from synthgate_connectors._arrow import arrow_schema, conform, logical_from_arrow
+from synthgate_connectors._sample import sample_batches
 
 __all__ = ["FileConnector", "FileSink", "FileSource"]
 
@@ -104,6 +106,22 @@ class FileSource:
         *,
         chunk_rows: int = 50_000,
         columns: Sequence[str] | None = None,
+        where: str | None = None,
+        sample_rows: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        if where is not None:
+            raise ConfigError(
+                "source.where needs a SQL source; the files connector cannot evaluate it",
+                hint="filter the file first, or load it into a database",
+            )
+        batches = self._batches(table, chunk_rows, columns)
+        if sample_rows is not None:
+            yield from sample_batches(batches, sample_rows, chunk_rows=chunk_rows)
+        else:
+            yield from batches
+
+    def _batches(
+        self, table: str, chunk_rows: int, columns: Sequence[str] | None
     ) -> Iterator[pa.RecordBatch]:
         path = self._file(table)
         names = self._arrow_schema(path).names
@@ -170,44 +188,126 @@ class FileSink:
         *,
         schema: TableSchema,
         mode: WriteMode,
+        idempotency_key: str | None = None,
     ) -> WriteResult:
-        self.check_writable(table, mode=mode)
+        self.check_writable(table, mode=WriteMode.REPLACE if idempotency_key else mode)
         target = self._target(table)
         fmt = FileFormat.of(target) or FileFormat.PARQUET
         arrow = arrow_schema(schema)
+        records = _write_records(target, fmt)
+        if idempotency_key is not None and idempotency_key in records:
+            return _repeat(records[idempotency_key], idempotency_key, table, batches, arrow, schema)
+        if mode is WriteMode.FAIL and target.exists():
+            raise TargetNotWritable(
+                f"target {target} already exists and target.mode is 'fail'",
+                hint="use mode 'replace' or 'append'",
+            )
         digest = hashlib.sha256()
         rows = 0
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
         tmp = Path(tmp_name)
+        appending = mode is WriteMode.APPEND and target.exists()
         try:
-            previous: list[pa.RecordBatch] = []
-            if mode is WriteMode.APPEND and target.exists():
-                previous = FileSource(str(target)).read(target.stem)  # type: ignore[assignment]
+            previous: Iterator[pa.RecordBatch] = iter(())
+            if appending:
+                previous = FileSource(str(target)).read(target.stem)
+            pending = dict(records)
+            if idempotency_key is not None:
+                pending[idempotency_key] = {}  # filled in below once the hash is known
             writer: Any = (
-                pq.ParquetWriter(tmp, arrow)
+                pq.ParquetWriter(tmp, arrow.with_metadata(None))
                 if fmt is FileFormat.PARQUET
                 else pacsv.CSVWriter(tmp, arrow)
             )
             with writer:
                 for batch in previous:
-                    writer.write_batch(batch.cast(arrow))
+                    writer.write_batch(conform(batch, arrow, schema))
                 for raw in batches:
-                    batch = raw.select(arrow.names).cast(arrow)
+                    batch = conform(raw, arrow, schema)
                     writer.write_batch(batch)
                     rows += batch.num_rows
                     digest.update(batch_fingerprint(batch))
+                result = WriteResult(table, rows, mode, digest.hexdigest())
+                if idempotency_key is not None:
+                    pending[idempotency_key] = _as_record(result)
+                if fmt is FileFormat.PARQUET and pending:
+                    writer.add_key_value_metadata({_WRITES_KEY: json.dumps(pending)})
             os.replace(tmp, target)
+            if fmt is FileFormat.CSV:
+                _save_sidecar(target, pending)
         except OSError as exc:
             raise SinkError(
                 f"writing {target} failed ({exc.strerror}); the target is unchanged"
             ) from None
         finally:
             tmp.unlink(missing_ok=True)
-        return WriteResult(table=table, rows=rows, mode=mode, content_hash=digest.hexdigest())
+        return result
 
     def close(self) -> None:
         return None
+
+
+_WRITES_KEY = "synthgate.writes"
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(f".{target.name}.synthgate-writes.json")
+
+
+def _write_records(target: Path, fmt: FileFormat) -> dict[str, dict[str, Any]]:
+    """Idempotency records of earlier writes: Parquet metadata, or a CSV sidecar."""
+    try:
+        if fmt is FileFormat.PARQUET:
+            if not target.exists():
+                return {}
+            meta = pq.read_metadata(target).metadata or {}
+            raw = meta.get(_WRITES_KEY.encode())
+            return dict(json.loads(raw)) if raw else {}
+        side = _sidecar(target)
+        return (
+            dict(json.loads(side.read_text("utf-8"))) if side.exists() and target.exists() else {}
+        )
+    except (OSError, ValueError, pa.ArrowInvalid):
+        return {}
+
+
+def _save_sidecar(target: Path, records: dict[str, dict[str, Any]]) -> None:
+    side = _sidecar(target)
+    if not records:
+        side.unlink(missing_ok=True)
+        return
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(records), "utf-8")
+    os.replace(tmp, side)
+
+
+def _as_record(result: WriteResult) -> dict[str, Any]:
+    return {
+        "table": result.table,
+        "rows": result.rows,
+        "mode": result.mode.value,
+        "content_hash": result.content_hash,
+    }
+
+
+def _repeat(
+    record: dict[str, Any],
+    key: str,
+    table: str,
+    batches: Iterator[pa.RecordBatch],
+    arrow: pa.Schema,
+    schema: TableSchema,
+) -> WriteResult:
+    digest = hashlib.sha256()
+    for raw in batches:
+        digest.update(batch_fingerprint(conform(raw, arrow, schema)))
+    if record.get("table") != table or record.get("content_hash") != digest.hexdigest():
+        raise TargetNotWritable(
+            f"idempotency key {key!r} already recorded a write of other content",
+            hint="a new publish needs a new key",
+        )
+    return WriteResult(table, int(record["rows"]), WriteMode(record["mode"]), digest.hexdigest())
 
 
 class FileConnector:

@@ -77,7 +77,11 @@ def extract(source: Source, spec: JobSpec, schema: TableSchema, folder: Path) ->
     digest = hashlib.sha256()
     batches: list[pa.RecordBatch] = []
     for batch in source.read(
-        spec.source.table, chunk_rows=spec.source.chunk_rows, columns=spec.source.columns
+        spec.source.table,
+        chunk_rows=spec.source.chunk_rows,
+        columns=spec.source.columns,
+        where=spec.source.where,
+        sample_rows=spec.source.sample_rows,
     ):
         digest.update(batch_fingerprint(batch))
         batches.append(batch)
@@ -88,15 +92,34 @@ def extract(source: Source, spec: JobSpec, schema: TableSchema, folder: Path) ->
             f"table {spec.source.table!r} is empty; there is nothing to learn from",
             hint="check source.table",
         )
-    table = pa.Table.from_batches(batches)
+    table = _model_types(pa.Table.from_batches(batches))
     frame = table.to_pandas(date_as_object=True)
     snapshot_id = "sha256:" + digest.hexdigest()
     write_json(folder / "schema.json", schema.to_dict())
     write_json(
         folder / "snapshot.json",
-        {"snapshot_id": snapshot_id, "rows": len(frame), "columns": schema.column_names},
+        {
+            "snapshot_id": snapshot_id,
+            "rows": len(frame),
+            "columns": schema.column_names,
+            "where": spec.source.where,
+            "sample_rows": spec.source.sample_rows,
+        },
     )
     return Extracted(frame, schema, snapshot_id)
+
+
+def _model_types(table: pa.Table) -> pa.Table:
+    """Exact decimals as float64 and zoned timestamps as naive UTC for the models
+    (the snapshot id is taken from the exact batches before this)."""
+    fields = []
+    for f in table.schema:
+        if pa.types.is_decimal(f.type):
+            f = f.with_type(pa.float64())
+        elif pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            f = f.with_type(pa.timestamp(f.type.unit))
+        fields.append(f)
+    return table.cast(pa.schema(fields))
 
 
 # --------------------------------------------------------------------------- classify

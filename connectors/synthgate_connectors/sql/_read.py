@@ -1,0 +1,224 @@
+"""Streaming reads into Arrow record batches of bounded size.
+
+* PostgreSQL: ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` through psycopg. The
+  server streams rows as it produces them (no client-side result set); every
+  *chunk_rows* rows are parsed by Arrow's CSV reader straight into the
+  column types, so the rows never become Python objects.
+* MySQL/MariaDB: an unbuffered server-side cursor (pymysql ``SSCursor``) read
+  *chunk_rows* rows at a time; values arrive as text and Arrow casts them.
+* SQLite and others: a DBAPI cursor read with ``fetchmany``.
+
+Memory stays bounded by one chunk (its raw text plus its batch) whatever the
+table size. A value that does not fit its column's type is a clear error
+naming the column, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy.engine import URL, Connection
+
+from synthgate.contracts import ColumnSchema, TableSchema
+from synthgate.errors import SynthgateError, UnsupportedType
+from synthgate_connectors._arrow import arrow_schema, column_to_array
+from synthgate_connectors.sql._engine import backend, source_error
+from synthgate_connectors.sql._types import ReadAs
+
+__all__ = ["read_rows", "select_sql"]
+
+_RANDOM = {"postgresql": "random()", "mysql": "RAND()", "sqlite": "random()"}
+_TEXT_CAST = {"mysql": "CAST({} AS CHAR)", "sqlite": "CAST({} AS TEXT)"}
+_CSV_COLUMN = re.compile(r"CSV column #(\d+)")
+
+
+def select_sql(
+    conn: Connection,
+    table: str,
+    schema: TableSchema,
+    read_as: dict[str, ReadAs],
+    *,
+    where: str | None,
+    sample_rows: int | None,
+) -> str:
+    """``SELECT`` of the schema's columns, filtered and sampled as asked."""
+    kind = conn.dialect.name
+    quote = conn.dialect.identifier_preparer.quote
+    exprs = []
+    for col in schema.columns:
+        name = quote(col.name)
+        cast = _TEXT_CAST.get(kind)
+        if read_as.get(col.name) is ReadAs.TEXT and cast is not None:
+            name = cast.format(name)
+        exprs.append(name)
+    sql = f"SELECT {', '.join(exprs)} FROM {quote(table)}"
+    if where is not None:
+        sql += f" WHERE ({where})"
+    if sample_rows is not None:
+        # a uniform sample: every subset of sample_rows rows is equally likely
+        sql += f" ORDER BY {_RANDOM.get(kind, 'random()')} LIMIT {int(sample_rows)}"
+    return sql
+
+
+def read_rows(
+    conn: Connection, url: URL, sql: str, schema: TableSchema, *, chunk_rows: int, what: str
+) -> Iterator[pa.RecordBatch]:
+    try:
+        match backend(url):
+            case "postgresql":
+                yield from _read_postgres(conn, sql, schema, chunk_rows)
+            case "mysql":
+                yield from _read_mysql(conn, sql, schema, chunk_rows)
+            case _:
+                yield from _read_dbapi(conn, sql, schema, chunk_rows)
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise source_error(exc, url, what=what) from None
+        raise
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("psycopg", "pymysql", "sqlite3", "sqlalchemy"))
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _read_postgres(
+    conn: Connection, sql: str, schema: TableSchema, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    target = arrow_schema(schema)
+    read_opts = pacsv.ReadOptions(column_names=target.names, block_size=1 << 24)
+    parse_opts = pacsv.ParseOptions(newlines_in_values=True)
+    convert_opts = pacsv.ConvertOptions(
+        column_types={f.name: f.type for f in target},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["t"],
+        false_values=["f"],
+    )
+    dbapi: Any = conn.connection.driver_connection
+    with dbapi.cursor() as cur:
+        # text forms Arrow parses exactly: ISO dates, UTC instants, shortest exact floats
+        cur.execute("SET LOCAL TIME ZONE 'UTC'")
+        cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+        cur.execute("SET LOCAL extra_float_digits = 1")
+        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            read = copy.read
+            parts: list[Any] = []
+            while True:
+                row = read()  # one row per message
+                if row:
+                    parts.append(row)
+                    if len(parts) < chunk_rows:
+                        continue
+                if parts:
+                    yield _parse_csv(
+                        b"".join(parts), schema, target, read_opts, parse_opts, convert_opts
+                    )
+                    parts = []
+                if not row:
+                    break
+
+
+def _parse_csv(
+    data: bytes,
+    schema: TableSchema,
+    target: pa.Schema,
+    read_opts: pacsv.ReadOptions,
+    parse_opts: pacsv.ParseOptions,
+    convert_opts: pacsv.ConvertOptions,
+) -> pa.RecordBatch:
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=convert_opts,
+        )
+    except pa.ArrowInvalid as exc:
+        match = _CSV_COLUMN.search(str(exc))
+        col = schema.columns[int(match[1])] if match else None
+        raise _unreadable(col) from None
+    return table.cast(target).combine_chunks().to_batches()[0]
+
+
+def _unreadable(col: ColumnSchema | None) -> UnsupportedType:
+    if col is None:
+        return UnsupportedType(
+            "a value read from the source does not fit its column's type",
+            hint="exclude the column with source.columns or cast it in a view",
+        )
+    return UnsupportedType(
+        f"column {col.name!r} is declared {col.native_type or col.type.value} but holds a value "
+        f"that synthgate cannot read as {col.type.value} exactly",
+        hint="exclude it with source.columns or cast it in a view",
+    )
+
+
+# --------------------------------------------------------------------------- MySQL
+
+
+def _read_mysql(
+    conn: Connection, sql: str, schema: TableSchema, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    import pymysql.cursors
+
+    target = arrow_schema(schema)
+    dbapi: Any = conn.connection.driver_connection
+    saved = dbapi.decoders
+    dbapi.decoders = {}  # every value as text; Arrow casts in bulk
+    try:
+        cur = dbapi.cursor(pymysql.cursors.SSCursor)
+        try:
+            cur.execute(sql)
+            while rows := cur.fetchmany(chunk_rows):
+                yield _text_batch(rows, schema, target)
+        finally:
+            cur.close()
+    finally:
+        dbapi.decoders = saved
+
+
+def _text_batch(
+    rows: Sequence[Sequence[Any]], schema: TableSchema, target: pa.Schema
+) -> pa.RecordBatch:
+    arrays = []
+    for values, col, field in zip(zip(*rows, strict=True), schema.columns, target, strict=True):
+        try:
+            text = pa.array(values, type=pa.string())
+            arrays.append(text if field.type == pa.string() else text.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            arrays.append(column_to_array(values, col, field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+# --------------------------------------------------------------------------- SQLite and others
+
+
+def _read_dbapi(
+    conn: Connection, sql: str, schema: TableSchema, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    target = arrow_schema(schema)
+    dbapi: Any = conn.connection.driver_connection
+    cur = dbapi.cursor()
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(chunk_rows):
+            arrays = [
+                column_to_array(values, col, field.type)
+                for values, col, field in zip(
+                    zip(*rows, strict=True), schema.columns, target, strict=True
+                )
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, schema=target)
+    finally:
+        cur.close()

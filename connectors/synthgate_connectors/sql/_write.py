@@ -1,0 +1,400 @@
+"""All-or-nothing table writes: staging table, bulk load, swap or append.
+
+1. A staging table ``_sg_stage_<random>`` is created with the target's column
+   types, NOT NULL and declared-domain constraints.
+2. The rows are loaded in bulk: PostgreSQL ``COPY … FROM STDIN`` (CSV written
+   by Arrow), multi-row INSERTs built column-wise on MySQL/MariaDB, batched
+   ``executemany`` elsewhere.
+3. ``replace`` swaps the staging table in, ``append`` copies it over with
+   ``INSERT … SELECT``, ``fail`` refuses an existing table.
+
+PostgreSQL and SQLite run all three steps in one transaction: a failure at
+any point, including a lost connection, rolls everything back. MySQL/MariaDB
+DDL is not transactional, so there the load is one transaction, the swap is
+the atomic ``RENAME TABLE target TO old, staging TO target`` and the append one
+``INSERT … SELECT`` transaction; a failure drops the staging table (over a
+fresh connection when the first one died) and leaves the target as it was.
+
+With an *idempotency key* the write is recorded in ``_synthgate_writes``
+(key, table, content hash, rows) — in the same transaction as the swap or the
+append where the database allows it. A repeat with the same key and content
+returns the recorded result and writes nothing; the same key with other
+content is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from synthgate.contracts import TableSchema, WriteMode, WriteResult, batch_fingerprint
+from synthgate.errors import SinkError, SynthgateError, TargetNotWritable
+from synthgate_connectors._arrow import arrow_schema, conform
+from synthgate_connectors._retry import retry
+from synthgate_connectors.sql._engine import (
+    CONNECT_RETRY,
+    backend,
+    safe_url,
+    sink_error,
+)
+from synthgate_connectors.sql._mysql_load import insert_statements
+from synthgate_connectors.sql._types import domain_check, sql_type
+
+__all__ = ["BOOKKEEPING_TABLE", "STAGING_PREFIX", "write_table"]
+
+STAGING_PREFIX = "_sg_stage_"
+OLD_PREFIX = "_sg_old_"
+BOOKKEEPING_TABLE = "_synthgate_writes"
+_MYSQL_STATEMENT_BYTES = 4 << 20
+
+
+def _bookkeeping(meta: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        BOOKKEEPING_TABLE,
+        meta,
+        sa.Column("idempotency_key", sa.String(191), primary_key=True),
+        sa.Column("table_name", sa.String(191), nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("written_at", sa.DateTime(), nullable=False),
+    )
+
+
+@dataclass
+class _Job:
+    engine: Engine
+    url: URL
+    table: str
+    schema: TableSchema
+    mode: WriteMode
+    key: str | None
+    backend: str
+    target: pa.Schema
+
+    def connect(self) -> Connection:
+        def attempt() -> Connection:
+            try:
+                return self.engine.connect()
+            except SQLAlchemyError as exc:
+                raise sink_error(exc, self.url, table=self.table) from None
+
+        return retry(attempt, policy=CONNECT_RETRY)
+
+    def quote(self, conn: Connection, name: str) -> str:
+        return conn.dialect.identifier_preparer.quote(name)
+
+    def staging_table(self, name: str) -> sa.Table:
+        meta = sa.MetaData()
+        columns = [
+            sa.Column(c.name, sql_type(c, self.backend), nullable=c.nullable)
+            for c in self.schema.columns
+        ]
+        checks = [
+            sa.CheckConstraint(sa.column(col.name).in_(list(domain)))
+            for col in self.schema.columns
+            if (domain := domain_check(col, self.backend)) is not None
+        ]
+        return sa.Table(name, meta, *columns, *checks)
+
+
+def write_table(
+    engine: Engine,
+    url: URL,
+    table: str,
+    batches: Iterator[pa.RecordBatch],
+    *,
+    schema: TableSchema,
+    mode: WriteMode,
+    idempotency_key: str | None,
+) -> WriteResult:
+    job = _Job(
+        engine, url, table, schema, mode, idempotency_key, backend(url), arrow_schema(schema)
+    )
+    if idempotency_key is not None:
+        _ensure_bookkeeping(job)
+        earlier = _recorded(job)
+        if earlier is not None:
+            return _repeat(job, earlier, batches)
+    try:
+        if job.backend == "mysql":
+            return _write_mysql(job, batches)
+        return _write_transactional(job, batches)
+    except SinkError:
+        if idempotency_key is not None:
+            earlier = _recorded(job)
+            if earlier is not None and earlier.table == table:
+                # a concurrent writer with the same key got there first
+                return earlier
+        raise
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+def _ensure_bookkeeping(job: _Job) -> None:
+    conn = job.connect()
+    try:
+        with conn.begin():
+            _bookkeeping(sa.MetaData()).create(conn, checkfirst=True)
+    except SQLAlchemyError as exc:
+        if not sa.inspect(conn).has_table(BOOKKEEPING_TABLE):  # a concurrent creator is fine
+            raise sink_error(exc, job.url, table=job.table) from None
+    finally:
+        conn.close()
+
+
+def _recorded(job: _Job) -> WriteResult | None:
+    if job.key is None:
+        return None
+    tbl = _bookkeeping(sa.MetaData())
+    conn = job.connect()
+    try:
+        row = conn.execute(sa.select(tbl).where(tbl.c.idempotency_key == job.key)).first()
+    except SQLAlchemyError as exc:
+        raise sink_error(exc, job.url, table=job.table) from None
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return WriteResult(
+        table=str(row.table_name),
+        rows=int(row.row_count),
+        mode=WriteMode(row.mode),
+        content_hash=str(row.content_hash),
+    )
+
+
+def _repeat(job: _Job, earlier: WriteResult, batches: Iterator[pa.RecordBatch]) -> WriteResult:
+    digest = hashlib.sha256()
+    for raw in batches:
+        digest.update(batch_fingerprint(conform(raw, job.target, job.schema)))
+    if earlier.table != job.table or earlier.content_hash != digest.hexdigest():
+        raise TargetNotWritable(
+            f"idempotency key {job.key!r} already recorded a write of other content to "
+            f"{earlier.table!r} in {safe_url(job.url)}",
+            hint="a new publish needs a new key",
+        )
+    return earlier
+
+
+def _record(job: _Job, conn: Connection, result: WriteResult) -> None:
+    if job.key is None:
+        return
+    conn.execute(
+        _bookkeeping(sa.MetaData())
+        .insert()
+        .values(
+            idempotency_key=job.key,
+            table_name=job.table,
+            content_hash=result.content_hash,
+            row_count=result.rows,
+            mode=result.mode.value,
+            written_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.rows = 0
+
+    def feed(self, job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for raw in batches:
+            batch = conform(raw, job.target, job.schema)
+            self.digest.update(batch_fingerprint(batch))
+            self.rows += batch.num_rows
+            yield batch
+
+    def result(self, job: _Job) -> WriteResult:
+        return WriteResult(job.table, self.rows, job.mode, self.digest.hexdigest())
+
+
+def _load_postgres(
+    conn: Connection, job: _Job, staging: str, batches: Iterator[pa.RecordBatch]
+) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c) for c in job.schema.column_names)
+    dbapi: Any = conn.connection.driver_connection
+    options = pacsv.WriteOptions(include_header=False)
+    with (
+        dbapi.cursor() as cur,
+        cur.copy(f"COPY {quote(staging)} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        for batch in batches:
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, options)
+            copy.write(buf.getbuffer())
+
+
+def _load_mysql(
+    conn: Connection, job: _Job, staging: str, batches: Iterator[pa.RecordBatch]
+) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    cols = [quote(c) for c in job.schema.column_names]
+    max_packet = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+    limit = max(64 << 10, min(_MYSQL_STATEMENT_BYTES, max_packet // 2))
+    dbapi: Any = conn.connection.driver_connection
+    with dbapi.cursor() as cur:
+        for batch in batches:
+            for statement in insert_statements(batch, quote(staging), cols, max_bytes=limit):
+                cur.execute(statement)
+
+
+def _load_generic(conn: Connection, stage: sa.Table, batches: Iterator[pa.RecordBatch]) -> None:
+    for batch in batches:
+        records = batch.to_pylist()
+        if records:
+            conn.execute(stage.insert(), records)
+
+
+# --------------------------------------------------------------------------- PostgreSQL, SQLite
+
+
+def _write_transactional(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
+    staging = f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    stage = job.staging_table(staging)
+    counter = _Counter()
+    conn = job.connect()
+    try:
+        with conn.begin():
+            stage.create(conn)
+            rows = counter.feed(job, batches)
+            if job.backend == "postgresql":
+                _load_postgres(conn, job, staging, rows)
+            else:
+                _load_generic(conn, stage, rows)
+            result = counter.result(job)
+            _swap_in_transaction(conn, job, staging)
+            _record(job, conn, result)
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise sink_error(exc, job.url, table=job.table) from None
+        raise
+    finally:
+        conn.close()
+    return result
+
+
+def _swap_in_transaction(conn: Connection, job: _Job, staging: str) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    exists = sa.inspect(conn).has_table(job.table)
+    if exists and job.mode is WriteMode.FAIL:
+        raise TargetNotWritable(
+            f"target table {job.table!r} already exists and target.mode is 'fail'",
+            hint="use mode 'replace' or 'append', or drop the table",
+        )
+    if exists and job.mode is WriteMode.APPEND:
+        cols = ", ".join(quote(c) for c in job.schema.column_names)
+        conn.exec_driver_sql(
+            f"INSERT INTO {quote(job.table)} ({cols}) SELECT {cols} FROM {quote(staging)}"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {quote(staging)}")
+        return
+    if exists:
+        conn.exec_driver_sql(f"DROP TABLE {quote(job.table)}")
+    conn.exec_driver_sql(f"ALTER TABLE {quote(staging)} RENAME TO {quote(job.table)}")
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    if isinstance(exc, SQLAlchemyError):
+        return True
+    return type(exc).__module__.startswith(("psycopg", "pymysql", "sqlite3"))
+
+
+# --------------------------------------------------------------------------- MySQL / MariaDB
+
+
+def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
+    staging = f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    counter = _Counter()
+    conn = job.connect()
+    created = False
+    try:
+        quote = conn.dialect.identifier_preparer.quote
+        exists = sa.inspect(conn).has_table(job.table)
+        if exists and job.mode is WriteMode.FAIL:
+            raise TargetNotWritable(
+                f"target table {job.table!r} already exists and target.mode is 'fail'",
+                hint="use mode 'replace' or 'append', or drop the table",
+            )
+        job.staging_table(staging).create(conn)  # DDL commits on its own
+        conn.commit()
+        created = True
+        _load_mysql(conn, job, staging, counter.feed(job, batches))
+        conn.commit()
+        result = counter.result(job)
+        if exists and job.mode is WriteMode.APPEND:
+            cols = ", ".join(quote(c) for c in job.schema.column_names)
+            conn.exec_driver_sql(
+                f"INSERT INTO {quote(job.table)} ({cols}) SELECT {cols} FROM {quote(staging)}"
+            )
+            _record(job, conn, result)
+            conn.commit()  # the rows and their record, in one transaction
+            conn.exec_driver_sql(f"DROP TABLE {quote(staging)}")
+            created = False
+            return result
+        if exists:
+            old = f"{OLD_PREFIX}{secrets.token_hex(6)}"
+            conn.exec_driver_sql(
+                f"RENAME TABLE {quote(job.table)} TO {quote(old)}, "
+                f"{quote(staging)} TO {quote(job.table)}"
+            )
+            created = False
+            conn.exec_driver_sql(f"DROP TABLE {quote(old)}")
+        else:
+            conn.exec_driver_sql(f"RENAME TABLE {quote(staging)} TO {quote(job.table)}")
+            created = False
+        # a replace is idempotent by itself; it is recorded right after the swap
+        _record(job, conn, result)
+        conn.commit()
+        return result
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise sink_error(exc, job.url, table=job.table) from None
+        raise
+    finally:
+        conn.close()
+        if created:
+            _drop_quietly(job, staging)
+
+
+def _drop_quietly(job: _Job, name: str) -> None:
+    """Drop a leftover staging table over a fresh connection; best effort."""
+    try:
+        conn = job.connect()
+    except SynthgateError:
+        return
+    try:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {job.quote(conn, name)}")
+        conn.commit()
+    except SQLAlchemyError:
+        pass
+    finally:
+        conn.close()
+
+
+def staging_tables(conn: Connection) -> list[str]:
+    """Staging and swap leftovers in the database (for checks and clean-up)."""
+    return [
+        n for n in sa.inspect(conn).get_table_names() if n.startswith((STAGING_PREFIX, OLD_PREFIX))
+    ]
