@@ -11,9 +11,9 @@ from rich.markup import escape
 from synthgate.cli._common import EXIT_ERROR, out, print_json
 from synthgate.plugins import PluginGroup, names
 from synthgate.release import (
-    KNOWN_METRICS,
     LintSeverity,
     PolicyPack,
+    known_metrics,
     lint_policy,
     load_policy,
     policy_path,
@@ -130,16 +130,24 @@ def metrics(json_out: JsonOut = False) -> None:
                 name: {
                     "kind": info.kind.value,
                     "description": info.description,
-                    "bounds": list(info.bounds) if info.bounds else None,
+                    "explanation": info.explanation,
+                    "bounds": [str(b) if not math.isfinite(b) else b for b in info.bounds]
+                    if info.bounds
+                    else None,
                 }
-                for name, info in sorted(KNOWN_METRICS.items())
+                for name, info in sorted(known_metrics().items())
             }
         )
         return
-    for name, info in sorted(KNOWN_METRICS.items()):
+    for name, info in sorted(known_metrics().items()):
         if info.bounds:
             lo, hi = info.bounds
-            kind = f"number in [{lo:g}, {hi:g}]" if math.isfinite(hi) else f"number ≥ {lo:g}"
+            if math.isfinite(lo) and math.isfinite(hi):
+                kind = f"number in [{lo:g}, {hi:g}]"
+            elif math.isfinite(lo):
+                kind = f"number ≥ {lo:g}"
+            else:
+                kind = f"number ≤ {hi:g}"
         else:
             kind = "true/false"
         out.print(f"{name:<28} {kind:<18} {info.description}")

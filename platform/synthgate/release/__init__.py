@@ -12,7 +12,6 @@ from synthgate.release._lifecycle import (
 )
 from synthgate.release._lint import LintProblem, LintSeverity, lint_policy, lint_policy_text
 from synthgate.release._policy import (
-    KNOWN_METRICS,
     Comparator,
     GateDecision,
     MetricInfo,
@@ -20,6 +19,7 @@ from synthgate.release._policy import (
     PolicyPack,
     Rule,
     evaluate_gate,
+    known_metrics,
     load_policy,
     policy_path,
 )
@@ -61,7 +61,6 @@ from synthgate.release._users import (
 
 __all__ = [
     "FINAL_STATES",
-    "KNOWN_METRICS",
     "ROLE_PERMISSIONS",
     "SYSTEM",
     "SYSTEM_ACTOR",
@@ -96,6 +95,7 @@ __all__ = [
     "has_users",
     "hash_token",
     "identify",
+    "known_metrics",
     "lint_policy",
     "lint_policy_text",
     "list_users",

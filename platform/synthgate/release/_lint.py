@@ -4,7 +4,7 @@ Checks, each reported at the line of the YAML node it is about:
 
 - the file is YAML and a mapping; no key appears twice in one mapping;
 - the pack validates (unknown fields, bad comparators, missing fields …);
-- every rule reads a known metric (:data:`KNOWN_METRICS`), with a comparator
+- every rule reads a known metric (:func:`known_metrics`), with a comparator
   and a threshold that fit the metric's kind and range;
 - rule ids are unique; no two rules on one metric contradict each other
   (``x >= 0.8`` and ``x <= 0.5``), and no rule can never pass;
@@ -29,7 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.config import format_problems
-from synthgate.release._policy import KNOWN_METRICS, Comparator, MetricKind, PolicyPack
+from synthgate.release._policy import Comparator, MetricKind, PolicyPack, known_metrics
 
 __all__ = ["LintProblem", "LintSeverity", "lint_policy", "lint_policy_text"]
 
@@ -183,7 +183,7 @@ def _kind_problem(
 ) -> LintProblem | None:
     """A comparator or threshold that does not fit the metric's kind."""
     at = ("rules", i)
-    if KNOWN_METRICS[metric].kind is MetricKind.BOOLEAN:
+    if known_metrics()[metric].kind is MetricKind.BOOLEAN:
         if op not in (Comparator.EQ, Comparator.NE):
             return LintProblem(
                 lines.of((*at, "op")),
@@ -232,9 +232,9 @@ def _rule_checks(raw_rules: Any, lines: _Lines) -> Iterator[LintProblem | _Check
         metric, op_text, threshold = rule.get("metric"), rule.get("op"), rule.get("threshold")
         if not isinstance(metric, str):
             continue
-        info = KNOWN_METRICS.get(metric)
+        info = known_metrics().get(metric)
         if info is None:
-            close = difflib.get_close_matches(metric, KNOWN_METRICS, n=1)
+            close = difflib.get_close_matches(metric, known_metrics(), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             yield LintProblem(
                 lines.of((*at, "metric")),
@@ -256,7 +256,7 @@ def _rule_checks(raw_rules: Any, lines: _Lines) -> Iterator[LintProblem | _Check
 
 
 def _bounds_checks(rule: _Checked, lines: _Lines) -> Iterator[LintProblem]:
-    info = KNOWN_METRICS[rule.metric]
+    info = known_metrics()[rule.metric]
     if rule.kind is not MetricKind.NUMBER or info.bounds is None:
         return
     lo, hi = info.bounds

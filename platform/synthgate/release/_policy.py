@@ -5,8 +5,8 @@ each returning the path of its YAML file) and companies add their own as
 files, referenced by path in the job spec.
 
 Rules read the flat ``area.metric`` map that validation produces. The names a
-rule may use are listed in :data:`KNOWN_METRICS`; whoever adds a metric adds
-its line there, so that ``synthgate policy lint`` knows it.
+rule may use come from the validation registry (:func:`known_metrics`), so a
+metric declared there is known to ``synthgate policy lint`` at once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,6 @@ from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
 
 __all__ = [
-    "KNOWN_METRICS",
     "Comparator",
     "GateDecision",
     "MetricInfo",
@@ -40,6 +40,7 @@ __all__ = [
     "PolicyPack",
     "Rule",
     "evaluate_gate",
+    "known_metrics",
     "load_policy",
     "policy_path",
 ]
@@ -57,39 +58,48 @@ class MetricInfo:
     kind: MetricKind
     description: str
     bounds: tuple[float, float] | None = None  # the values it can take, for numbers
+    explanation: str = ""
 
 
-_INF = math.inf
-#: Every metric name a policy rule may read. Add a line when you add a metric.
-KNOWN_METRICS: dict[str, MetricInfo] = {
-    "synthesizer.private": MetricInfo(
-        MetricKind.BOOLEAN, "the synthesizer gives a differential-privacy guarantee"
-    ),
-    "privacy.epsilon": MetricInfo(
-        MetricKind.NUMBER, "total privacy loss ε of the run (absent when not private)", (0, _INF)
-    ),
-    "privacy.delta": MetricInfo(MetricKind.NUMBER, "δ of the run's guarantee", (0, 1)),
-    "privacy.pii_replay": MetricInfo(
-        MetricKind.NUMBER, "cells equal to a real direct identifier of the source", (0, _INF)
-    ),
-    "privacy.exact_match_share": MetricInfo(
-        MetricKind.NUMBER, "share of synthetic rows identical to a training row", (0, 1)
-    ),
-    "privacy.exact_matches": MetricInfo(
-        MetricKind.NUMBER, "number of synthetic rows identical to a training row", (0, _INF)
-    ),
-    "privacy.dcr_share": MetricInfo(
-        MetricKind.NUMBER,
-        "share of synthetic rows closer to a training row than to a holdout row (0.5 is ideal)",
-        (0, 1),
-    ),
-    "fidelity.quality": MetricInfo(
-        MetricKind.NUMBER, "SDMetrics quality score of column shapes and pair trends", (0, 1)
-    ),
-    "quality.gx_success": MetricInfo(
-        MetricKind.BOOLEAN, "the Great Expectations suite built from the real table passed"
-    ),
+#: Ranges of the run-level names of the flat map that are not validation metrics.
+_RUN_LEVEL_BOUNDS: dict[str, tuple[float, float]] = {
+    "privacy.epsilon": (0.0, math.inf),
+    "privacy.delta": (0.0, 1.0),
+    "privacy.exact_matches": (0.0, math.inf),
 }
+
+
+@cache
+def known_metrics() -> dict[str, MetricInfo]:
+    """Every name a policy rule may read, with its kind, meaning and range.
+
+    Read from the validation registry (:func:`synthgate.validate.default_registry`,
+    where each metric is declared) plus the run-level names of the flat map
+    (:data:`synthgate.validate.FLAT_ONLY`): a metric added there is known here.
+    """
+    from synthgate.validate import FLAT_ONLY, default_registry
+    from synthgate.validate import MetricKind as ValidationKind
+
+    known: dict[str, MetricInfo] = {}
+    for metric in default_registry():
+        boolean = metric.kind is ValidationKind.BOOLEAN
+        known[metric.name] = MetricInfo(
+            MetricKind.BOOLEAN if boolean else MetricKind.NUMBER,
+            metric.title,
+            None if boolean else metric.bounds,
+            metric.explanation,
+        )
+    for name, (kind, description) in FLAT_ONLY.items():
+        boolean = kind is ValidationKind.BOOLEAN
+        known.setdefault(
+            name,
+            MetricInfo(
+                MetricKind.BOOLEAN if boolean else MetricKind.NUMBER,
+                description,
+                None if boolean else _RUN_LEVEL_BOUNDS.get(name),
+            ),
+        )
+    return known
 
 
 class Comparator(enum.StrEnum):
