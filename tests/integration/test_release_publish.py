@@ -144,9 +144,18 @@ def test_a_failed_write_leaves_the_release_approved(store: Store, tmp_path: Path
     assert publish(store, ENG, "rel-1").rows == 40
 
 
-def test_a_crashed_publish_needs_retry(store: Store, tmp_path: Path) -> None:
-    make_release(store, tmp_path, status=ReleaseStatus.APPROVED)
-    with store.engine.begin() as conn:  # what a publish killed midway leaves behind
+def test_a_crashed_publish_needs_retry_and_does_not_write_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    make_release(store, tmp_path, status=ReleaseStatus.APPROVED, mode="append")
+    # a publish that wrote the table and was killed before recording it
+    from synthgate.contracts import WriteMode
+    from synthgate.release._service import _plan, _write
+
+    plan = _plan(store, get_release(store, "rel-1"), None)
+    assert plan.mode is WriteMode.APPEND
+    _write(plan, "rel-1")
+    with store.engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE releases SET publish_claim = 'erin at 2026-01-01', version = 2"
         )
@@ -156,6 +165,8 @@ def test_a_crashed_publish_needs_retry(store: Store, tmp_path: Path) -> None:
     result = publish(store, ENG, "rel-1", retry=True)
     assert result.rows == 40
     assert get_release(store, "rel-1").publish_claim is None
+    written = read_target(f"sqlite:///{tmp_path / 'target.db'}", "customers_syn")
+    assert len(written) == 40  # appended once, although written twice
 
 
 def test_publish_to_a_parquet_folder(store: Store, tmp_path: Path) -> None:

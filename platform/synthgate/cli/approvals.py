@@ -90,8 +90,8 @@ def publish(
         bool,
         typer.Option(
             "--retry",
-            help="Take over a publish of this release that crashed midway (safe for mode "
-            "replace; with mode append, check the target first).",
+            help="Take over a publish of this release that crashed midway (the connector's "
+            "idempotency key keeps a write that landed from being repeated).",
         ),
     ] = False,
     json_out: JsonOut = False,

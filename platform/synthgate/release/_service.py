@@ -11,7 +11,6 @@ event — all of it or nothing.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 from collections.abc import Collection, Mapping
@@ -566,10 +565,14 @@ def _write(plan: _Plan, release_id: str) -> tuple[int, str]:
     schema = plan.schema.replace_columns([plan.schema.column(n) for n in names])
     sink = open_sink(plan.url)
     try:
-        kwargs: dict[str, Any] = {"schema": schema, "mode": plan.mode}
-        if "idempotency_key" in inspect.signature(sink.write).parameters:
-            kwargs["idempotency_key"] = release_id
-        result = sink.write(plan.table, iter(table.to_batches(max_chunksize=_BATCH_ROWS)), **kwargs)
+        # the release id as idempotency key: a retried publish never writes the table twice
+        result = sink.write(
+            plan.table,
+            iter(table.to_batches(max_chunksize=_BATCH_ROWS)),
+            schema=schema,
+            mode=plan.mode,
+            idempotency_key=release_id,
+        )
     finally:
         sink.close()
     return result.rows, result.content_hash
@@ -590,7 +593,9 @@ def publish(
     name the target the release was approved for. The synthetic table must be
     byte-identical to the approved one. A publish claims the release first, so
     two publishers cannot both write; a PUBLISHED release is never written
-    again. *retry* takes over the claim of a publish that crashed midway.
+    again. *retry* takes over the claim of a publish that crashed midway; the
+    release id is the sink's idempotency key, so a write that did land before
+    the crash is not repeated.
     """
     require(actor, Permission.PUBLISH)
     now = utcnow()
