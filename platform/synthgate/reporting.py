@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import shutil
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "REPORT_SCHEMA_VERSION",
     "find_chromium",
+    "json_safe",
     "render_html",
     "render_pdf",
     "write_pdf",
@@ -107,13 +109,31 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
 
 
+def json_safe(value: Any) -> Any:
+    """*value* with infinite floats as ``"inf"``/``"-inf"`` and NaN as ``None``:
+    strict JSON, which every reader (a browser, jq, another language) accepts."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` into *folder*; return both paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    report = {"schema_version": REPORT_SCHEMA_VERSION, **report}
+    report = json_safe({"schema_version": REPORT_SCHEMA_VERSION, **report})
     json_path = folder / "report.json"
     html_path = folder / "report.html"
-    json_path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str), "utf-8")
+    json_path.write_text(
+        json.dumps(report, indent=2, sort_keys=True, default=str, allow_nan=False), "utf-8"
+    )
     html_path.write_text(render_html(report), "utf-8")
     return json_path, html_path
 
