@@ -15,6 +15,7 @@ from synthgate.cli._common import EXIT_ERROR, EXIT_USAGE, err
 from synthgate.cli.approvals import approve, publish, reject, revoke
 from synthgate.cli.demo import demo
 from synthgate.cli.inspect_cmd import inspect
+from synthgate.cli.report_cmd import report
 from synthgate.cli.run import run
 from synthgate.errors import SynthgateError, redact
 
@@ -63,6 +64,7 @@ def _root(
 app.command()(run)
 app.command()(demo)
 app.command()(inspect)
+app.command()(report)
 app.add_typer(releases.app, name="releases")
 app.add_typer(audit_cmd.app, name="audit")
 app.command()(approve)

@@ -298,7 +298,10 @@ def run_job(
         with run.stage("sample", {"rows": rows}) as folder:
             sampled = st.sample(pre.synthesizer, data, masked, rows, folder, seed=seed)
         with run.stage("validate", {}) as folder:
-            metrics, flat = st.validate(masked, sampled, schema, fit.privacy, folder)
+            metrics, flat, validation = st.validate(
+                masked, sampled, schema, fit.privacy, folder,
+                spec=spec, source_schema=data.schema, seed=seed,
+            )
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)
             record_policy(store, pre.policy, actor=settings.user)
@@ -341,6 +344,7 @@ def run_job(
                 },
                 "privacy": {"spent": fit.privacy.to_dict()},
                 "metrics": [m.to_dict() for m in metrics],
+                "validation": validation,
                 "gate": {
                     "policy": pre.policy.name,
                     "status": decision.status.value,

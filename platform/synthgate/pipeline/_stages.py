@@ -39,7 +39,8 @@ from synthgate.pii import (
     refill,
 )
 from synthgate.release import GateDecision, PolicyPack, evaluate_gate
-from synthgate.validate import ValidationInput, flatten, run_validation
+from synthgate.reporting import json_safe
+from synthgate.validate import ValidationInput, ValidationOptions, validate_all
 
 __all__ = [
     "Extracted",
@@ -266,25 +267,65 @@ def sample(
 # --------------------------------------------------------------------------- validate
 
 
+def _release_schema(source: TableSchema, model: TableSchema, masked: Masked) -> TableSchema:
+    """The released table's schema: the source's, minus dropped columns, with the
+    public facts (hints) the model schema carries for the modelled columns."""
+    dropped = set(masked.plan.columns(MaskAction.DROP))
+    modelled = {c.name: c for c in model.columns}
+    cols = [modelled.get(c.name, c) for c in source.columns if c.name not in dropped]
+    return source.replace_columns(cols).select([c.name for c in cols])
+
+
 def validate(
     masked: Masked,
     sampled: Sampled,
     schema: TableSchema,
     privacy: PrivacySpent,
     folder: Path,
-) -> tuple[list[MetricResult], dict[str, Any]]:
-    results = run_validation(
+    *,
+    spec: JobSpec | None = None,
+    source_schema: TableSchema | None = None,
+    seed: int = 0,
+) -> tuple[list[MetricResult], dict[str, Any], dict[str, Any]]:
+    """Every metric of the registry; returns results, the flat map, the report part.
+
+    Writes ``metrics.json`` and Great Expectations' suite and results JSON
+    (``gx_suite.json``, ``gx_results.json``); none holds a real value.
+    """
+    vspec = spec.validation if spec is not None else None
+    rebalance = spec.synthesis.rebalance if spec is not None else None
+    outcome = validate_all(
         ValidationInput(
             train=masked.train,
             synthetic=sampled.model_frame,
             schema=schema,
             privacy=privacy,
             pii_replay=sampled.pii_replay,
+            holdout=masked.holdout,
+            target_column=vspec.target_column if vspec else None,
+            protected_attributes=tuple(vspec.protected_attributes) if vspec else (),
+            release=sampled.release,
+            release_schema=_release_schema(source_schema, schema, masked)
+            if source_schema is not None
+            else None,
+            expectations=[e.model_dump() for e in vspec.expectations] if vspec else (),
+            rebalance=rebalance.model_dump(mode="json") if rebalance is not None else None,
+            options=ValidationOptions(seed=seed),
         )
     )
-    flat = flatten(results, privacy)
-    write_json(folder / "metrics.json", {"metrics": [r.to_dict() for r in results], "flat": flat})
-    return results, flat
+    write_json(
+        folder / "metrics.json",
+        json_safe(
+            {
+                "metrics": [r.to_dict() for r in outcome.metrics],
+                "flat": outcome.flat,
+                "areas": outcome.report["areas"],
+            }
+        ),
+    )
+    for name, content in outcome.artifacts.items():
+        write_json(folder / name, json_safe(content))
+    return outcome.metrics, outcome.flat, outcome.report
 
 
 # --------------------------------------------------------------------------- gate
