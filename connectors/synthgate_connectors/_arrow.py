@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -147,6 +148,8 @@ def _coerce(series: pd.Series[Any], col: ColumnSchema, target: pa.DataType) -> p
             if ((numeric.dropna() % 1) != 0).any():
                 raise ValueError("fractional values")
             return numeric.astype("Int64")
+        if pa.types.is_decimal(target):
+            return series.map(lambda v: Decimal(str(v)), na_action="ignore")
         if pa.types.is_floating(target):
             return pd.to_numeric(series, errors="raise").astype("float64")
         if pa.types.is_string(target):

@@ -156,8 +156,9 @@ class MemorySink:
                 earlier = writes[idempotency_key]
                 if earlier.content_hash != result.content_hash or earlier.table != table:
                     raise TargetNotWritable(
-                        f"idempotency key {idempotency_key!r} was used for a different write",
-                        hint="use a new key for new content",
+                        f"idempotency key {idempotency_key!r} already recorded a write of "
+                        "other content",
+                        hint="a new publish needs a new key",
                     )
                 return earlier
             if mode is WriteMode.FAIL and table in tables:

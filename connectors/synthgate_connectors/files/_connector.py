@@ -138,7 +138,12 @@ class FileSource:
                     batch_size=chunk_rows, columns=list(columns) if columns else None
                 )
                 return
-            convert = pacsv.ConvertOptions(include_columns=list(columns) if columns else None)
+            # an unquoted empty field is NULL, a quoted one ("") the empty string
+            convert = pacsv.ConvertOptions(
+                include_columns=list(columns) if columns else None,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            )
             # inference runs on the first block; later blocks must match its types
             with pacsv.open_csv(path, convert_options=convert) as reader:
                 for batch in reader:
@@ -238,7 +243,8 @@ class FileSink:
                 _save_sidecar(target, pending)
         except OSError as exc:
             raise SinkError(
-                f"writing {target} failed ({exc.strerror}); the target is unchanged"
+                f"writing {target} failed ({exc.strerror or type(exc).__name__}); "
+                "the target is unchanged"
             ) from None
         finally:
             tmp.unlink(missing_ok=True)

@@ -96,7 +96,8 @@ def _read_postgres(
 ) -> Iterator[pa.RecordBatch]:
     target = arrow_schema(schema)
     read_opts = pacsv.ReadOptions(column_names=target.names, block_size=1 << 24)
-    parse_opts = pacsv.ParseOptions(newlines_in_values=True)
+    # an empty line is a row whose only column is NULL
+    parse_opts = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
     convert_opts = pacsv.ConvertOptions(
         column_types={f.name: f.type for f in target},
         null_values=[""],

@@ -24,6 +24,7 @@ content is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import secrets
@@ -289,7 +290,7 @@ def _write_transactional(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteR
             raise sink_error(exc, job.url, table=job.table) from None
         raise
     finally:
-        conn.close()
+        _close(conn)
     return result
 
 
@@ -311,6 +312,15 @@ def _swap_in_transaction(conn: Connection, job: _Job, staging: str) -> None:
     if exists:
         conn.exec_driver_sql(f"DROP TABLE {quote(job.table)}")
     conn.exec_driver_sql(f"ALTER TABLE {quote(staging)} RENAME TO {quote(job.table)}")
+
+
+def _close(conn: Connection) -> None:
+    """Close, or discard a connection the server already dropped."""
+    try:
+        conn.close()
+    except Exception:  # the rollback on a dead connection fails; the server rolled back
+        with contextlib.suppress(Exception):
+            conn.invalidate()
 
 
 def _is_driver_error(exc: BaseException) -> bool:
@@ -373,7 +383,7 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
             raise sink_error(exc, job.url, table=job.table) from None
         raise
     finally:
-        conn.close()
+        _close(conn)
         if created:
             _drop_quietly(job, staging)
 
