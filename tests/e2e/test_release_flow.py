@@ -146,7 +146,13 @@ def test_four_eyes_release_flow_with_users(
         e["action"] for e in exported
     }
     tokens = list(cli.tokens.values())
-    assert not any(t in export.read_text() for t in tokens), "a token reached the audit log"
+    exported_text = export.read_text()
+    assert not any(t in exported_text for t in tokens), "a token reached the audit log"
+    engine = sa.create_engine(f"sqlite:///{demo_db}")
+    real = pd.read_sql_table("customers", engine)
+    engine.dispose()
+    canaries = [*real["email"], *real["ssn"], *real["name"], *real["phone"]]
+    assert not any(c in exported_text for c in canaries), "a real value reached the audit log"
 
     code, out, _ = cli("dave", "audit", "verify")
     assert code == 0
