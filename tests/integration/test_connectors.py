@@ -153,3 +153,73 @@ def test_unwritable_target_directory(tmp_path: Path) -> None:
 def test_unknown_url_scheme_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no connector accepts 'ftp://x/y'"):
         open_source("ftp://x/y")
+
+
+# --------------------------------------------------------------------------- retry and errors
+
+
+def test_transient_errors_are_retried_with_growing_backoff_then_raised() -> None:
+    from synthgate.errors import ConnectionFailed
+    from synthgate_connectors._retry import RetryPolicy, retry
+
+    waits: list[float] = []
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionFailed("server starting")
+        return "ok"
+
+    policy = RetryPolicy(attempts=3, base_delay=1.0, factor=4.0, max_delay=10.0)
+    assert retry(flaky, policy=policy, sleep=waits.append) == "ok"
+    assert len(calls) == 3
+    assert 0.5 <= waits[0] <= 1.0
+    assert 2.0 <= waits[1] <= 4.0
+
+    def down() -> str:
+        calls.append(1)
+        raise ConnectionFailed("still down")
+
+    calls.clear()
+    waits.clear()
+    with pytest.raises(ConnectionFailed, match="still down"):
+        retry(down, policy=policy, sleep=waits.append)
+    assert len(calls) == 3
+    assert len(waits) == 2
+
+
+def test_terminal_errors_are_not_retried() -> None:
+    from synthgate_connectors._retry import retry
+
+    calls: list[int] = []
+
+    def missing() -> None:
+        calls.append(1)
+        raise TableNotFound("no such table")
+
+    with pytest.raises(TableNotFound):
+        retry(missing, sleep=lambda _s: None)
+    assert calls == [1]
+
+
+def test_driver_messages_lose_quoted_values_and_extra_lines() -> None:
+    from sqlalchemy.engine import make_url
+
+    from synthgate.errors import SinkError
+    from synthgate_connectors.sql._engine import sink_error
+
+    class FakeDriverError(Exception):
+        pass
+
+    exc = FakeDriverError(1062, "Duplicate entry 'alice@example.com' for key 'PRIMARY'\nmore")
+    err = sink_error(exc, make_url("mysql+pymysql://u:pw-secret@h/db"), table="t")
+    assert isinstance(err, SinkError)
+    assert not err.transient
+    text = str(err)
+    assert "alice@example.com" not in text
+    assert "pw-secret" not in text
+    assert "Duplicate entry" in text
+    assert "\n" not in text
+    pg_style = FakeDriverError('invalid input syntax for type integer: "secret-42"')
+    assert "secret-42" not in str(sink_error(pg_style, make_url("postgresql://h/db"), table="t"))

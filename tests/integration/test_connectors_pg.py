@@ -443,3 +443,31 @@ def test_direct_psycopg_sees_the_written_table(pg: PgDb) -> None:
             f'SELECT sum(amount), count(DISTINCT tier) FROM "{pg.schema}".seen'
         ).fetchone()
     assert row == (Decimal("6312.50"), 2)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_inspect_lists_tables_and_describes_one(
+    pg: PgDb, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from synthgate.cli import main
+
+    pg.execute(ALL_TYPES)
+    pg.execute("ALTER TABLE every ADD COLUMN blob bytea")
+    assert main(["inspect", pg.url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"tables": ["every", "parent"]}
+    assert main(["inspect", pg.url, "--table", "every", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 3
+    assert out["declared_domains"] == {
+        "code": ["a", "b'c", "x y"],
+        "feeling": ["sad", "ok", "happy"],
+    }
+    assert out["unreadable_columns"] == ["blob"]
+    assert out["schema"]["primary_key"] == ["id"]
+    assert main(["inspect", pg.url, "--table", "nope"]) != 0
+    err = capsys.readouterr().err
+    assert "table 'nope' does not exist" in err

@@ -6,6 +6,8 @@ import typer
 from rich.table import Table
 
 from synthgate.cli._common import out, print_json
+from synthgate.contracts import Source, TableSchema
+from synthgate.errors import UnsupportedType
 from synthgate.sources import open_source
 
 __all__ = ["inspect"]
@@ -24,7 +26,10 @@ def inspect(
     ] = 500,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Describe a source: its tables, or one table's schema, row count and PII. Writes nothing."""
+    """Describe a source: its tables, or one table's schema, row count, declared domains and PII.
+
+    PII is classified on a uniform random sample of the rows. Writes nothing.
+    """
     source = open_source(url)
     try:
         if table is None:
@@ -38,23 +43,26 @@ def inspect(
         schema = source.schema(table)
         rows = source.row_count(table)
         findings: dict[str, Any] = {}
+        unreadable: list[str] = []
         if pii:
-            import pyarrow as pa
-
             from synthgate.pii import classify_columns
 
-            frame = pa.Table.from_batches(list(source.read(table))).to_pandas(date_as_object=True)
+            frame, unreadable = _sample_frame(source, schema, rows=max(10_000, sample_values * 20))
+            readable = schema.select([c for c in schema.column_names if c not in unreadable])
             findings = {
-                f.column: f for f in classify_columns(frame, schema, sample_values=sample_values)
+                f.column: f for f in classify_columns(frame, readable, sample_values=sample_values)
             }
     finally:
         source.close()
+    domains = {c.name: list(c.domain) for c in schema.columns if c.domain}
     if json_out:
         print_json(
             {
                 "table": table,
                 "rows": rows,
                 "schema": schema.to_dict(),
+                "declared_domains": domains,
+                "unreadable_columns": unreadable,
                 "pii": [f.to_dict() for f in findings.values()] if pii else None,
             }
         )
@@ -76,3 +84,34 @@ def inspect(
             f.pii_class.value if f and f.entity else "",
         )
     out.print(grid)
+    for name in unreadable:
+        out.print(
+            f"[yellow]{name}: not read for PII (its type cannot be read; see its native type)[/]"
+        )
+
+
+def _sample_frame(source: Source, schema: TableSchema, *, rows: int) -> tuple[Any, list[str]]:
+    """A uniform sample of *rows* rows as a frame, and the columns that cannot be read."""
+    import pandas as pd
+    import pyarrow as pa
+
+    def read(columns: list[str]) -> pa.Table:
+        return pa.Table.from_batches(
+            list(source.read(schema.name, columns=columns, sample_rows=rows))
+        )
+
+    try:
+        return read(schema.column_names).to_pandas(date_as_object=True), []
+    except UnsupportedType:
+        pass
+    parts: dict[str, Any] = {}
+    unreadable: list[str] = []
+    for name in schema.column_names:
+        try:
+            parts[name] = read([name]).column(name).to_pandas(date_as_object=True)
+        except UnsupportedType:
+            unreadable.append(name)
+    # columns of separate samples: fine for per-column PII detection, not for joint analysis
+    width = max((len(v) for v in parts.values()), default=0)
+    frame = pd.DataFrame({k: v.reindex(range(width)) for k, v in parts.items()})
+    return frame, unreadable
