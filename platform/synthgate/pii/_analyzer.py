@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import cache
@@ -29,6 +30,7 @@ _EXTRA_PATTERNS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
 def analyzer() -> Any:
     """The shared ``AnalyzerEngine``; built once per process (a few seconds)."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     with _LOCK:
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
         from presidio_analyzer.nlp_engine import NlpEngineProvider

@@ -461,7 +461,7 @@ class DPCTGANSynthesizer:
             if conditions:
                 cond = tf.fixed_cond(conditions, batch)
             else:
-                cond = _unconditional(tf, batch, np_rng)
+                cond = tf.sample_cond(batch, np_rng)[0]
             with torch.no_grad():
                 noise = torch.randn(batch, self.params.noise_dim, generator=torch_rng)
                 raw = gen(noise, torch.from_numpy(cond))
@@ -575,22 +575,6 @@ def _stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:
             )
         )
     return tuple(stages)
-
-
-def _unconditional(tf: DPTransformer, n: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
-    """Conditions in proportion to the noisy counts (the released marginals)."""
-    cond = np.zeros((n, tf.cond_width), dtype=np.float32)
-    if not tf.cond_spans:
-        return cond
-    pick = rng.integers(0, len(tf.cond_spans), size=n)
-    for k, (name, offset, width) in enumerate(tf.cond_spans):
-        rows = np.flatnonzero(pick == k)
-        if rows.size:
-            counts = (
-                np.maximum(np.asarray(tf.column(name).counts[:width], dtype=np.float64), 0) + 1e-9
-            )
-            cond[rows, offset + rng.choice(width, size=rows.size, p=counts / counts.sum())] = 1.0
-    return cond
 
 
 def _hard(raw: torch.Tensor, tf: DPTransformer) -> torch.Tensor:

@@ -264,9 +264,11 @@ class DPTransformer:
     def sample_cond(
         self, n: int, rng: np.random.Generator
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Conditions for generator-only steps, drawn from the noisy counts
-        (log-frequency, as in training-by-sampling). Returns the condition
-        matrix, the chosen span index and category index per row."""
+        """Conditions for fake rows, distributed like the real rows' own
+        conditions (a column picked uniformly, its category in proportion to the
+        released noisy counts) so that the critic cannot tell real from fake by
+        the condition alone. Returns the condition matrix, the chosen span
+        index and the category index per row."""
         cond = np.zeros((n, self.cond_width), dtype=np.float32)
         if not self.cond_spans:
             return cond, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
@@ -276,8 +278,8 @@ class DPTransformer:
             rows = np.flatnonzero(pick == k)
             if rows.size == 0:
                 continue
-            counts = np.asarray(self.column(name).counts[:width], dtype=np.float64)
-            p = np.log1p(np.maximum(counts, 0.0)) + 1e-6
+            counts = np.maximum(np.asarray(self.column(name).counts[:width], dtype=np.float64), 0.0)
+            p = counts + 1e-6
             cat[rows] = rng.choice(width, size=rows.size, p=p / p.sum())
             cond[rows, offset + cat[rows]] = 1.0
         return cond, pick, cat
