@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
-from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -86,36 +85,6 @@ class PiiAction(enum.StrEnum):
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-
-def _password_into_url(data: Any) -> Any:
-    """Read ``password_file`` (a secret) and put the password into the URL.
-
-    The file holds the password alone (a trailing newline is ignored); its value
-    is registered as a secret so no message can print it.
-    """
-    if not isinstance(data, dict) or not data.get("password_file"):
-        return data
-    path = Path(str(data["password_file"])).expanduser()
-    try:
-        password = path.read_text("utf-8").rstrip("\r\n")
-    except OSError as exc:
-        raise ValueError(f"password_file {path} cannot be read ({exc.strerror})") from None
-    if not password:
-        raise ValueError(f"password_file {path} is empty")
-    register_secret(password)
-    quoted = quote(password, safe="")
-    register_secret(quoted)
-    head, sep, rest = str(data.get("url", "")).partition("://")
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not sep or not at or not userinfo:
-        raise ValueError(
-            "password_file needs a database URL with a user, such as postgresql://USER@host/db"
-        )
-    if ":" in userinfo:
-        raise ValueError("the URL has a password already; remove it or drop password_file")
-    return {**data, "url": f"{head}://{userinfo}:{quoted}@{hostport}{slash}{tail}"}
 
 
 def _password_into_url(data: Any) -> Any:
