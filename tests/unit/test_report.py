@@ -1,0 +1,261 @@
+"""The HTML/JSON report: complete, self-contained, escaped, and free of real values."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthgate.contracts import ColumnSchema, LogicalType, PrivacySpent, TableSchema
+from synthgate.errors import ConfigError
+from synthgate.reporting import REPORT_SCHEMA_VERSION, render_html, render_pdf, write_report
+from synthgate.validate import (
+    ValidationInput,
+    ValidationOptions,
+    ValidationOutcome,
+    validate_all,
+)
+
+SCHEMA = TableSchema(
+    "customers",
+    (
+        ColumnSchema("region", LogicalType.CATEGORICAL, domain=("north", "south")),
+        ColumnSchema("spend", LogicalType.FLOAT),
+        ColumnSchema("age", LogicalType.INTEGER),
+        ColumnSchema("churned", LogicalType.BOOLEAN),
+    ),
+)
+CANARY_CATEGORY = "ZQX-CANARY-REGION"
+CANARY_NUMBER = 7777777.25
+
+
+def customers(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, n)
+    return pd.DataFrame(
+        {
+            "region": rng.choice(["north", "south"], n),
+            "spend": np.round(rng.gamma(2, 20, n) + age, 2),
+            "age": age,
+            "churned": rng.random(n) < 1 / (1 + np.exp((age - 45) / 10)),
+        }
+    )
+
+
+@cache
+def _validated() -> ValidationOutcome:
+    train = customers(300, 1)
+    train.loc[[5, 6], "region"] = CANARY_CATEGORY  # a category of two real people
+    train.loc[7, "spend"] = CANARY_NUMBER  # one outlier
+    return validate_all(
+        ValidationInput(
+            train=train,
+            synthetic=train.copy(),  # a copy: every canary reaches the synthetic side too
+            schema=SCHEMA,
+            privacy=PrivacySpent(private=True, epsilon=2.5, delta=1e-6, accountant="prv"),
+            pii_replay={"email": 0},
+            holdout=customers(100, 2),
+            target_column="churned",
+            protected_attributes=("region", "age"),
+            options=ValidationOptions(strict=True),
+        )
+    )
+
+
+def make_report(*, gate: list[dict[str, Any]] | None = None, budget: bool = True) -> dict[str, Any]:
+    outcome = _validated()
+    return {
+        "run": {"id": "run-1", "job": "crm", "requested_by": "alice", "started_at": "t0"},
+        "provenance": {"synthesizer": "dp-ctgan", "rows_synthetic": 300, "spec_hash": "ab12"},
+        "pii": {
+            "inventory": [{"column": "email", "label": "email address", "share": 1.0}],
+            "actions": [
+                {
+                    "column": "email",
+                    "action": "fake",
+                    "pii_class": "direct_identifier",
+                    "reason": "policy",
+                },
+                {"column": "notes", "action": "drop", "pii_class": "free_text", "reason": "policy"},
+                {"column": "region", "action": "keep", "pii_class": "none", "reason": "no PII"},
+            ],
+        },
+        "privacy": {
+            "spent": {
+                "private": True,
+                "epsilon": 2.5,
+                "delta": 1e-6,
+                "accountant": "prv",
+                "stages": [
+                    {"stage": "training", "mechanism": "dp-sgd", "epsilon": 2.0, "delta": 1e-6}
+                ],
+            },
+            **(
+                {
+                    "budget": {
+                        "source": "crm#customers",
+                        "limit_epsilon": 10.0,
+                        "spent_before": 0.0,
+                        "spent_after": 2.5,
+                        "remaining": 7.5,
+                        "releases_counted": 1,
+                    }
+                }
+                if budget
+                else {}
+            ),
+        },
+        "metrics": copy.deepcopy([m.to_dict() for m in outcome.metrics]),
+        "validation": copy.deepcopy(outcome.report),
+        "gate": {"policy": "default", "status": "BLOCKED", "outcomes": gate or []},
+        "release": {"id": "rel-1", "status": "BLOCKED", "expires_at": "2026-04-01"},
+    }
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return make_report(
+        gate=[
+            {
+                "rule_id": "no-copied-rows",
+                "metric": "privacy.exact_match_share",
+                "passed": False,
+                "observed": 1.0,
+                "threshold": 0.01,
+                "comparator": "<=",
+                "severity": "block",
+                "reason": "copies",
+            },
+            {
+                "rule_id": "fidelity",
+                "metric": "fidelity.quality",
+                "passed": True,
+                "observed": 1.0,
+                "threshold": 0.7,
+                "comparator": ">=",
+                "severity": "block",
+                "reason": "ok",
+            },
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def html(report: dict[str, Any]) -> str:
+    return render_html(report)
+
+
+def test_every_area_has_a_section_and_a_summary_row(html: str) -> None:
+    for section in (
+        "summary",
+        "provenance",
+        "pii",
+        "privacy",
+        "fidelity",
+        "utility",
+        "bias",
+        "quality",
+        "gate",
+        "notes",
+    ):
+        assert f'<section id="{section}">' in html, section
+    summary = html.split('<section id="provenance">', maxsplit=1)[0]
+    for area in ("Privacy", "Fidelity", "Utility", "Bias and fairness", "Data quality"):
+        assert f">{area}</a>" in summary, area
+
+
+def test_summary_uses_the_gate_where_a_rule_exists_and_advice_elsewhere(html: str) -> None:
+    summary = html.split('<section id="provenance">', maxsplit=1)[0]
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'href="#(\w+)">[^<]+</a></td><td>(.*?)</td>', summary)
+    }
+    assert 'class="pill fail">fail</span>' in rows["privacy"]  # the gate blocked on copies
+    assert 'class="pill pass">pass</span>' in rows["fidelity"]  # gated and passed
+    assert "(advisory)" in rows["utility"]
+    assert "(advisory)" in rows["quality"]
+    assert "privacy.exact_match_share &lt;= 0.01" in summary
+    assert "Rules not met" in summary
+    assert "no-copied-rows" in summary
+
+
+def test_summary_shows_budget_pii_requester_and_status(html: str, report: dict[str, Any]) -> None:
+    summary = html.split('<section id="provenance">', maxsplit=1)[0]
+    assert "this run ε = 2.500" in summary
+    assert "remaining ε 7.500" in summary
+    assert "2 column(s) with personal data: 1 dropped, 1 replaced with fake values" in summary
+    assert ">alice<" in summary
+    assert "BLOCKED" in summary
+    without = render_html(make_report(budget=False)).split('<section id="provenance">')[0]
+    assert "remaining ε" not in without
+
+
+def test_page_is_self_contained_and_script_free(html: str) -> None:
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<link" not in lowered
+    assert "@import" not in lowered
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", lowered)
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', html))
+    assert "default-src 'none'" in html  # and a CSP that forbids anything else
+    assert "@media print" in html
+
+
+def test_charts_are_inline_svg(html: str) -> None:
+    fidelity = html.split('<section id="fidelity">')[1].split("</section>", maxsplit=1)[0]
+    assert fidelity.count("<svg") == len(SCHEMA.columns) + 1  # a chart per column + heatmap
+    bias = html.split('<section id="bias">')[1].split("</section>", maxsplit=1)[0]
+    assert bias.count("<svg") == 2  # one per protected attribute
+
+
+def test_no_real_value_or_small_group_appears(report: dict[str, Any], tmp_path: Path) -> None:
+    json_path, html_path = write_report(report, tmp_path)
+    for path in (json_path, html_path):
+        text = path.read_text("utf-8")
+        assert CANARY_CATEGORY not in text, path.name
+        assert "7777777" not in text, path.name
+    data = json.loads(json_path.read_text("utf-8"), parse_constant=_refuse)
+    assert data["schema_version"] == REPORT_SCHEMA_VERSION
+    k = data["validation"]["k_min"]
+    shapes = next(m for m in data["metrics"] if m["name"] == "fidelity.column_shapes")
+    for dist in shapes["details"]["distributions"]:
+        for share in dist["real"]:
+            assert share == 0 or share * 300 >= k - 1e-6, dist["column"]
+
+
+def _refuse(token: str) -> Any:
+    raise AssertionError(f"non-standard JSON constant {token}")
+
+
+def test_sections_escape_hostile_names() -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    report = make_report()
+    for m in report["metrics"]:
+        if m["name"] == "fidelity.column_shapes":
+            m["details"]["distributions"][0]["labels"][0] = evil
+            m["details"]["distributions"][0]["column"] = evil
+        if m["name"] == "bias.max_share_gap":
+            m["details"]["attributes"][0]["groups"][0] = evil
+            m["details"]["attributes"][0]["flags"] = [evil]
+    report["validation"]["quality"]["results"]["results"][0]["expectation_config"]["kwargs"][
+        "column"
+    ] = evil
+    report["validation"]["methods"]["anonymeter"] = evil
+    out = render_html(report)
+    assert "<img" not in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+
+
+def test_pdf_needs_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNTHGATE_CHROMIUM", str(tmp_path / "no-such-browser"))
+    page = tmp_path / "r.html"
+    page.write_text("<html></html>")
+    with pytest.raises(ConfigError, match="needs Chromium"):
+        render_pdf(page)
