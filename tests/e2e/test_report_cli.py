@@ -76,7 +76,12 @@ def test_report_html_prints_its_path_and_can_open_it(
     run: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+
+    def fake_open(url: str, *args: Any, **kwargs: Any) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", fake_open)
     code, out = cli(["report", run["release_id"], "--open"])
     assert code == 0
     assert out.strip() == run["report_html"]
