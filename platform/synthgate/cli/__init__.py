@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from synthgate import __version__
-from synthgate.cli import audit_cmd, policy_cmd, releases, users
+from synthgate.cli import audit_cmd, budget_cmd, policy_cmd, releases, users
 from synthgate.cli._common import EXIT_ERROR, EXIT_USAGE, err
 from synthgate.cli.approvals import approve, publish, reject, revoke
 from synthgate.cli.demo import demo
@@ -73,6 +73,7 @@ app.command()(publish)
 app.command()(revoke)
 app.add_typer(users.app, name="users")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(budget_cmd.app, name="budget")
 
 
 def main(argv: list[str] | None = None) -> int:

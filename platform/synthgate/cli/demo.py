@@ -50,6 +50,13 @@ def demo(
     out.print(f"source     {db} (table customers, {rows} rows of fake PII)")
     print_outcome(outcome)
     out.print("")
-    out.print("The release is held until someone other than you approves it. Next:")
-    out.print(f"  synthgate releases show {outcome.release_id}")
+    if outcome.status is not None and outcome.status.value == "AWAITING_APPROVAL":
+        out.print("The release is held until someone other than you approves it. Next:")
+        out.print(f"  synthgate releases show {outcome.release_id}")
+        out.print(
+            f"  SYNTHGATE_USER=<approver> synthgate approve {outcome.release_id} --comment '…'"
+        )
+    else:
+        out.print("The policy gate did not let this release through; the report says why:")
+        out.print(f"  synthgate releases show {outcome.release_id}")
     out.print(f"  open {outcome.report_html}")

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 from synthgate import __version__
 from synthgate.audit import AuditLog
 from synthgate.config import LoadedSpec
-from synthgate.contracts import PrivacyRequest, Sink, Source, Synthesizer, TableSchema
+from synthgate.contracts import FitResult, PrivacyRequest, Sink, Source, Synthesizer, TableSchema
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.pipeline import _stages as st
+from synthgate.privacy import BudgetLedger
 from synthgate.release import (
     TOKEN_ENV,
     Permission,
@@ -46,12 +47,17 @@ class Progress(Protocol):
 
     def stage_finished(self, name: str, seconds: float) -> None: ...
 
+    def training_step(self, step: int, total: int, info: dict[str, float]) -> None: ...
+
 
 class _NoProgress:
     def stage_started(self, name: str, index: int, total: int) -> None:
         return None
 
     def stage_finished(self, name: str, seconds: float) -> None:
+        return None
+
+    def training_step(self, step: int, total: int, info: dict[str, float]) -> None:
         return None
 
 
@@ -104,6 +110,15 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         _check_columns(
             "validation.protected_attributes", spec.validation.protected_attributes, known, problems
         )
+        if spec.synthesis.rebalance:
+            _check_columns(
+                "synthesis.rebalance.column", [spec.synthesis.rebalance.column], known, problems
+            )
+            if not hasattr(synthesizer, "released_domain"):
+                problems.append(
+                    f"synthesis.rebalance: {synthesizer.name} cannot sample conditionally; "
+                    "use synthesizer dp-ctgan"
+                )
         if problems:
             raise ConfigError(
                 f"job spec {loaded.path} does not match the source table", problems=problems
@@ -240,6 +255,15 @@ def run_job(
     # once the store has users, the requester proves who they are (four-eyes relies on it)
     identify(store, settings.user, os.environ.get(TOKEN_ENV), Permission.RUN)
     pre = preflight(loaded)
+    budget_limit = pre.policy.budget.epsilon_per_source
+    ledger = BudgetLedger(store)
+    if pre.synthesizer.private:
+        # stop before any real row is read when the source's budget cannot cover the run
+        try:
+            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
+        except BaseException:
+            pre.close()
+            raise
     audit = AuditLog(store)
     run = _Run(settings, store, audit, _new_id("run"), progress or _NoProgress())
     seed = spec.synthesis.seed if spec.synthesis.seed is not None else secrets.randbits(32)
@@ -293,14 +317,39 @@ def run_job(
             delta=spec.synthesis.privacy.resolve_delta(len(masked.train)),
         )
         with run.stage("synthesize", {"synthesizer": pre.synthesizer.name}) as folder:
-            fit = st.synthesize(pre.synthesizer, masked, schema, privacy, folder, seed=seed)
+            fit = st.synthesize(
+                pre.synthesizer,
+                masked,
+                schema,
+                privacy,
+                folder,
+                seed=seed,
+                progress=run.progress.training_step,
+            )
+        budget = _spend_budget(
+            ledger, audit, settings.user, pre.source_key, run.id, fit, budget_limit
+        )
         rows = spec.synthesis.rows or len(data.frame)
         with run.stage("sample", {"rows": rows}) as folder:
-            sampled = st.sample(pre.synthesizer, data, masked, rows, folder, seed=seed)
+            sampled = st.sample(
+                pre.synthesizer,
+                data,
+                masked,
+                rows,
+                folder,
+                seed=seed,
+                rebalance=spec.synthesis.rebalance,
+            )
         with run.stage("validate", {}) as folder:
             metrics, flat, validation = st.validate(
-                masked, sampled, schema, fit.privacy, folder,
-                spec=spec, source_schema=data.schema, seed=seed,
+                masked,
+                sampled,
+                schema,
+                fit.privacy,
+                folder,
+                spec=spec,
+                source_schema=data.schema,
+                seed=seed,
             )
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)
@@ -342,7 +391,7 @@ def run_job(
                     "inventory": [f.to_dict() for f in findings],
                     "actions": [a.to_dict() for a in masked.plan.actions],
                 },
-                "privacy": {"spent": fit.privacy.to_dict()},
+                "privacy": {"spent": fit.privacy.to_dict(), "budget": budget},
                 "metrics": [m.to_dict() for m in metrics],
                 "validation": validation,
                 "gate": {
@@ -447,6 +496,49 @@ def run_job(
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
     )
+
+
+def _spend_budget(
+    ledger: BudgetLedger,
+    audit: AuditLog,
+    actor: str,
+    source: str,
+    run_id: str,
+    fit: FitResult,
+    limit: float,
+) -> dict[str, Any]:
+    """Record a private fit's ε against its source; return the budget figures."""
+    before = ledger.status(source, limit=limit)
+    spent = fit.privacy
+    if spent.private and spent.epsilon is not None and spent.delta is not None:
+        ledger.record(
+            source,
+            run_id,
+            epsilon=spent.epsilon,
+            delta=spent.delta,
+            accountant=spent.accountant or "prv",
+            stages=spent.stages,
+        )
+        audit.append(
+            actor=actor,
+            action="budget.spent",
+            subject=run_id,
+            details={
+                "source": source,
+                "epsilon": spent.epsilon,
+                "delta": spent.delta,
+                "accountant": spent.accountant,
+            },
+        )
+    after = ledger.status(source, limit=limit)
+    return {
+        "source": source,
+        "limit_epsilon": limit,
+        "spent_before": before.spent_epsilon,
+        "spent_after": after.spent_epsilon,
+        "remaining": after.remaining,
+        "releases_counted": after.runs,
+    }
 
 
 def _parse_ts(ts: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthgate.config import JobSpec, PiiAction
+from synthgate.config import JobSpec, PiiAction, RebalanceSpec
 from synthgate.contracts import (
     ColumnSchema,
     FitResult,
@@ -114,12 +115,13 @@ def _model_types(table: pa.Table) -> pa.Table:
     """Exact decimals as float64 and zoned timestamps as naive UTC for the models
     (the snapshot id is taken from the exact batches before this)."""
     fields = []
-    for f in table.schema:
-        if pa.types.is_decimal(f.type):
-            f = f.with_type(pa.float64())
-        elif pa.types.is_timestamp(f.type) and f.type.tz is not None:
-            f = f.with_type(pa.timestamp(f.type.unit))
-        fields.append(f)
+    for field in table.schema:
+        if pa.types.is_decimal(field.type):
+            fields.append(field.with_type(pa.float64()))
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            fields.append(field.with_type(pa.timestamp(field.type.unit)))
+        else:
+            fields.append(field)
     return table.cast(pa.schema(fields))
 
 
@@ -218,8 +220,10 @@ def synthesize(
     folder: Path,
     *,
     seed: int,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> FitResult:
-    result = synth.fit(masked.train, schema, privacy=privacy, seed=seed)
+    result = synth.fit(masked.train, schema, privacy=privacy, seed=seed, progress=progress)
+    saved = synth.save(folder / "model")
     write_json(
         folder / "fit.json",
         {
@@ -229,6 +233,7 @@ def synthesize(
             "params": dict(result.params),
             "privacy": result.privacy.to_dict(),
             "model_schema": schema.to_dict(),
+            "artifact": [p.name for p in saved],
         },
     )
     return result
@@ -253,8 +258,9 @@ def sample(
     folder: Path,
     *,
     seed: int,
+    rebalance: RebalanceSpec | None = None,
 ) -> Sampled:
-    model_frame = synth.sample(rows)
+    model_frame = _rebalanced(synth, rows, rebalance, seed) if rebalance else synth.sample(rows)
     release = refill(model_frame, masked.plan, data.schema, seed=seed, avoid=masked.leak)
     replay = masked.leak.scan(release)
     folder.mkdir(parents=True, exist_ok=True)
@@ -262,6 +268,32 @@ def sample(
     pq.write_table(pa.Table.from_pandas(release, preserve_index=False), path)
     write_json(folder / "sample.json", {"rows": len(release), "columns": list(release.columns)})
     return Sampled(model_frame, release, replay, path)
+
+
+def released_domain(synth: Synthesizer, column: str) -> list[Any]:
+    """The categories a synthesizer can be conditioned on, or a ConfigError."""
+    domain = getattr(synth, "released_domain", None)
+    if domain is None:
+        raise ConfigError(
+            f"synthesis.rebalance needs conditional sampling, which {synth.name} does not offer",
+            hint="use synthesizer dp-ctgan",
+        )
+    values: list[Any] = domain(column)
+    return values
+
+
+def _rebalanced(synth: Synthesizer, rows: int, spec: RebalanceSpec, seed: int) -> pd.DataFrame:
+    """Equal rows per released category of the column, shuffled."""
+    domain = released_domain(synth, spec.column)
+    base, extra = divmod(rows, len(domain))
+    parts = [
+        synth.sample(base + (1 if i < extra else 0), conditions={spec.column: value}, seed=seed + i)
+        for i, value in enumerate(domain)
+        if base + (1 if i < extra else 0) > 0
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    return frame.iloc[order].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- validate
