@@ -119,14 +119,14 @@ def test_run_end_to_end_holds_release_and_leaks_nothing(
         (
             lambda s, d: s["synthesis"].update(synthesizer="magic"),
             2,
-            "unknown synthesizer 'magic'; available: sdv-gaussian-copula",
+            "unknown synthesizer 'magic'; available: dp-ctgan, sdv-ctgan, sdv-gaussian-copula",
         ),
         (lambda s, d: s["source"].update(table="custmers"), 2, "tables there: customers"),
         (lambda s, d: s["source"].update(url=f"sqlite:///{d / 'nope.db'}"), 2, "does not exist"),
         (
             lambda s, d: s["source"].update(url="postgresql://postgres:pw-canary@127.0.0.1:1/x"),
             1,
-            "cannot reach",
+            "could not open the connection",
         ),
         (
             lambda s, d: s["target"].update(url=f"sqlite:///{d / 'no' / 'dir' / 'x.db'}"),
