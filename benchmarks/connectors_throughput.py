@@ -16,7 +16,7 @@ table it holds in memory. Needs the servers at 127.0.0.1 (PostgreSQL user
 postgres, database test; MariaDB user root); creates and drops its own schema
 and database.
 
-    .venv/bin/python benchmarks/connectors_throughput.py [--rows N]
+    .venv/bin/python benchmarks/connectors_throughput.py [--rows N] [--only postgresql]
 """
 
 from __future__ import annotations
@@ -358,9 +358,19 @@ def bench_parquet(rows: int, work: Path) -> list[str]:
     ]
 
 
+BENCHES: dict[str, Callable[[int, Path], list[str]]] = {
+    "postgresql": bench_postgres,
+    "mariadb": bench_mariadb,
+    "parquet": bench_parquet,
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--only", choices=sorted(BENCHES), action="append", help="run only these systems"
+    )
     parser.add_argument("--child-read", nargs=2, metavar=("URL", "TABLE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_read:
@@ -373,7 +383,9 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="sg-bench-") as tmp:
         work = Path(tmp)
-        for bench in (bench_postgres, bench_mariadb, bench_parquet):
+        for name, bench in BENCHES.items():
+            if args.only and name not in args.only:
+                continue
             for line in bench(args.rows, work):
                 print(line, flush=True)
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")

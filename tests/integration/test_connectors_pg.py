@@ -471,3 +471,16 @@ def test_inspect_lists_tables_and_describes_one(
     assert main(["inspect", pg.url, "--table", "nope"]) != 0
     err = capsys.readouterr().err
     assert "table 'nope' does not exist" in err
+
+
+def test_a_read_stopped_early_or_failing_midway_leaves_the_source_usable(pg: PgDb) -> None:
+    _numbers(pg, 1000)
+    src = open_source(pg.url)
+    stream = src.read("nums", chunk_rows=100)
+    assert next(stream).num_rows == 100
+    stream.close()  # the COPY is cut short; its connection is discarded, not reused
+    assert sum(b.num_rows for b in src.read("nums", chunk_rows=100)) == 1000
+    with pytest.raises(SourceError, match="division by zero") as info:
+        list(src.read("nums", chunk_rows=100, where="100 / (id - 900) > -1000"))
+    assert not info.value.transient
+    assert sum(b.num_rows for b in src.read("nums")) == 1000

@@ -1,9 +1,10 @@
 """Streaming reads into Arrow record batches of bounded size.
 
-* PostgreSQL: ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` through psycopg. The
-  server streams rows as it produces them (no client-side result set); every
-  *chunk_rows* rows are parsed by Arrow's CSV reader straight into the
-  column types, so the rows never become Python objects.
+* PostgreSQL: ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` through psycopg's
+  libpq binding. The server streams rows as it produces them (no client-side
+  result set); every *chunk_rows* rows are parsed by Arrow's CSV reader straight
+  into the column types, in a worker thread while the next chunk arrives, so the
+  rows never become Python objects.
 * MySQL/MariaDB: an unbuffered server-side cursor (pymysql ``SSCursor``) read
   *chunk_rows* rows at a time; values arrive as text and Arrow casts them.
 * SQLite and others: a DBAPI cursor read with ``fetchmany``.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -112,26 +114,75 @@ def _read_postgres(
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
         cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
         cur.execute("SET LOCAL extra_float_digits = 1")
-        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
-            read = copy.read
-            parts: list[Any] = []
-            while True:
-                row = read()  # one row per message
-                if row:
-                    parts.append(row)
-                    if len(parts) < chunk_rows:
-                        continue
-                if parts:
-                    yield _parse_csv(
-                        b"".join(parts), schema, target, read_opts, parse_opts, convert_opts
-                    )
-                    parts = []
-                if not row:
-                    break
+    finished = False
+    # Arrow parses one chunk (without the GIL) while the next one is received
+    with ThreadPoolExecutor(max_workers=1) as parser:
+        try:
+            pending: Future[pa.RecordBatch] | None = None
+            for chunk in _copy_out(dbapi, f"COPY ({sql}) TO STDOUT (FORMAT csv)", chunk_rows):
+                nxt = parser.submit(
+                    _parse_csv, chunk, schema, target, read_opts, parse_opts, convert_opts
+                )
+                if pending is not None:
+                    yield pending.result()
+                pending = nxt
+            if pending is not None:
+                yield pending.result()
+            finished = True
+        finally:
+            if not finished:
+                # a COPY cut short leaves the connection mid-protocol: never reuse it
+                conn.invalidate()
+
+
+def _copy_out(dbapi: Any, command: str, chunk_rows: int) -> Iterator[bytearray]:
+    """Rows of a ``COPY … TO STDOUT``, joined *chunk_rows* at a time.
+
+    libpq's copy interface is used directly (one C call per row message); the
+    per-row overhead of the Python copy object would cost more than parsing.
+    """
+    from psycopg import pq
+
+    pgconn = dbapi.pgconn
+    pgconn.send_query(command.encode())
+    first = pgconn.get_result()
+    if first is None or first.status != pq.ExecStatus.COPY_OUT:
+        _raise_result(first, pgconn)
+    get = pgconn.get_copy_data
+    done = False
+    while not done:
+        chunk = bytearray()  # copying each row out frees libpq's buffer at once
+        for _ in range(chunk_rows):
+            size, data = get(0)  # blocks until a row message arrives
+            if size <= 0:
+                done = True
+                break
+            chunk += data
+        if chunk:
+            yield chunk
+    if size == -2:  # libpq reports an error
+        _raise_result(None, pgconn)
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            _raise_result(result, pgconn)
+
+
+def _raise_result(result: Any, pgconn: Any) -> None:
+    import psycopg
+    from psycopg import pq
+
+    message = pgconn.error_message.decode("utf-8", "replace")
+    sqlstate = None
+    if result is not None:
+        raw = result.error_field(pq.DiagnosticField.SQLSTATE)
+        sqlstate = raw.decode() if raw else None
+        message = (result.error_message or b"").decode("utf-8", "replace") or message
+    cls = psycopg.errors.lookup(sqlstate) if sqlstate else psycopg.OperationalError
+    raise cls(message.strip() or "COPY failed")
 
 
 def _parse_csv(
-    data: bytes,
+    data: bytes | bytearray,
     schema: TableSchema,
     target: pa.Schema,
     read_opts: pacsv.ReadOptions,
