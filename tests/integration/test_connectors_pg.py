@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -478,6 +478,7 @@ def test_a_read_stopped_early_or_failing_midway_leaves_the_source_usable(pg: PgD
     src = open_source(pg.url)
     stream = src.read("nums", chunk_rows=100)
     assert next(stream).num_rows == 100
+    assert isinstance(stream, Generator)
     stream.close()  # the COPY is cut short; its connection is discarded, not reused
     assert sum(b.num_rows for b in src.read("nums", chunk_rows=100)) == 1000
     with pytest.raises(SourceError, match="division by zero") as info:
