@@ -9,7 +9,19 @@ import pandas as pd
 
 from synthgate.contracts import LogicalType, TableSchema
 
-__all__ = ["as_objects", "to_model_frame", "to_schema_frame"]
+__all__ = ["SDV_SDTYPES", "as_objects", "to_model_frame", "to_schema_frame"]
+
+#: SDV / SDMetrics "sdtype" of each logical type (keys are never modelled)
+SDV_SDTYPES = {
+    LogicalType.INTEGER: "numerical",
+    LogicalType.FLOAT: "numerical",
+    LogicalType.DECIMAL: "numerical",
+    LogicalType.BOOLEAN: "boolean",
+    LogicalType.CATEGORICAL: "categorical",
+    LogicalType.TEXT: "categorical",
+    LogicalType.DATE: "datetime",
+    LogicalType.DATETIME: "datetime",
+}
 
 
 def as_objects(series: pd.Series[Any]) -> pd.Series[Any]:

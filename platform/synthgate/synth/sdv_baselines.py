@@ -24,21 +24,11 @@ from synthgate.contracts import (
     TableSchema,
 )
 from synthgate.errors import SynthesisError
-from synthgate.synth.frames import to_model_frame, to_schema_frame
+from synthgate.synth.frames import SDV_SDTYPES, to_model_frame, to_schema_frame
 
 __all__ = ["CTGANSynthesizer", "GaussianCopulaSynthesizer"]
 
 _TABLE = "table"
-_SDTYPES = {
-    LogicalType.INTEGER: "numerical",
-    LogicalType.FLOAT: "numerical",
-    LogicalType.DECIMAL: "numerical",
-    LogicalType.BOOLEAN: "boolean",
-    LogicalType.CATEGORICAL: "categorical",
-    LogicalType.TEXT: "categorical",
-    LogicalType.DATE: "datetime",
-    LogicalType.DATETIME: "datetime",
-}
 
 
 def _sdv_metadata(schema: TableSchema) -> Any:
@@ -48,7 +38,7 @@ def _sdv_metadata(schema: TableSchema) -> Any:
     for col in schema.columns:
         if col.type is LogicalType.IDENTIFIER:
             raise SynthesisError(f"key column {col.name!r} must not reach the synthesizer")
-        columns[col.name] = {"sdtype": _SDTYPES[col.type]}
+        columns[col.name] = {"sdtype": SDV_SDTYPES[col.type]}
     return Metadata.load_from_dict({"tables": {_TABLE: {"columns": columns}}})
 
 

@@ -16,23 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthgate.contracts import Goal, LogicalType, MetricResult, TableSchema
+from synthgate.contracts import Goal, MetricResult, TableSchema
+from synthgate.synth.frames import SDV_SDTYPES
 from synthgate.validate._binning import build_binning, distribution, is_missing
 from synthgate.validate._context import ValidationContext
 from synthgate.validate._registry import Area, Measurement, MetricDef, Reference, RefOp
 
 __all__ = ["METRICS", "association_matrix", "fidelity_quality"]
 
-_SDTYPES = {
-    LogicalType.INTEGER: "numerical",
-    LogicalType.FLOAT: "numerical",
-    LogicalType.DECIMAL: "numerical",
-    LogicalType.BOOLEAN: "boolean",
-    LogicalType.CATEGORICAL: "categorical",
-    LogicalType.TEXT: "categorical",
-    LogicalType.DATE: "datetime",
-    LogicalType.DATETIME: "datetime",
-}
 #: columns drawn in the association heatmap (the first ones of the table)
 MAX_HEATMAP_COLUMNS = 30
 _MAX_LEVELS = 50
@@ -53,7 +44,9 @@ def _quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSc
     from sdmetrics.reports import QualityReport
 
     logging.getLogger("sdmetrics").setLevel(logging.ERROR)
-    columns = {c.name: {"sdtype": _SDTYPES[c.type]} for c in schema.columns if c.type in _SDTYPES}
+    columns = {
+        c.name: {"sdtype": SDV_SDTYPES[c.type]} for c in schema.columns if c.type in SDV_SDTYPES
+    }
     metadata = {"tables": {"table": {"columns": columns}}}
     cols = list(columns)
     report = QualityReport()
@@ -100,7 +93,7 @@ def fidelity_quality(
     """SDMetrics' quality score of two frames (kept as a stand-alone helper)."""
     from synthgate.synth.frames import to_model_frame
 
-    cols = [c.name for c in schema.columns if c.type in _SDTYPES]
+    cols = [c.name for c in schema.columns if c.type in SDV_SDTYPES]
     sub = schema.select(cols)
     report = _quality_report(
         to_model_frame(real[cols], sub), to_model_frame(synthetic[cols], sub), sub
