@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from synthgate.contracts import TableSchema
-from synthgate.validate._binning import is_missing
 
 __all__ = ["TableEncoder", "nearest"]
 
@@ -51,7 +50,9 @@ def _as_float(series: pd.Series[Any]) -> Matrix:
 
 
 def _as_keys(series: pd.Series[Any]) -> pd.Series[Any]:
-    return series.map(lambda v: "\x00missing" if is_missing(v) else str(v))
+    """Category keys: ``str`` of each value, one key for every kind of missing value."""
+    keys = series.astype(object).astype(str)
+    return keys.where(series.notna(), "\x00missing")
 
 
 class TableEncoder:
@@ -84,6 +85,21 @@ class TableEncoder:
     def columns(self) -> list[str]:
         return [b.column for b in self._blocks]
 
+    def index(self, columns: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Positions, in an encoded matrix, of the features of *columns*."""
+        keep = set(columns)
+        out: list[int] = []
+        at = 0
+        for block in self._blocks:
+            if isinstance(block, _NumericBlock):
+                width = 2 if block.has_missing else 1
+            else:
+                width = len(block.categories) + 1
+            if block.column in keep:
+                out.extend(range(at, at + width))
+            at += width
+        return np.asarray(out, dtype=np.int64)
+
     def transform(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> Matrix:
         """The encoded matrix of *frame* (restricted to *columns* when given)."""
         keep = set(columns) if columns is not None else None
@@ -97,15 +113,14 @@ class TableEncoder:
                 missing = np.isnan(x)
                 x = np.where(missing, block.fill, x)
                 parts.append(((x - block.offset) / block.scale)[:, None])
-                if block.has_missing or missing.any():
+                if block.has_missing:
                     parts.append(missing.astype(float)[:, None])
             else:
-                keys = _as_keys(s).to_numpy()
-                index = {c: i for i, c in enumerate(block.categories)}
                 width = len(block.categories) + 1  # the last column: any other category
-                codes = np.fromiter((index.get(k, width - 1) for k in keys), int, len(keys))
-                onehot = np.zeros((len(keys), width))
-                onehot[np.arange(len(keys)), codes] = _HALF
+                raw = pd.Categorical(_as_keys(s), categories=block.categories).codes
+                codes = np.where(raw < 0, width - 1, raw)
+                onehot = np.zeros((len(s), width))
+                onehot[np.arange(len(s)), codes] = _HALF
                 parts.append(onehot)
         if not parts:
             return np.zeros((len(frame), 0))
@@ -113,32 +128,41 @@ class TableEncoder:
 
 
 def nearest(
-    queries: Matrix, reference: Matrix, *, k: int = 1, chunk: int = 2048
+    queries: Matrix, reference: Matrix, *, k: int = 1, budget: int = 4_000_000
 ) -> tuple[Matrix, np.ndarray[Any, np.dtype[np.int64]]]:
     """Euclidean distances to, and indices of, the *k* nearest reference rows.
 
-    Brute force in chunks (BLAS matrix products): exact, and fast for the
-    10⁴ × 10⁴ sizes validation uses.
+    Brute force in chunks of about *budget* pairs: candidates are found with
+    float32 matrix products (BLAS), then their distances are recomputed exactly
+    in float64, so identical rows are at distance 0.
     """
     n, m = len(queries), len(reference)
     k = min(k, m)
-    dist = np.empty((n, k))
-    idx = np.empty((n, k), dtype=np.int64)
-    if n == 0 or m == 0:
-        return dist, idx
-    ref_sq = np.einsum("ij,ij->i", reference, reference)
+    idx: np.ndarray[Any, np.dtype[np.int64]] = np.zeros((n, k), dtype=np.int64)
+    if n == 0 or m == 0 or k == 0:
+        return np.zeros((n, k)), idx
+    q32 = np.ascontiguousarray(queries, dtype=np.float32)
+    r32 = np.ascontiguousarray(reference, dtype=np.float32)
+    ref_sq = np.einsum("ij,ij->i", r32, r32)
+    chunk = max(1, budget // m)
     for start in range(0, n, chunk):
-        q = queries[start : start + chunk]
-        d2 = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None, :] - 2.0 * (q @ reference.T)
-        np.maximum(d2, 0.0, out=d2)
-        if k < m:
-            part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        else:
-            part = np.tile(np.arange(m), (len(q), 1))
-        pd2 = np.take_along_axis(d2, part, axis=1)
-        order = np.argsort(pd2, axis=1)
-        idx[start : start + len(q)] = np.take_along_axis(part, order, axis=1)
-        dist[start : start + len(q)] = np.sqrt(np.take_along_axis(pd2, order, axis=1))
-    # exact zeros where rows are identical (the expansion above leaves ~1e-8 residue)
-    dist[dist < 1e-6] = 0.0
+        q = q32[start : start + chunk]
+        d2 = q @ r32.T  # |q|² is the same along a row: it does not change the order
+        d2 *= -2.0
+        d2 += ref_sq
+        rows = np.arange(len(q))
+        for j in range(k):
+            best = d2.argmin(axis=1)
+            idx[start : start + len(q), j] = best
+            if j + 1 < k:
+                d2[rows, best] = np.inf
+    dist: Matrix = np.empty((n, k))
+    step = max(1, budget // max(k * queries.shape[1], 1))
+    for start in range(0, n, step):
+        diff = queries[start : start + step, None, :] - reference[idx[start : start + step]]
+        dist[start : start + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    if k > 1:
+        order = np.argsort(dist, axis=1, kind="stable")
+        dist = np.take_along_axis(dist, order, axis=1)
+        idx = np.take_along_axis(idx, order, axis=1)
     return dist, idx

@@ -300,16 +300,16 @@ def _linkability(ctx: ValidationContext) -> Measurement:
     rng = ctx.rng("linkability")
     t_idx = rng.choice(len(s.train), size=n, replace=False)
     c_idx = rng.choice(len(s.holdout), size=n, replace=False)
-    syn_a = s.encoder.transform(s.synthetic, a_cols)
-    syn_b = s.encoder.transform(s.synthetic, b_cols)
+    ia_cols, ib_cols = s.encoder.index(a_cols), s.encoder.index(b_cols)
+    syn_a, syn_b = s.e_synthetic[:, ia_cols], s.e_synthetic[:, ib_cols]
 
-    def linked(rows: pd.DataFrame) -> int:
-        _, ia = nearest(s.encoder.transform(rows, a_cols), syn_a, k=1)
-        _, ib = nearest(s.encoder.transform(rows, b_cols), syn_b, k=1)
+    def linked(rows: np.ndarray[Any, Any]) -> int:
+        _, ia = nearest(rows[:, ia_cols], syn_a, k=1)
+        _, ib = nearest(rows[:, ib_cols], syn_b, k=1)
         return int((ia[:, 0] == ib[:, 0]).sum())
 
-    attack = linked(s.train.iloc[t_idx])
-    control = linked(s.holdout.iloc[c_idx])
+    attack = linked(s.e_train[t_idx])
+    control = linked(s.e_holdout[c_idx])
     m = _risk(attack, control, n, 1.0 / max(len(s.synthetic), 1))
     return Measurement(m.value, {**m.details, "columns_a": a_cols, "columns_b": b_cols}, m.skipped)
 
@@ -354,25 +354,28 @@ def _inference(ctx: ValidationContext) -> Measurement:
         return Measurement.skip("fewer than two modelled columns")
     n = min(ctx.options.attacks, len(s.train))
     rng = ctx.rng("inference")
-    targets = s.train.iloc[rng.choice(len(s.train), size=n, replace=False)]
-    controls = s.holdout.iloc[rng.choice(len(s.holdout), size=n, replace=False)]
+    t_idx = rng.choice(len(s.train), size=n, replace=False)
+    c_idx = rng.choice(len(s.holdout), size=n, replace=False)
+    targets = (s.e_train[t_idx], s.train.iloc[t_idx].reset_index(drop=True))
+    controls = (s.e_holdout[c_idx], s.holdout.iloc[c_idx].reset_index(drop=True))
     per: dict[str, dict[str, Any]] = {}
     for secret in _secrets(ctx):
-        aux = [c for c in ctx.columns if c != secret]
-        syn_aux = s.encoder.transform(s.synthetic, aux)
+        aux = s.encoder.index([c for c in ctx.columns if c != secret])
+        syn_aux = s.e_synthetic[:, aux]
         col = ctx.schema.column(secret)
         numeric = col.type.is_numeric or col.type.is_temporal
 
         def hits(
-            rows: pd.DataFrame,
+            rows: tuple[np.ndarray[Any, Any], pd.DataFrame],
             secret: str = secret,
-            aux: list[str] = aux,
+            aux: np.ndarray[Any, Any] = aux,
             syn_aux: np.ndarray[Any, Any] = syn_aux,
             numeric: bool = numeric,
         ) -> int:
-            _, idx = nearest(s.encoder.transform(rows, aux), syn_aux, k=1)
+            encoded, frame = rows
+            _, idx = nearest(encoded[:, aux], syn_aux, k=1)
             guess = s.synthetic[secret].iloc[idx[:, 0]].reset_index(drop=True)
-            return int(_correct(numeric, guess, rows[secret].reset_index(drop=True)).sum())
+            return int(_correct(numeric, guess, frame[secret]).sum())
 
         m = _risk(hits(targets), hits(controls), n)
         per[secret] = {"risk": m.value, **{k: v for k, v in m.details.items() if k != "method"}}

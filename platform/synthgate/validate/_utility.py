@@ -27,9 +27,10 @@ __all__ = ["METRICS", "Models", "Target", "Task", "fitted_models", "target_of"]
 
 _MAX_LEVELS = 250  # HistGradientBoosting handles at most 255 categories per feature
 MIN_HOLDOUT_ROWS = 20
-#: below this many training rows a model is fitted on one thread: OpenMP's spinning
-#: threads cost far more than they bring on small data and busy machines
-SMALL_FIT_ROWS = 20_000
+#: threads for the gradient-boosting fits. One: with the row caps above the fits
+#: take seconds, and OpenMP's spinning threads make them several times slower,
+#: not faster, as soon as the machine is shared with other work
+MODEL_THREADS = 1
 
 
 class Task(enum.StrEnum):
@@ -70,7 +71,11 @@ class Models:
 
 
 def target_of(ctx: ValidationContext) -> Target | str:
-    """The target and its task, or the reason there is none."""
+    """The target and its task, or the reason there is none (memoised)."""
+    return ctx.memo("utility.target", lambda: _target_of(ctx))
+
+
+def _target_of(ctx: ValidationContext) -> Target | str:
     name = ctx.input.target_column
     if not name:
         return "no validation.target_column in the job spec"
@@ -137,7 +142,7 @@ def _fit_predict(
     seed: int,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
     """Predictions (labels or values) and, for binary tasks, P(positive)."""
-    with threadpool_limits(limits=1 if len(x_train) < SMALL_FIT_ROWS else None, user_api="openmp"):
+    with threadpool_limits(limits=MODEL_THREADS, user_api="openmp"):
         return _fit_predict_unlimited(target, x_train, y_train, x_test, seed)
 
 
