@@ -177,5 +177,5 @@ class CTGANSynthesizer(_SdvBaseline):
             epochs=p.epochs,
             batch_size=p.batch_size,
             enforce_min_max_values=p.enforce_min_max_values,
-            cuda=False,
+            enable_gpu=False,
         )
