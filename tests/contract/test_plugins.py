@@ -44,7 +44,10 @@ def test_synthesizers_fit_sample_and_report_privacy(name: str) -> None:
             "flag": [True, False] * 100,
         }
     )
-    small = {"dp-ctgan": {"epochs": 1, "batch_size": 50}, "sdv-ctgan": {"epochs": 1, "batch_size": 50}}
+    small = {
+        "dp-ctgan": {"epochs": 1, "batch_size": 50},
+        "sdv-ctgan": {"epochs": 1, "batch_size": 50},
+    }
     synth = load(PluginGroup.SYNTHESIZERS, name)(**small.get(name, {}))
     assert synth.name == name
     fit = synth.fit(frame, schema, privacy=PrivacyRequest(epsilon=3.0, delta=1e-5), seed=1)
