@@ -186,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="synthesizer names or run labels")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -212,7 +212,7 @@ def main() -> None:
     ]
     delta = min(1e-5, 1 / (10 * len(train)))
     for label, name, params, eps in runs:
-        if args.only and name not in args.only:
+        if args.only and name not in args.only and label not in args.only:
             continue
         synth = create_synthesizer(name, params)
         t0 = time.perf_counter()
