@@ -32,5 +32,6 @@ def test_demo_runs_end_to_end_and_is_rerunnable(
     else:
         assert "did not let this release through" in text
     assert main(["audit", "verify"]) == 0
+    assert "audit log intact" in capsys.readouterr().out
     assert main(["budget", "list", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
