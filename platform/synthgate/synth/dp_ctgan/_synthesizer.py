@@ -176,65 +176,53 @@ class DPCTGANSynthesizer:
     # ------------------------------------------------------------------ planning
 
     def _plan_preprocessing(
-        self, schema: TableSchema, privacy: PrivacyRequest, n_rows: int
-    ) -> tuple[TransformBudget, float]:
-        discovered = [
-            c
-            for c in schema.columns
-            if c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is None
-        ]
-        declared = [
-            c
-            for c in schema.columns
-            if (c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is not None)
-            or c.type is LogicalType.BOOLEAN
-        ]
-        numeric = [c for c in schema.columns if c.type.is_numeric or c.type.is_temporal]
-        unbounded = [c for c in numeric if c.bounds is None]
+        self, schema: TableSchema, privacy: PrivacyRequest
+    ) -> tuple[TransformBudget, list[GaussianMechanism]]:
+        """Noise of each preprocessing mechanism, and the mechanisms it will run.
+
+        One pass names the mechanisms per column (what ``DPTransformer.fit`` runs);
+        the zCDP share is split over them, bounds at half weight (they need less
+        precision than quantiles).
+        """
+        kinds: list[tuple[str, str]] = []
+        for c in schema.columns:
+            if c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is None:
+                kinds.append(("partition-selection", c.name))
+            elif c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN}:
+                kinds.append(("histogram", c.name))
+            else:
+                if c.bounds is None:
+                    kinds.append(("bounds", c.name))
+                kinds.append(("quantiles", c.name))
+        discovered = sum(kind == "partition-selection" for kind, _ in kinds)
         selection_delta_total = privacy.delta / 2 if discovered else 0.0
         accountant_delta = privacy.delta - selection_delta_total
         rho_pre = self.params.preprocessing_share * _rho_for(privacy.epsilon, accountant_delta)
-        # bounds need less precision than quantiles: half the weight
-        weight = len(discovered) + len(declared) + len(numeric) + 0.5 * len(unbounded)
+        weight = sum(0.5 if kind == "bounds" else 1.0 for kind, _ in kinds)
         unit = rho_pre / max(weight, 1.0)
         sigma = gaussian_sigma_for_rho(unit)
         budget = TransformBudget(
             histogram_sigma=sigma,
             bounds_sigma=gaussian_sigma_for_rho(unit * 0.5),
             quantile_sigma=sigma,
-            selection_delta=selection_delta_total / max(len(discovered), 1),
+            selection_delta=selection_delta_total / max(discovered, 1),
         )
-        del n_rows
-        return budget, selection_delta_total
-
-    @staticmethod
-    def _planned_mechanisms(
-        schema: TableSchema, budget: TransformBudget
-    ) -> list[GaussianMechanism]:
-        mechs: list[GaussianMechanism] = []
-        for c in schema.columns:
-            if c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT} and c.domain is None:
-                mechs.append(
-                    GaussianMechanism(
-                        "preprocess",
-                        f"partition-selection:{c.name}",
-                        budget.histogram_sigma,
-                        extra_delta=budget.selection_delta,
-                    )
-                )
-            elif c.type in {LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN}:
-                mechs.append(
-                    GaussianMechanism("preprocess", f"histogram:{c.name}", budget.histogram_sigma)
-                )
-            else:
-                if c.bounds is None:
-                    mechs.append(
-                        GaussianMechanism("preprocess", f"bounds:{c.name}", budget.bounds_sigma)
-                    )
-                mechs.append(
-                    GaussianMechanism("preprocess", f"quantiles:{c.name}", budget.quantile_sigma)
-                )
-        return mechs
+        noise = {
+            "partition-selection": budget.histogram_sigma,
+            "histogram": budget.histogram_sigma,
+            "bounds": budget.bounds_sigma,
+            "quantiles": budget.quantile_sigma,
+        }
+        planned = [
+            GaussianMechanism(
+                "preprocess",
+                f"{kind}:{name}",
+                noise[kind],
+                extra_delta=budget.selection_delta if kind == "partition-selection" else 0.0,
+            )
+            for kind, name in kinds
+        ]
+        return budget, planned
 
     # ------------------------------------------------------------------ fit
 
@@ -259,8 +247,7 @@ class DPCTGANSynthesizer:
         batches_per_epoch = math.ceil(n / p.batch_size)
         sample_rate = 1.0 / batches_per_epoch
         steps = p.epochs * batches_per_epoch
-        budget, _ = self._plan_preprocessing(schema, privacy, n)
-        planned = self._planned_mechanisms(schema, budget)
+        budget, planned = self._plan_preprocessing(schema, privacy)
         sigma_sgd = calibrate_sgd_noise(
             target_epsilon=privacy.epsilon,
             delta=privacy.delta,
