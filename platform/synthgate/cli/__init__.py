@@ -17,7 +17,10 @@ from synthgate.cli.demo import demo
 from synthgate.cli.inspect_cmd import inspect
 from synthgate.cli.report_cmd import report
 from synthgate.cli.run import run
+from synthgate.cli.sync_cmd import sync
+from synthgate.cli.serve_cmd import serve
 from synthgate.errors import SynthgateError, redact
+from synthgate.logs import FORMAT_ENV, LogFormat, configure
 
 __all__ = ["app", "main"]
 
@@ -27,7 +30,8 @@ app = typer.Typer(
         "Release synthetic replacements of sensitive tables, with PII masking, validation "
         "reports, policy gates, four-eyes approval and a tamper-evident audit log.\n\n"
         "Exit codes: 0 ok · 1 error · 2 usage/config error · 3 release blocked by a gate · "
-        "4 awaiting approval · 5 privacy budget exhausted."
+        "4 awaiting approval · 5 privacy budget exhausted · 75 job running elsewhere · "
+        "99 nothing to do."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -55,13 +59,24 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar=FORMAT_ENV,
+            help="Logs on stderr: text (warnings only) or json (one event per line).",
+        ),
+    ] = LogFormat.TEXT,
 ) -> None:
     ctx.obj = {"home": home, "debug": debug}
+    configure(log_format)
+    os.environ[FORMAT_ENV] = log_format.value  # jobs started by sync log the same way
     if debug:
         os.environ["SYNTHGATE_DEBUG"] = "1"
 
 
 app.command()(run)
+app.command()(sync)
 app.command()(demo)
 app.command()(inspect)
 app.command()(report)
@@ -74,6 +89,7 @@ app.command()(revoke)
 app.add_typer(users.app, name="users")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(budget_cmd.app, name="budget")
+app.command()(serve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
-"""``synthgate users``: add, list and disable users; rotate API tokens."""
+"""``synthgate users``: add, list and disable users; rotate API tokens; set console passwords."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from synthgate import release as svc
 from synthgate.cli._auth import current_actor
 from synthgate.cli._common import err, out, print_json, settings
+from synthgate.errors import ConfigError
 from synthgate.store import Store
 
 __all__ = ["app"]
@@ -95,6 +97,46 @@ def token(ctx: typer.Context, name: Name, json_out: JsonOut = False) -> None:
         print_json({"name": name, "token": new})
         return
     _show_token(name, new)
+
+
+def _read_password(name: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "no terminal to prompt for the password on",
+            hint=f"pipe it in with: synthgate users passwd {name} --password-stdin",
+        )
+    first = typer.prompt(f"new console password for {name}", hide_input=True, err=True)
+    second = typer.prompt("repeat it", hide_input=True, err=True)
+    if first != second:
+        raise ConfigError("the two passwords differ; nothing was changed")
+    return str(first)
+
+
+@app.command("passwd")
+def passwd(
+    ctx: typer.Context,
+    name: Name,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input."
+        ),
+    ] = False,
+) -> None:
+    """Set a user's web console password (admins, or users for themselves).
+
+    The password is prompted for on the terminal, or read from standard input
+    with --password-stdin; never from the command line. Only an argon2 hash is
+    stored, and the user's open console sessions end.
+    """
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    actor = current_actor(cfg, store)
+    password = _read_password(name, password_stdin)
+    svc.set_password(store, actor, name, password)
+    out.print(f"console password set for {name}")
 
 
 @app.command("whoami")

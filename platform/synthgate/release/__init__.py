@@ -39,11 +39,15 @@ from synthgate.release._service import (
     target_fingerprint,
 )
 from synthgate.release._users import (
+    LOCK_AFTER_FAILURES,
+    LOCK_MINUTES,
+    MIN_PASSWORD_LENGTH,
     ROLE_PERMISSIONS,
     SYSTEM,
     SYSTEM_ACTOR,
     TOKEN_ENV,
     Actor,
+    LoginLocked,
     Permission,
     Role,
     UserInfo,
@@ -54,13 +58,18 @@ from synthgate.release._users import (
     hash_token,
     identify,
     list_users,
+    password_login,
     require,
     rotate_token,
+    set_password,
     verify_token,
 )
 
 __all__ = [
     "FINAL_STATES",
+    "LOCK_AFTER_FAILURES",
+    "LOCK_MINUTES",
+    "MIN_PASSWORD_LENGTH",
     "ROLE_PERMISSIONS",
     "SYSTEM",
     "SYSTEM_ACTOR",
@@ -72,6 +81,7 @@ __all__ = [
     "GateDecision",
     "LintProblem",
     "LintSeverity",
+    "LoginLocked",
     "MetricInfo",
     "MetricKind",
     "Permission",
@@ -100,6 +110,7 @@ __all__ = [
     "lint_policy_text",
     "list_users",
     "load_policy",
+    "password_login",
     "policy_path",
     "publish",
     "record_policy",
@@ -107,6 +118,7 @@ __all__ = [
     "require",
     "revoke",
     "rotate_token",
+    "set_password",
     "target_fingerprint",
     "verify_token",
 ]

@@ -22,25 +22,30 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog
 from synthgate.audit._log import HEAD_ID
 from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied, register_secret
 from synthgate.store import Store, utcnow
-from synthgate.store.models import AuditHead, UserRow
+from synthgate.store.models import AuditHead, LoginThrottle, UserRow, WebSession
 
 __all__ = [
+    "LOCK_AFTER_FAILURES",
+    "LOCK_MINUTES",
+    "MIN_PASSWORD_LENGTH",
     "ROLE_PERMISSIONS",
     "SYSTEM",
     "SYSTEM_ACTOR",
     "TOKEN_ENV",
     "Actor",
+    "LoginLocked",
     "Permission",
     "Role",
     "UserInfo",
@@ -51,8 +56,10 @@ __all__ = [
     "hash_token",
     "identify",
     "list_users",
+    "password_login",
     "require",
     "rotate_token",
+    "set_password",
     "verify_token",
 ]
 
@@ -61,6 +68,11 @@ SYSTEM = "system"  # the actor of automatic steps (auto-approval, expiry); no us
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _TOKEN_PREFIX = "sgt_"  # noqa: S105 - marks tokens so secret scanners find them
 _HASHER = PasswordHasher()
+MIN_PASSWORD_LENGTH = 12
+_MAX_PASSWORD_LENGTH = 1024
+LOCK_AFTER_FAILURES = 5  # failed sign-ins of one user name from one client address …
+LOCK_MINUTES = 15  # … lock that pair out for this long
+_INVALID = "<invalid name>"
 _AUTH_HINT = (
     "set SYNTHGATE_USER and SYNTHGATE_TOKEN to a registered user and that user's API token "
     "(an admin creates one with: synthgate users add NAME --role ROLE)"
@@ -355,3 +367,144 @@ def rotate_token(store: Store, actor: Actor, name: str) -> str:
             details=actor.audit_details(),
         )
     return token
+
+
+# --------------------------------------------------------------------------- console passwords
+
+
+class LoginLocked(NotAuthenticated):
+    """Too many failed sign-ins of one user name from one client address."""
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def set_password(store: Store, actor: Actor, name: str, password: str) -> None:
+    """Set *name*'s console password (an admin, or the user themself).
+
+    Only an argon2id hash is stored. The user's open console sessions end.
+    """
+    if actor.name != name or actor.bootstrap:
+        require(actor, Permission.MANAGE_USERS)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            f"the password is {len(password)} characters long; it needs at least "
+            f"{MIN_PASSWORD_LENGTH}",
+            hint="a passphrase of a few words is easy to type and hard to guess",
+        )
+    if len(password) > _MAX_PASSWORD_LENGTH:
+        raise ConfigError(f"the password is longer than {_MAX_PASSWORD_LENGTH} characters")
+    if password.strip().lower() == name.lower():
+        raise ConfigError("the password must not be the user name")
+    digest = _HASHER.hash(password)
+    with store.session() as s:
+        _lock(s)
+        row = _get(s, name)
+        if not row.active:
+            raise ConfigError(f"user {name!r} is disabled", hint="add a new user instead")
+        row.password_hash = digest
+        s.execute(delete(WebSession).where(WebSession.user_name == name))
+        AuditLog(store).append_in(
+            s,
+            actor=actor.name,
+            action="user.password_set",
+            subject=name,
+            details=actor.audit_details(),
+        )
+
+
+def password_login(
+    store: Store, name: str, password: str, *, client: str, now: datetime | None = None
+) -> Actor:
+    """The actor *name* proves to be with their console *password*, from address *client*.
+
+    After :data:`LOCK_AFTER_FAILURES` failures of one name from one address
+    within :data:`LOCK_MINUTES` minutes, that pair is locked out for
+    :data:`LOCK_MINUTES` minutes (:class:`LoginLocked`), right password or not.
+    Every failure and every lock is an ``auth.failed`` audit event.
+    """
+    moment = now or datetime.now(UTC)
+    stamp = _stamp(moment)
+    valid = bool(_NAME.match(name)) and name != SYSTEM
+    key = name if valid else _INVALID
+    client = client[:64]
+    with store.session() as s:
+        throttle = s.get(LoginThrottle, (key, client))
+        if throttle is not None and throttle.locked_until and throttle.locked_until > stamp:
+            until = throttle.locked_until
+        else:
+            until = None
+        row = s.scalar(select(UserRow).where(UserRow.name == name)) if valid else None
+    if until is not None:
+        _console_failed(store, key, client, "locked out after repeated failures")
+        raise LoginLocked(
+            f"too many failed sign-ins for {key!r} from this address; try again after "
+            f"{until[:16].replace('T', ' ')} UTC"
+        )
+    digest = row.password_hash if row is not None and row.active else None
+    if digest is None:
+        _HASHER.hash(password)  # the same work as a real check: no timing hint
+        ok = False
+    else:
+        try:
+            ok = _HASHER.verify(digest, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+    if not ok or row is None:
+        locked = _count_failure(store, key, client, moment)
+        _console_failed(
+            store,
+            key,
+            client,
+            "locked out after repeated failures"
+            if locked
+            else "unknown user, disabled user, no password set or wrong password",
+        )
+        raise NotAuthenticated("wrong user name or password")
+    with store.session() as s:
+        s.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.user_name == key, LoginThrottle.client == client
+            )
+        )
+        AuditLog(store).append_in(
+            s,
+            actor=row.name,
+            action="auth.signed_in",
+            subject=row.name,
+            details={"via": "console", "client": client, "actor_role": row.role},
+        )
+    return Actor(row.name, Role(row.role), True)
+
+
+def _count_failure(store: Store, key: str, client: str, moment: datetime) -> bool:
+    """Record one failure; whether it locks the pair out now."""
+    window_start = _stamp(moment - timedelta(minutes=LOCK_MINUTES))
+    with store.session() as s:
+        row = s.get(LoginThrottle, (key, client), with_for_update=True)
+        if row is None:
+            row = LoginThrottle(user_name=key, client=client, failures=0)
+            s.add(row)
+        elif row.last_failure_at < window_start:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = _stamp(moment)
+        if row.failures >= LOCK_AFTER_FAILURES:
+            row.locked_until = _stamp(moment + timedelta(minutes=LOCK_MINUTES))
+            row.failures = 0
+            return True
+        return False
+
+
+def _console_failed(store: Store, key: str, client: str, why: str) -> None:
+    AuditLog(store).append(
+        actor=key,
+        action="auth.failed",
+        subject=key,
+        details={"reason": why, "via": "console", "client": client},
+    )

@@ -16,11 +16,13 @@ __all__ = [
     "AuditHead",
     "Base",
     "BudgetEntry",
+    "LoginThrottle",
     "PolicyRecord",
     "ReleaseRow",
     "RunRow",
     "StageRow",
     "UserRow",
+    "WebSession",
 ]
 
 
@@ -125,6 +127,33 @@ class UserRow(Base):
     created_at: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(128))
     disabled_at: Mapped[str | None] = mapped_column(String(32), default=None)
+    # argon2id hash of the web console password; None: the user cannot sign in to the console
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebSession(Base):
+    """A signed-in console session. Only the sha256 of the cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(32))
+    last_seen_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class LoginThrottle(Base):
+    """Failed console sign-ins per user name and client address, and the lock they caused."""
+
+    __tablename__ = "login_throttle"
+
+    user_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[str] = mapped_column(String(32))
+    locked_until: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class PolicyRecord(Base):
