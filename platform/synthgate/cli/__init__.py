@@ -17,8 +17,8 @@ from synthgate.cli.demo import demo
 from synthgate.cli.inspect_cmd import inspect
 from synthgate.cli.report_cmd import report
 from synthgate.cli.run import run
-from synthgate.cli.sync_cmd import sync
 from synthgate.cli.serve_cmd import serve
+from synthgate.cli.sync_cmd import sync
 from synthgate.errors import SynthgateError, redact
 from synthgate.logs import FORMAT_ENV, LogFormat, configure
 

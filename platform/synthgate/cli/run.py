@@ -7,12 +7,17 @@ import typer
 
 from synthgate.cli._common import StageProgress, err, out, print_json, settings
 from synthgate.config import load_job_spec
-from synthgate.pipeline import RunOutcome, preflight, run_job
+from synthgate.errors import SynthgateError
+from synthgate.pipeline import RunMode, RunOutcome, preflight, run_job
 
-__all__ = ["print_outcome", "run"]
+__all__ = ["error_document", "print_outcome", "run"]
 
 
 def print_outcome(outcome: RunOutcome) -> None:
+    if outcome.mode is RunMode.SKIP:
+        out.print(f"run        {outcome.run_id}")
+        out.print(f"{outcome.message}")
+        return
     status = outcome.status.value if outcome.status else "—"
     color = {"BLOCKED": "red", "AWAITING_APPROVAL": "yellow"}.get(status, "green")
     out.print(f"run        {outcome.run_id}")
@@ -23,6 +28,18 @@ def print_outcome(outcome: RunOutcome) -> None:
         out.print(f"[red]blocked by[/] {', '.join(outcome.failed_rules)}")
     if outcome.warnings:
         out.print(f"[yellow]warnings[/]   {', '.join(outcome.warnings)}")
+    if outcome.message:
+        out.print(f"note       {outcome.message}")
+
+
+def error_document(exc: SynthgateError) -> dict[str, object]:
+    """What ``--json`` prints on stdout when a run fails (the message is on stderr too)."""
+    return {
+        "error": str(exc),
+        "error_type": type(exc).__name__,
+        "transient": exc.transient,
+        "exit_code": exc.exit_code,
+    }
 
 
 def run(
@@ -33,12 +50,34 @@ def run(
         bool,
         typer.Option("--dry-run", help="Check the spec, source, table and target; write nothing."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Retrain even when the source and spec are unchanged or a saved model fits.",
+        ),
+    ] = False,
 ) -> None:
     """Run a job: extract → classify PII → mask → synthesize → sample → validate → gate → report.
 
+    Incremental: an unchanged source snapshot and spec since the job's last
+    success does nothing (exit 99); a spec that only changes synthesis.rows or
+    synthesis.rebalance re-samples the saved model without spending budget; a
+    run whose process died is resumed from its finished stages.
+
     Exit codes: 0 released without approval, 3 BLOCKED by the policy gate,
-    4 AWAITING_APPROVAL, 2 bad spec or input, 5 privacy budget exhausted, 1 other errors.
+    4 AWAITING_APPROVAL, 2 bad spec or input, 5 privacy budget exhausted, 1 other errors,
+    75 the job is running in another process, 99 nothing to do.
     """
+    try:
+        _run(ctx, job, json_out=json_out, dry_run=dry_run, force=force)
+    except SynthgateError as exc:
+        if json_out:
+            print_json(error_document(exc))
+        raise
+
+
+def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force: bool) -> None:
     loaded = load_job_spec(job)
     cfg = settings(ctx)
     if dry_run:
@@ -64,7 +103,7 @@ def run(
         return
     progress = StageProgress(enabled=None if not json_out else False)
     try:
-        outcome = run_job(loaded, cfg, progress=progress)
+        outcome = run_job(loaded, cfg, progress=progress, force=force)
     finally:
         progress.close()
     if json_out:

@@ -3,14 +3,29 @@
 extract → classify → mask → synthesize → sample → validate → gate → report.
 Each stage writes its artifact under ``runs/<run-id>/<stage>/`` and is recorded
 in the metadata store with its timing. No stage writes real rows to disk.
+:func:`sync_jobs` runs many jobs, each in its own process.
 """
 
+from synthgate.pipeline._locks import EXIT_LOCKED, JobLocked, job_lock
 from synthgate.pipeline._runner import (
+    EXIT_NOTHING_TO_DO,
     Preflight,
     Progress,
+    RunMode,
     RunOutcome,
     preflight,
     run_job,
 )
 
-__all__ = ["Preflight", "Progress", "RunOutcome", "preflight", "run_job"]
+__all__ = [
+    "EXIT_LOCKED",
+    "EXIT_NOTHING_TO_DO",
+    "JobLocked",
+    "Preflight",
+    "Progress",
+    "RunMode",
+    "RunOutcome",
+    "job_lock",
+    "preflight",
+    "run_job",
+]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import enum
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -16,7 +18,18 @@ from synthgate.audit import AuditLog
 from synthgate.config import LoadedSpec
 from synthgate.contracts import FitResult, PrivacyRequest, Sink, Source, Synthesizer, TableSchema
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
+from synthgate.logs import log_event
 from synthgate.pipeline import _stages as st
+from synthgate.pipeline._locks import JobLocked, job_lock
+from synthgate.pipeline._resume import (
+    History,
+    SavedModel,
+    abandoned_runs,
+    budget_charged,
+    load_history,
+    model_hash,
+    release_of,
+)
 from synthgate.privacy import BudgetLedger
 from synthgate.release import (
     TOKEN_ENV,
@@ -37,7 +50,16 @@ from synthgate.store import Store, utcnow
 from synthgate.store.models import ReleaseRow, RunRow
 from synthgate.synth import create_synthesizer
 
-__all__ = ["STAGES", "Preflight", "Progress", "RunOutcome", "preflight", "run_job"]
+__all__ = [
+    "EXIT_NOTHING_TO_DO",
+    "STAGES",
+    "Preflight",
+    "Progress",
+    "RunMode",
+    "RunOutcome",
+    "preflight",
+    "run_job",
+]
 
 STAGES = ("extract", "classify", "mask", "synthesize", "sample", "validate", "gate", "report")
 
@@ -140,6 +162,18 @@ def preflight(loaded: LoadedSpec) -> Preflight:
     )
 
 
+EXIT_NOTHING_TO_DO = 99
+
+
+class RunMode(enum.StrEnum):
+    """How a run got its model."""
+
+    TRAIN = "train"  # trained on the snapshot (spends budget when private)
+    RESUME = "resume"  # continued a run whose process died, re-using finished stages
+    RESAMPLE = "resample"  # sampled from the saved generator of an earlier run (no budget)
+    SKIP = "skip"  # source snapshot and spec unchanged since the last success: nothing to do
+
+
 @dataclass
 class RunOutcome:
     run_id: str
@@ -153,9 +187,15 @@ class RunOutcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failed_rules: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mode: RunMode = RunMode.TRAIN
+    epsilon_spent: float | None = None  # charged to the source's budget by this run
+    model_run: str | None = None  # the run whose model was re-used (resample, resume)
+    message: str | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.mode is RunMode.SKIP:
+            return EXIT_NOTHING_TO_DO
         if self.status is ReleaseStatus.BLOCKED:
             return 3
         if self.status is ReleaseStatus.AWAITING_APPROVAL:
@@ -175,6 +215,10 @@ class RunOutcome:
             "stage_seconds": self.stage_seconds,
             "failed_rules": self.failed_rules,
             "warnings": self.warnings,
+            "mode": self.mode.value,
+            "epsilon_spent": self.epsilon_spent,
+            "model_run": self.model_run,
+            "message": self.message,
             "exit_code": self.exit_code,
         }
 
@@ -185,12 +229,19 @@ def _new_id(prefix: str) -> str:
 
 class _Run:
     def __init__(
-        self, settings: Settings, store: Store, audit: AuditLog, run_id: str, progress: Progress
+        self,
+        settings: Settings,
+        store: Store,
+        audit: AuditLog,
+        run_id: str,
+        progress: Progress,
+        job: str,
     ):
         self.settings = settings
         self.store = store
         self.audit = audit
         self.id = run_id
+        self.job = job
         self.dir = settings.runs_dir / run_id
         self.progress = progress
         self.seconds: dict[str, float] = {}
@@ -202,11 +253,22 @@ class _Run:
 
     @contextmanager
     def stage(self, name: str, summary: dict[str, Any]) -> Iterator[Path]:
-        """Time a stage, record it in the store and the audit log."""
+        """Time a stage, record it in the store (running, then its outcome) and the
+        audit log. *summary* may be filled in inside the block."""
         self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
         started = utcnow()
         t0 = time.perf_counter()
         folder = self.folder(name)
+        self.store.record_stage(
+            self.id,
+            name,
+            status="running",
+            started_at=started,
+            seconds=None,
+            artifact=str(folder),
+            summary=summary,
+        )
+        log_event("stage.started", job=self.job, run_id=self.id, stage=name)
         try:
             yield folder
         except BaseException as exc:
@@ -219,6 +281,15 @@ class _Run:
                 seconds=seconds,
                 artifact=str(folder),
                 summary={"error": type(exc).__name__},
+            )
+            log_event(
+                "stage.failed",
+                level=logging.WARNING,
+                job=self.job,
+                run_id=self.id,
+                stage=name,
+                duration=round(seconds, 3),
+                error=type(exc).__name__,
             )
             raise
         seconds = time.perf_counter() - t0
@@ -238,6 +309,9 @@ class _Run:
             subject=self.id,
             details={"stage": name, "seconds": round(seconds, 3), **summary},
         )
+        log_event(
+            "stage.finished", job=self.job, run_id=self.id, stage=name, duration=round(seconds, 3)
+        )
         self.progress.stage_finished(name, seconds)
 
 
@@ -248,59 +322,191 @@ def run_job(
     progress: Progress | None = None,
     store: Store | None = None,
     clock: Callable[[], str] = utcnow,
+    force: bool = False,
 ) -> RunOutcome:
-    """Run one job end to end. Raises :class:`SynthgateError` on failure."""
-    spec = loaded.spec
+    """Run one job end to end, holding the job's lock. Raises :class:`SynthgateError`
+    on failure and :class:`JobLocked` when another process runs the same job.
+
+    Incremental: when the source snapshot and the spec are unchanged since the
+    job's last successful run, the run stops after reading (``RunMode.SKIP``,
+    exit 99); when only sampling parameters changed, it re-samples the saved
+    generator without spending budget; a run whose process died is resumed.
+    ``force`` retrains in every case.
+    """
     store = store or Store(settings.store_url)
     # once the store has users, the requester proves who they are (four-eyes relies on it)
     identify(store, settings.user, os.environ.get(TOKEN_ENV), Permission.RUN)
+    t0 = time.perf_counter()
+    try:
+        with job_lock(loaded.spec.name, store, settings.home):
+            outcome = _run_locked(loaded, settings, store, progress or _NoProgress(), clock, force)
+    except SynthgateError as exc:
+        log_event(
+            "run.locked" if isinstance(exc, JobLocked) else "run.failed",
+            level=logging.WARNING if isinstance(exc, JobLocked) else logging.ERROR,
+            job=loaded.spec.name,
+            error=str(exc),
+            exit_code=exc.exit_code,
+            duration=round(time.perf_counter() - t0, 3),
+        )
+        raise
+    log_event(
+        "run.finished",
+        job=loaded.spec.name,
+        run_id=outcome.run_id,
+        mode=outcome.mode.value,
+        status=outcome.status.value if outcome.status else None,
+        rows=outcome.rows,
+        epsilon_spent=outcome.epsilon_spent,
+        exit_code=outcome.exit_code,
+        duration=round(time.perf_counter() - t0, 3),
+    )
+    return outcome
+
+
+def _abandon(store: Store, audit: AuditLog, actor: str, run_id: str, reason: str) -> None:
+    store.finish_run(run_id, status="failed", error=reason)
+    audit.append(actor=actor, action="run.failed", subject=run_id, details={"error": reason})
+
+
+def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
+    loaded: LoadedSpec,
+    settings: Settings,
+    store: Store,
+    progress: Progress,
+    clock: Callable[[], str],
+    force: bool,
+) -> RunOutcome:
+    spec = loaded.spec
     pre = preflight(loaded)
+    audit = AuditLog(store)
     budget_limit = pre.policy.budget.epsilon_per_source
     ledger = BudgetLedger(store)
-    if pre.synthesizer.private:
-        # stop before any real row is read when the source's budget cannot cover the run
-        try:
-            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
-        except BaseException:
-            pre.close()
-            raise
-    audit = AuditLog(store)
-    run = _Run(settings, store, audit, _new_id("run"), progress or _NoProgress())
-    seed = spec.synthesis.seed if spec.synthesis.seed is not None else secrets.randbits(32)
-    started = clock()
-    store.create_run(
-        RunRow(
-            id=run.id,
-            job_name=spec.name,
-            spec_hash=loaded.spec_hash,
-            source_key=pre.source_key,
-            snapshot_id=None,
-            synthesizer=pre.synthesizer.name,
-            status="running",
-            requested_by=settings.user,
-            started_at=started,
-            finished_at=None,
-            error=None,
-            run_dir=str(run.dir),
-            spec_path=str(loaded.path.resolve()) if loaded.path else None,
+    mhash = model_hash(spec, pre.source_key)
+    loader = getattr(type(pre.synthesizer), "load", None)
+    try:
+        history = load_history(store, spec.name, loaded.spec_hash, pre.source_key)
+        stale = history.stale
+        if stale is not None and force:
+            _abandon(store, audit, settings.user, stale.id, "abandoned: rerun with --force")
+            stale = None
+        for other in abandoned_runs(store, spec.name):
+            if stale is None or other != stale.id:
+                # still 'running' while we hold the lock: its process died
+                _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
+        resume_model = (
+            history.saved_model(stale, history.stale_stages)
+            if stale is not None and loader is not None
+            else None
         )
-    )
-    audit.append(
-        actor=settings.user,
-        action="run.started",
-        subject=run.id,
-        details={
-            "job": spec.name,
-            "spec_hash": loaded.spec_hash,
-            "source": pre.source_key,
-            "synthesizer": pre.synthesizer.name,
-        },
-    )
+        prior_model = (
+            history.saved_model(history.last_ok, history.last_ok_stages)
+            if not force and stale is None and loader is not None
+            else None
+        )
+        if prior_model is not None and prior_model.model_hash != mhash:
+            prior_model = None
+        budget_checked = False
+        if pre.synthesizer.private and resume_model is None and prior_model is None:
+            # stop before any real row is read when the source's budget cannot cover the run
+            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
+            budget_checked = True
+    except BaseException:
+        pre.close()
+        raise
+
+    if stale is not None:
+        run = _Run(settings, store, audit, stale.id, progress, spec.name)
+        started = stale.started_at
+        done = [n for n, r in history.stale_stages.items() if r.status == "succeeded"]
+        audit.append(
+            actor=settings.user,
+            action="run.resumed",
+            subject=run.id,
+            details={"job": spec.name, "finished_stages": done},
+        )
+        log_event("run.resumed", job=spec.name, run_id=run.id, finished_stages=done)
+    else:
+        run = _Run(settings, store, audit, _new_id("run"), progress, spec.name)
+        started = clock()
+        store.create_run(
+            RunRow(
+                id=run.id,
+                job_name=spec.name,
+                spec_hash=loaded.spec_hash,
+                source_key=pre.source_key,
+                snapshot_id=None,
+                synthesizer=pre.synthesizer.name,
+                status="running",
+                requested_by=settings.user,
+                started_at=started,
+                finished_at=None,
+                error=None,
+                run_dir=str(run.dir),
+                spec_path=str(loaded.path.resolve()) if loaded.path else None,
+            )
+        )
+        audit.append(
+            actor=settings.user,
+            action="run.started",
+            subject=run.id,
+            details={
+                "job": spec.name,
+                "spec_hash": loaded.spec_hash,
+                "source": pre.source_key,
+                "synthesizer": pre.synthesizer.name,
+            },
+        )
+        log_event("run.started", job=spec.name, run_id=run.id, synthesizer=pre.synthesizer.name)
+
     snapshot_id: str | None = None
     try:
-        with run.stage("extract", {}) as folder:
+        extract_summary: dict[str, Any] = {"model_hash": mhash}
+        with run.stage("extract", extract_summary) as folder:
             data = st.extract(pre.source, spec, pre.schema, folder)
             snapshot_id = data.snapshot_id
+            last_ok = history.last_ok
+            mode, seed, model_from = _decide(
+                loaded, history, snapshot_id, resume_model, prior_model, force=force
+            )
+            extract_summary.update(
+                snapshot_id=snapshot_id, rows=len(data.frame), seed=seed, mode=mode.value
+            )
+
+        if mode is RunMode.SKIP:
+            assert last_ok is not None
+            message = f"nothing to do: source snapshot and spec unchanged since run {last_ok.id}"
+            store.finish_run(run.id, status="skipped", snapshot_id=snapshot_id)
+            audit.append(
+                actor=settings.user,
+                action="run.skipped",
+                subject=run.id,
+                details={"job": spec.name, "unchanged_since": last_ok.id},
+            )
+            pre.close()
+            return RunOutcome(
+                run_id=run.id,
+                run_dir=run.dir,
+                release_id=None,
+                status=None,
+                report_html=None,
+                report_json=None,
+                synthetic_path=None,
+                rows=0,
+                stage_seconds=run.seconds,
+                mode=mode,
+                epsilon_spent=0.0,
+                model_run=last_ok.id,
+                message=message,
+            )
+        if (
+            pre.synthesizer.private
+            and model_from is None
+            and not budget_checked
+            and not (mode is RunMode.RESUME and budget_charged(store, run.id))
+        ):
+            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
+
         with run.stage("classify", {}) as folder:
             findings = st.classify(data, spec, folder, seed=seed)
         audit.append(
@@ -316,23 +522,40 @@ def run_job(
             epsilon=spec.synthesis.privacy.epsilon,
             delta=spec.synthesis.privacy.resolve_delta(len(masked.train)),
         )
-        with run.stage("synthesize", {"synthesizer": pre.synthesizer.name}) as folder:
-            fit = st.synthesize(
-                pre.synthesizer,
-                masked,
-                schema,
-                privacy,
-                folder,
-                seed=seed,
-                progress=run.progress.training_step,
-            )
-        budget = _spend_budget(
-            ledger, audit, settings.user, pre.source_key, run.id, fit, budget_limit
+        synth_summary: dict[str, Any] = {"synthesizer": pre.synthesizer.name, "model_hash": mhash}
+        with run.stage("synthesize", synth_summary) as folder:
+            if model_from is not None and loader is not None:
+                synth, fit = _load_model(loader, model_from, folder, seed)
+                synth_summary.update(saved=True, reused_from=model_from.run_id)
+            else:
+                synth = pre.synthesizer
+                fit = st.synthesize(
+                    synth,
+                    masked,
+                    schema,
+                    privacy,
+                    folder,
+                    seed=seed,
+                    progress=run.progress.training_step,
+                )
+                model_dir = folder / "model"
+                synth_summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
+        model_run = model_from.run_id if model_from is not None else None
+        budget, epsilon_spent = _charge(
+            ledger,
+            audit,
+            settings.user,
+            pre.source_key,
+            run.id,
+            fit,
+            budget_limit,
+            mode=mode,
+            model_run=model_run,
         )
         rows = spec.synthesis.rows or len(data.frame)
         with run.stage("sample", {"rows": rows}) as folder:
             sampled = st.sample(
-                pre.synthesizer,
+                synth,
                 data,
                 masked,
                 rows,
@@ -354,7 +577,8 @@ def run_job(
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)
             record_policy(store, pre.policy, actor=settings.user)
-        release_id = _new_id("rel")
+        existing = release_of(store, run.id) if mode is RunMode.RESUME else None
+        release_id = existing.id if existing is not None else _new_id("rel")
         expires = (_parse_ts(started) + spec.release.expires_after).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ"
         )
@@ -367,9 +591,12 @@ def run_job(
                     "started_at": started,
                     "finished_at": clock(),
                     "synthgate_version": __version__,
+                    "mode": mode.value,
                 },
                 "provenance": {
                     "spec_hash": loaded.spec_hash,
+                    "model_spec_hash": mhash,
+                    "model_run": model_run,
                     "source": redact(spec.source.url),
                     "table": spec.source.table,
                     "snapshot_id": snapshot_id,
@@ -407,62 +634,70 @@ def run_job(
             }
             report_json, report_html = write_report(report, folder)
         now = clock()
-        store.add_release(
-            ReleaseRow(
-                id=release_id,
-                run_id=run.id,
-                job_name=spec.name,
-                source_key=pre.source_key,
-                status=decision.status.value,
-                requested_by=settings.user,
-                created_at=now,
-                updated_at=now,
-                expires_at=expires,
-                policy=pre.policy.name,
-                target_url=redact(spec.target.url),
-                target_table=spec.target_table,
-                target_mode=spec.target.mode.value,
-                rows=len(sampled.release),
-                gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
-                report_path=str(report_html),
-                version=1,
-                approvals_required=pre.policy.required_approvals,
-                artifact_sha256=file_sha256(sampled.path),
-                target_fingerprint=target_fingerprint(
-                    spec.target.url, spec.target_table, spec.target.mode.value
-                ),
+        if existing is None:
+            store.add_release(
+                ReleaseRow(
+                    id=release_id,
+                    run_id=run.id,
+                    job_name=spec.name,
+                    source_key=pre.source_key,
+                    status=decision.status.value,
+                    requested_by=settings.user,
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=expires,
+                    policy=pre.policy.name,
+                    target_url=redact(spec.target.url),
+                    target_table=spec.target_table,
+                    target_mode=spec.target.mode.value,
+                    rows=len(sampled.release),
+                    gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
+                    report_path=str(report_html),
+                    version=1,
+                    approvals_required=pre.policy.required_approvals,
+                    artifact_sha256=file_sha256(sampled.path),
+                    target_fingerprint=target_fingerprint(
+                        spec.target.url, spec.target_table, spec.target.mode.value
+                    ),
+                )
             )
-        )
-        audit.append(
-            actor=settings.user,
-            action="gate.evaluated",
-            subject=release_id,
-            details={
-                "run": run.id,
-                "policy": pre.policy.name,
-                "status": decision.status.value,
-                "failed": [o.rule_id for o in decision.outcomes if not o.passed],
-                "outcomes": [
-                    {k: v for k, v in o.to_dict().items() if k != "reason"}
-                    for o in decision.outcomes
-                ],
-            },
-        )
-        audit.append(
-            actor=settings.user,
-            action="release.created",
-            subject=release_id,
-            details={"run": run.id, "status": decision.status.value, "rows": len(sampled.release)},
-        )
-        status = decision.status
-        if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
-            status = auto_approve(store, release_id, policy=pre.policy)
+            audit.append(
+                actor=settings.user,
+                action="gate.evaluated",
+                subject=release_id,
+                details={
+                    "run": run.id,
+                    "policy": pre.policy.name,
+                    "status": decision.status.value,
+                    "failed": [o.rule_id for o in decision.outcomes if not o.passed],
+                    "outcomes": [
+                        {k: v for k, v in o.to_dict().items() if k != "reason"}
+                        for o in decision.outcomes
+                    ],
+                },
+            )
+            audit.append(
+                actor=settings.user,
+                action="release.created",
+                subject=release_id,
+                details={
+                    "run": run.id,
+                    "status": decision.status.value,
+                    "rows": len(sampled.release),
+                },
+            )
+            status = decision.status
+            if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
+                status = auto_approve(store, release_id, policy=pre.policy)
+        else:
+            # the process died after the release was created: keep that release
+            status = ReleaseStatus(existing.status)
         store.finish_run(run.id, status="succeeded", snapshot_id=snapshot_id)
         audit.append(
             actor=settings.user,
             action="run.finished",
             subject=run.id,
-            details={"release": release_id, "status": status.value},
+            details={"release": release_id, "status": status.value, "mode": mode.value},
         )
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
@@ -483,6 +718,13 @@ def run_job(
         ) from exc
     finally:
         pre.close()
+    note = None
+    if mode is RunMode.RESAMPLE:
+        note = f"re-sampled from model of run {model_run}; no privacy budget spent"
+    elif mode is RunMode.RESUME:
+        note = f"resumed run {run.id}" + (
+            "; re-used its trained model" if model_run is not None else ""
+        )
     return RunOutcome(
         run_id=run.id,
         run_dir=run.dir,
@@ -495,7 +737,132 @@ def run_job(
         stage_seconds=run.seconds,
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
+        mode=mode,
+        epsilon_spent=epsilon_spent,
+        model_run=model_run,
+        message=note,
     )
+
+
+def _fresh_seed(loaded: LoadedSpec) -> int:
+    seed = loaded.spec.synthesis.seed
+    return seed if seed is not None else secrets.randbits(32)
+
+
+def _decide(
+    loaded: LoadedSpec,
+    history: History,
+    snapshot_id: str,
+    resume_model: SavedModel | None,
+    prior_model: SavedModel | None,
+    *,
+    force: bool,
+) -> tuple[RunMode, int, SavedModel | None]:
+    """Once the snapshot is known: what this run does, its seed, the model it re-uses."""
+    last_ok = history.last_ok
+    if history.stale is not None and not force:
+        seed = history.seed_of(history.stale_stages)
+        earlier = history.snapshot_of(history.stale_stages)
+        reuse = resume_model if earlier in (None, snapshot_id) else None
+        return RunMode.RESUME, _fresh_seed(loaded) if seed is None else seed, reuse
+    if (
+        not force
+        and last_ok is not None
+        and last_ok.snapshot_id == snapshot_id
+        and last_ok.spec_hash == loaded.spec_hash
+    ):
+        return RunMode.SKIP, history.seed_of(history.last_ok_stages) or 0, None
+    if prior_model is not None and prior_model.snapshot_id == snapshot_id:
+        seed = prior_model.seed if prior_model.seed is not None else _fresh_seed(loaded)
+        return RunMode.RESAMPLE, seed, prior_model
+    return RunMode.TRAIN, _fresh_seed(loaded), None
+
+
+def _load_model(
+    loader: Callable[..., Synthesizer], saved: SavedModel, folder: Path, seed: int
+) -> tuple[Synthesizer, FitResult]:
+    """The generator saved by *saved*'s run, copied into this run's folder when it
+    came from another run, with the fit facts it was trained under."""
+    target = folder / "model"
+    if saved.folder.resolve() != target.resolve():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(saved.folder, target)
+        fit_json = saved.folder.parent / "fit.json"
+        if fit_json.is_file():
+            shutil.copyfile(fit_json, folder / "fit.json")
+    try:
+        facts = json.loads((folder / "fit.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        facts = {}
+    synth = loader(target, sample_seed=seed)
+    fit = FitResult(seconds=0.0, params=facts.get("params", {}), privacy=synth.privacy_spent())
+    return synth, fit
+
+
+def _charge(
+    ledger: BudgetLedger,
+    audit: AuditLog,
+    actor: str,
+    source: str,
+    run_id: str,
+    fit: FitResult,
+    limit: float,
+    *,
+    mode: RunMode,
+    model_run: str | None,
+) -> tuple[dict[str, Any], float | None]:
+    """Charge the run's ε to the source once; return the report's budget figures and
+    the ε this run spent (0 for a re-sample, None for a non-private model)."""
+    epsilon: float | None = fit.privacy.epsilon if fit.privacy.private else None
+    if mode is RunMode.RESAMPLE:
+        budget = _post_processing(ledger, audit, actor, source, run_id, limit, model_run)
+        budget["note"] = (
+            f"re-sampled from model of run {model_run}; no privacy budget spent "
+            "(post-processing of a differentially private model)"
+        )
+        epsilon = 0.0
+    elif model_run is not None and budget_charged(ledger.store, run_id):
+        # resumed after the model was trained and charged: charged exactly once
+        budget = _budget_figures(ledger, source, limit)
+    else:
+        budget = _spend_budget(ledger, audit, actor, source, run_id, fit, limit)
+    if model_run is not None:
+        budget["model_run"] = model_run
+    budget["spent_this_run"] = epsilon
+    return budget, epsilon
+
+
+def _budget_figures(ledger: BudgetLedger, source: str, limit: float) -> dict[str, Any]:
+    status = ledger.status(source, limit=limit)
+    return {
+        "source": source,
+        "limit_epsilon": limit,
+        "spent_before": status.spent_epsilon,
+        "spent_after": status.spent_epsilon,
+        "remaining": status.remaining,
+        "releases_counted": status.runs,
+    }
+
+
+def _post_processing(
+    ledger: BudgetLedger,
+    audit: AuditLog,
+    actor: str,
+    source: str,
+    run_id: str,
+    limit: float,
+    model_run: str | None,
+) -> dict[str, Any]:
+    """A re-sample costs nothing: the ledger gets a 0-ε line that says why."""
+    figures = _budget_figures(ledger, source, limit)
+    ledger.record(source, run_id, epsilon=0.0, delta=0.0, accountant="post-processing", stages=())
+    audit.append(
+        actor=actor,
+        action="budget.post_processing",
+        subject=run_id,
+        details={"source": source, "epsilon": 0.0, "model_run": model_run},
+    )
+    return figures
 
 
 def _spend_budget(
