@@ -52,10 +52,7 @@ def _describe(owner: dict[str, Any] | None) -> str:
 
 
 def _locked(job: str, owner: dict[str, Any] | None) -> JobLocked:
-    return JobLocked(
-        f"job {job} is running in another process ({_describe(owner)}); skipped",
-        hint="wait for it to finish; the next sync runs it again if there is anything to do",
-    )
+    return JobLocked(f"job {job} is running in another process ({_describe(owner)}); skipped")
 
 
 @contextmanager

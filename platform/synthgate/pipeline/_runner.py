@@ -343,7 +343,7 @@ def run_job(
     except SynthgateError as exc:
         log_event(
             "run.locked" if isinstance(exc, JobLocked) else "run.failed",
-            level=logging.WARNING if isinstance(exc, JobLocked) else logging.ERROR,
+            # the command line prints the error itself; the event is for JSON log collectors
             job=loaded.spec.name,
             error=str(exc),
             exit_code=exc.exit_code,
