@@ -7,23 +7,27 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 from tests._dbservers import pg_database
 from tests.conftest import base_spec
 
 from synthgate.pipeline import EXIT_LOCKED, JobLocked, job_lock
 from synthgate.store import Store
+from synthgate.store.models import RunRow
 
 HOLDER = """
 import sys
 from pathlib import Path
 from synthgate.pipeline import job_lock
 from synthgate.store import Store
+from synthgate.store.models import RunRow
 store = Store(sys.argv[1])
 with job_lock(sys.argv[2], store, Path(sys.argv[3])):
     print("held", flush=True)
@@ -64,13 +68,7 @@ def _acquire_within(job: str, store: Store, home: Path, seconds: float) -> None:
             if time.monotonic() > deadline:
                 raise
             # the holder's session may still be closing on the server; give it a moment
-            threading_wait(0.05)
-
-
-def threading_wait(seconds: float) -> None:
-    import threading
-
-    threading.Event().wait(seconds)
+            threading.Event().wait(0.05)
 
 
 @pytest.fixture
@@ -100,14 +98,9 @@ def _contend(home: Path, spec: Path, store_url: str, env_store: str | None) -> N
         assert lines[0].endswith("; skipped")
         # the turned-away process created no run
         with store.session() as s:
-            from sqlalchemy import func, select
-
-            from synthgate.store.models import RunRow
-
             assert s.scalar(select(func.count()).select_from(RunRow)) == 0
-        with pytest.raises(JobLocked):
-            with job_lock("test-job", store, home):
-                pass
+        with pytest.raises(JobLocked), job_lock("test-job", store, home):
+            pass
         # another job is not blocked
         with job_lock("other-job", store, home):
             pass
@@ -140,7 +133,8 @@ def test_lock_released_normally_lets_the_next_worker_in(home: Path) -> None:
     url = f"sqlite:///{home / 'synthgate.db'}"
     store = Store(url)
     holder = _hold(url, "test-job", home, _env(home, None))
-    assert holder.stdin is not None and holder.stdout is not None
+    assert holder.stdin is not None
+    assert holder.stdout is not None
     holder.stdin.write("\n")
     holder.stdin.flush()
     assert holder.stdout.readline().strip() == "released"
