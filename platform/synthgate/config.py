@@ -80,7 +80,10 @@ class PiiAction(enum.StrEnum):
 
     DROP = "drop"  # removed from the release
     FAKE = "fake"  # removed before training, refilled with independent fake values
-    KEEP = "keep"  # passed to the synthesizer (only where the policy allows it)
+    KEEP = "keep"  # passed to the synthesizer (never for direct identifiers or free text)
+    PSEUDONYMIZE = "pseudonymize"  # removed before training, refilled with keyed surrogates
+    GENERALIZE = "generalize"  # date → month/year, postcode → prefix, age → band; then learned
+    REDACT = "redact"  # free text with each detected identifier replaced; then learned
 
 
 class _Spec(BaseModel):
@@ -148,12 +151,22 @@ class TargetSpec(_Spec):
 
 
 class PiiSpec(_Spec):
+    """PII handling. ``columns`` overrides the policy's action per column.
+
+    The pseudonym key (needed by ``pseudonymize``) is read from ``key_file``
+    when set, else from the environment variable ``key_env``; it never appears
+    in the spec, a log or a report.
+    """
+
     policy: str | None = Field(
         default=None, description="policy pack for PII actions; defaults to release.policy"
     )
     key_env: str = Field(default="SYNTHGATE_PSEUDONYM_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    key_file: Path | None = None
     columns: dict[str, PiiAction] = Field(default_factory=dict)
-    sample_values: int = Field(default=500, ge=10, le=100_000)
+    sample_values: int = Field(
+        default=1000, ge=10, le=100_000, description="distinct values sampled per column"
+    )
 
 
 class ColumnHint(_Spec):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,16 +20,26 @@ import pandas as pd
 
 from synthgate.contracts import LogicalType, TableSchema
 from synthgate.pii._analyzer import analyzer
-from synthgate.pii._entities import ENTITIES, PiiClass, entity_from_name
+from synthgate.pii._entities import ENTITIES, PiiClass, entity_from_name, normalise_column
+from synthgate.pii._recognizers import CustomRecognizer, presidio_recognizers
 
 __all__ = ["ColumnFinding", "PiiClass", "classify_columns"]
 
 MIN_SCORE = 0.4  # per-value Presidio score to count a match
 MIN_SHARE = 0.5  # share of sampled values that must match to classify a column
+PERSON_SHARE = 0.7  # higher bar for spaCy's PERSON without a name hint (brands, products)
 HINTED_SHARE = 0.2  # lower bar when the column name announces the same entity
 FREE_TEXT_WORDS = 6  # median words per value from which a column is free text
 FREE_TEXT_SHARE = 0.1  # share of free-text values holding PII to flag the column
-_IGNORED = {"ORGANIZATION", "NRP", "DATE_TIME", "MEDICAL_LICENSE", "US_BANK_NUMBER", "CRYPTO"}
+FIRST_BATCH = 100  # values analysed first; the rest only when the column is undecided
+CLEAR_SHARE = 0.9  # a first batch this clear (or with no match at all) decides the column
+ALSO_SHARE = 0.2  # other entities at this share are listed beside the main one
+_IGNORED = {"ORGANIZATION", "NRP", "DATE_TIME", "MEDICAL_LICENSE", "CRYPTO", "ID", "UUID", "AGE"}
+# words in a column's name that say its values are things, not people
+_NOT_PEOPLE = re.compile(
+    r"(^|_)(product|item|brand|model|sku|company|org|organisation|organization|vendor|"
+    r"merchant|title|category|plan|tier|team|project|device|app|service|store|shop)(_|$)"
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -43,6 +54,7 @@ class ColumnFinding:
     confidence: float
     evidence: tuple[str, ...]
     sampled: int
+    also: tuple[str, ...] = ()  # other entities found in at least ALSO_SHARE of the values
 
     @property
     def label(self) -> str:
@@ -56,81 +68,170 @@ class ColumnFinding:
 
 
 def _sample(series: pd.Series, limit: int, seed: int) -> list[str]:
-    values: Any = series.dropna().astype(str).unique()
+    """Up to *limit* distinct non-empty values, drawn from a row sample (not all rows)."""
+    rng = np.random.default_rng(seed)
+    present = series.dropna()
+    if len(present) > limit * 20:
+        present = present.iloc[rng.choice(len(present), size=limit * 20, replace=False)]
+    values: Any = present.astype(str).unique()
     if len(values) > limit:
-        rng = np.random.default_rng(seed)
         values = rng.choice(values, size=limit, replace=False)
     return [v for v in values.tolist() if v.strip()]
 
 
-def _shares(values: list[str], column: str) -> Counter[str]:
+@dataclass(frozen=True)
+class _Catalog:
+    """Built-in entities plus a pack's custom recognizers."""
+
+    recognizers: tuple[CustomRecognizer, ...]
+
+    def pii_class(self, entity: str) -> PiiClass:
+        if entity in ENTITIES:
+            return ENTITIES[entity].pii_class
+        custom = next((r for r in self.recognizers if r.entity == entity), None)
+        return custom.pii_class if custom else PiiClass.DIRECT
+
+    def priority(self, entity: str) -> int:
+        # a company's own identifier is more specific than any built-in pattern
+        return (
+            200
+            if self.is_custom(entity)
+            else ENTITIES[entity].priority
+            if entity in ENTITIES
+            else 0
+        )
+
+    def is_custom(self, entity: str) -> bool:
+        return any(r.entity == entity for r in self.recognizers)
+
+    def hint(self, column: str) -> str | None:
+        norm = normalise_column(column)
+        for rec in self.recognizers:
+            if rec.matches_name(norm):
+                return rec.entity
+        return entity_from_name(column)
+
+
+def _shares(values: list[str], column: str, catalog: _Catalog) -> Counter[str]:
+    """How many of *values* hold each entity (each value counted once per entity)."""
     engine = analyzer()
     from presidio_analyzer import BatchAnalyzerEngine
 
     batch = BatchAnalyzerEngine(analyzer_engine=engine)
     counts: Counter[str] = Counter()
     context = [w for w in re.split(r"[^a-z0-9]+", column.lower()) if w]
-    for results in batch.analyze_iterator(values, language="en", batch_size=256, context=context):
+    extra = presidio_recognizers(catalog.recognizers) or None
+    for results in batch.analyze_iterator(
+        values, language="en", batch_size=256, context=context, ad_hoc_recognizers=extra
+    ):
         counts.update({r.entity_type for r in results if r.score >= MIN_SCORE})
     return counts
 
 
+def _undecided(counts: Counter[str], n: int) -> bool:
+    """Whether a first batch leaves the column's class open."""
+    if n == 0 or not counts:
+        return False
+    top = max(counts.values()) / n
+    return top < CLEAR_SHARE
+
+
+def _counted(column: str, values: list[str], catalog: _Catalog) -> Counter[str]:
+    """Entity counts over *values*, analysing a first batch and the rest only if needed."""
+    first = values[:FIRST_BATCH]
+    counts = _shares(first, column, catalog)
+    if len(values) > FIRST_BATCH and _undecided(counts, len(first)):
+        counts += _shares(values[FIRST_BATCH:], column, catalog)
+        return counts
+    # scale the first batch's counts to the whole sample so shares are comparable
+    return (
+        counts
+        if len(values) <= FIRST_BATCH
+        else Counter({e: round(c * len(values) / len(first)) for e, c in counts.items()})
+    )
+
+
+def _eligible(entity: str, share: float, column: str, hint: str | None, catalog: _Catalog) -> bool:
+    """Whether an entity matched by values alone may name the column."""
+    if entity in _IGNORED:
+        return False
+    info = ENTITIES.get(entity)
+    if info is not None and info.hint_only and hint != entity:
+        return False
+    if entity == "PERSON" and hint != "PERSON":
+        return share >= PERSON_SHARE and not _NOT_PEOPLE.search(normalise_column(column))
+    return share >= MIN_SHARE
+
+
 def _classify_text(
-    column: str, values: list[str], hint: str | None
-) -> tuple[str | None, PiiClass, float, float, tuple[str, ...]]:
-    counts = _shares(values, column)
+    column: str, values: list[str], hint: str | None, catalog: _Catalog
+) -> tuple[str | None, PiiClass, float, float, tuple[str, ...], tuple[str, ...]]:
+    counts = _counted(column, values, catalog)
     n = max(len(values), 1)
     words = float(np.median([len(_WORD.findall(v)) for v in values])) if values else 0.0
     candidates = [
-        (round(count / n, 2), ENTITIES[e].priority if e in ENTITIES else 0, e)
+        (round(count / n, 2), catalog.priority(e), e)
         for e, count in counts.items()
         if e not in _IGNORED
     ]
     candidates.sort(reverse=True)
+    also = tuple(e for share, _, e in candidates if share >= ALSO_SHARE)
     if words >= FREE_TEXT_WORDS:
-        direct = [
-            c
-            for c in candidates
-            if c[2] in ENTITIES and ENTITIES[c[2]].pii_class is PiiClass.DIRECT
-        ]
+        direct = [c for c in candidates if catalog.pii_class(c[2]) is PiiClass.DIRECT]
         if direct and direct[0][0] >= FREE_TEXT_SHARE:
-            return direct[0][2], PiiClass.FREE_TEXT, direct[0][0], direct[0][0], ("presidio",)
-        return None, PiiClass.NONE, 0.0, 0.0, ()
+            share = direct[0][0]
+            return direct[0][2], PiiClass.FREE_TEXT, share, share, ("presidio",), also
+        return None, PiiClass.NONE, 0.0, 0.0, (), also
     if hint is not None:
         share = counts.get(hint, 0) / n
-        if share >= HINTED_SHARE or ENTITIES[hint].pii_class is PiiClass.DIRECT:
+        if share >= HINTED_SHARE or catalog.pii_class(hint) is PiiClass.DIRECT:
             evidence = ("name", "presidio") if share >= HINTED_SHARE else ("name",)
             conf = min(1.0, 0.6 + share * 0.4) if share >= HINTED_SHARE else 0.6
-            return hint, ENTITIES[hint].pii_class, round(share, 4), round(conf, 3), evidence
-    if candidates and candidates[0][0] >= MIN_SHARE:
-        share, _, entity = candidates[0]
-        info = ENTITIES.get(entity)
-        pii_class = info.pii_class if info else PiiClass.DIRECT
-        return entity, pii_class, share, round(share, 3), ("presidio",)
+            return hint, catalog.pii_class(hint), round(share, 4), round(conf, 3), evidence, also
+    for share, _, entity in candidates:
+        if _eligible(entity, share, column, hint, catalog):
+            return entity, catalog.pii_class(entity), share, round(share, 3), ("presidio",), also
     if hint is not None:
-        return hint, ENTITIES[hint].pii_class, round(counts.get(hint, 0) / n, 4), 0.5, ("name",)
-    return None, PiiClass.NONE, 0.0, 0.0, ()
+        share = round(counts.get(hint, 0) / n, 4)
+        return hint, catalog.pii_class(hint), share, 0.5, ("name",), also
+    return None, PiiClass.NONE, 0.0, 0.0, (), also
 
 
 def classify_columns(
-    frame: pd.DataFrame, schema: TableSchema, *, sample_values: int = 500, seed: int = 0
+    frame: pd.DataFrame,
+    schema: TableSchema,
+    *,
+    sample_values: int = 1000,
+    seed: int = 0,
+    recognizers: Sequence[CustomRecognizer] = (),
 ) -> list[ColumnFinding]:
-    """Classify every column of *frame*; one finding per column, in schema order."""
+    """Classify every column of *frame*; one finding per column, in schema order.
+
+    *recognizers* are a policy pack's own entities; they are matched in values
+    and, through their name patterns, in column names.
+    """
+    catalog = _Catalog(tuple(recognizers))
     findings: list[ColumnFinding] = []
     for col in schema.columns:
-        hint = entity_from_name(col.name)
+        hint = catalog.hint(col.name)
         textual = col.type in {LogicalType.TEXT, LogicalType.CATEGORICAL} or (
             col.type is LogicalType.IDENTIFIER and frame[col.name].dtype == object
         )
         if textual and col.domain is None:
             values = _sample(frame[col.name], sample_values, seed)
-            entity, pii_class, share, conf, evidence = _classify_text(col.name, values, hint)
+            entity, pii_class, share, conf, evidence, also = _classify_text(
+                col.name, values, hint, catalog
+            )
+            others = tuple(a for a in also if a != entity)
             findings.append(
-                ColumnFinding(col.name, entity, pii_class, share, conf, evidence, len(values))
+                ColumnFinding(
+                    col.name, entity, pii_class, share, conf, evidence, len(values), others
+                )
             )
         elif hint is not None and col.type is not LogicalType.BOOLEAN:
-            info = ENTITIES[hint]
-            findings.append(ColumnFinding(col.name, hint, info.pii_class, 0.0, 0.5, ("name",), 0))
+            findings.append(
+                ColumnFinding(col.name, hint, catalog.pii_class(hint), 0.0, 0.5, ("name",), 0)
+            )
         else:
             findings.append(ColumnFinding(col.name, None, PiiClass.NONE, 0.0, 0.0, (), 0))
     return findings

@@ -6,7 +6,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-__all__ = ["ENTITIES", "EntityInfo", "PiiClass", "entity_from_name"]
+__all__ = ["ENTITIES", "EntityInfo", "PiiClass", "entity_from_name", "normalise_column"]
 
 
 class PiiClass(enum.StrEnum):
@@ -23,6 +23,10 @@ class EntityInfo:
     label: str
     name_pattern: str | None  # regex over the normalised column name
     priority: int  # higher wins a tie between entities matched by one value set
+    # Presidio's pattern for the entity also matches common non-PII values (any
+    # 10-digit number passes the NHS checksum one time in eleven; any 8-17 digit
+    # integer looks like a bank account): counted only when the column name says so
+    hint_only: bool = False
 
 
 ENTITIES: dict[str, EntityInfo] = {
@@ -90,6 +94,37 @@ ENTITIES: dict[str, EntityInfo] = {
             60,
         ),
         EntityInfo(
+            "UK_NHS",
+            PiiClass.DIRECT,
+            "UK NHS number",
+            r"^nhs(_?(no|num|number|id))?$",
+            88,
+            hint_only=True,
+        ),
+        EntityInfo(
+            "US_ITIN",
+            PiiClass.DIRECT,
+            "US taxpayer id (ITIN)",
+            r"^(itin|tax_?id|taxpayer_?id)$",
+            87,
+        ),
+        EntityInfo(
+            "US_BANK_NUMBER",
+            PiiClass.DIRECT,
+            "bank account number",
+            r"^(bank_?account(_?(no|number))?|account_?number|acct_?(no|number))$",
+            86,
+            hint_only=True,
+        ),
+        EntityInfo(
+            "NATIONAL_ID",
+            PiiClass.DIRECT,
+            "national id number",
+            r"^(national_?id(_?number)?|nino|ni_?number|insee|steuer_?id|personal_?id(_?number)?)$",
+            84,
+            hint_only=True,
+        ),
+        EntityInfo(
             "DATE_OF_BIRTH",
             PiiClass.QUASI,
             "date of birth",
@@ -113,14 +148,14 @@ ENTITIES: dict[str, EntityInfo] = {
 _COMPILED = {name: re.compile(e.name_pattern) for name, e in ENTITIES.items() if e.name_pattern}
 
 
-def _normalise(column: str) -> str:
+def normalise_column(column: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column.strip())
     return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
 
 
 def entity_from_name(column: str) -> str | None:
     """The entity a column's name announces, if any (``e_mail`` → EMAIL_ADDRESS)."""
-    norm = _normalise(column)
+    norm = normalise_column(column)
     best: tuple[int, str] | None = None
     for name, pattern in _COMPILED.items():
         if pattern.search(norm):

@@ -33,22 +33,37 @@ _GENERATORS: dict[str, Callable[[Any], object]] = {
 
 
 def fake_values(
-    entity: str | None, n: int, *, seed: int, avoid: LeakScanner | None = None
+    entity: str | None,
+    n: int,
+    *,
+    seed: int,
+    avoid: LeakScanner | None = None,
+    unique: bool = False,
 ) -> list[object]:
-    """*n* fake values of *entity*; any that equals a real value is redrawn."""
+    """*n* fake values of *entity*; any that equals a real value is redrawn.
+
+    With *unique*, a value drawn before is redrawn too (key columns).
+    """
     faker: Any = Faker("en_US")
     faker.seed_instance(seed)
     generate: Callable[[Any], object] = _GENERATORS.get(
         entity or "", lambda f: f.bothify("??######").upper()
     )
+    seen: set[object] = set()
+
+    def bad(value: object) -> bool:
+        return (avoid is not None and value in avoid) or (unique and value in seen)
+
     out: list[object] = []
     for _ in range(n):
         value = generate(faker)
         tries = 0
-        while avoid is not None and value in avoid and tries < _MAX_TRIES:
+        while bad(value) and tries < _MAX_TRIES:
             value = generate(faker)
             tries += 1
-        if avoid is not None and value in avoid:
+        while bad(value):
             value = f"{value}-{faker.pystr(min_chars=4, max_chars=4)}"
+        if unique:
+            seen.add(value)
         out.append(value)
     return out

@@ -115,6 +115,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
     synthesizer = create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
     policy = load_policy(spec.release.policy)
     pii_policy = policy if spec.pii_policy == spec.release.policy else load_policy(spec.pii_policy)
+    st.require_pii_key(spec, pii_policy)  # a missing pseudonym key stops before any row is read
     source = open_source(spec.source.url)
     try:
         schema = source.schema(spec.source.table)
@@ -508,7 +509,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
 
         with run.stage("classify", {}) as folder:
-            findings = st.classify(data, spec, folder, seed=seed)
+            findings = st.classify(data, spec, folder, seed=seed, policy=pre.pii_policy)
         audit.append(
             actor=settings.user,
             action="pii.classified",

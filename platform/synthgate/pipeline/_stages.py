@@ -31,13 +31,17 @@ from synthgate.contracts import (
 from synthgate.errors import ConfigError, SourceError
 from synthgate.pii import (
     ColumnFinding,
+    CustomRecognizer,
     LeakScanner,
     MaskAction,
     MaskPlan,
+    Pseudonymizer,
     apply_plan,
     build_plan,
     classify_columns,
+    load_key,
     refill,
+    scan_text_columns,
 )
 from synthgate.release import GateDecision, PolicyPack, evaluate_gate
 from synthgate.reporting import json_safe
@@ -52,6 +56,7 @@ __all__ = [
     "gate",
     "mask",
     "model_schema",
+    "require_pii_key",
     "sample",
     "synthesize",
     "validate",
@@ -128,9 +133,33 @@ def _model_types(table: pa.Table) -> pa.Table:
 # --------------------------------------------------------------------------- classify
 
 
-def classify(data: Extracted, spec: JobSpec, folder: Path, *, seed: int) -> list[ColumnFinding]:
+def require_pii_key(spec: JobSpec, policy: PolicyPack) -> Pseudonymizer | None:
+    """The pseudonymizer when the spec or the policy may pseudonymize, else None.
+
+    Called before any row is read: a missing or short key is a one-line
+    ConfigError naming the variable or file, never the key.
+    """
+    asked = any(a is PiiAction.PSEUDONYMIZE for a in spec.pii.columns.values())
+    if not (asked or policy.pii.needs_key):
+        return None
+    return Pseudonymizer(load_key(env=spec.pii.key_env, key_file=spec.pii.key_file))
+
+
+def classify(
+    data: Extracted,
+    spec: JobSpec,
+    folder: Path,
+    *,
+    seed: int,
+    policy: PolicyPack | None = None,
+) -> list[ColumnFinding]:
+    """The PII inventory: one finding per column (entity, class, share); no value."""
     findings = classify_columns(
-        data.frame, data.schema, sample_values=spec.pii.sample_values, seed=seed
+        data.frame,
+        data.schema,
+        sample_values=spec.pii.sample_values,
+        seed=seed,
+        recognizers=policy.pii.custom_recognizers() if policy is not None else (),
     )
     write_json(folder / "inventory.json", [f.to_dict() for f in findings])
     return findings
@@ -145,12 +174,17 @@ class Masked:
     train: pd.DataFrame
     holdout: pd.DataFrame
     leak: LeakScanner
+    pseudonymizer: Pseudonymizer | None = None
+    recognizers: tuple[CustomRecognizer, ...] = ()
 
 
 _SPEC_ACTIONS = {
     PiiAction.DROP: MaskAction.DROP,
     PiiAction.FAKE: MaskAction.FAKE,
     PiiAction.KEEP: MaskAction.KEEP,
+    PiiAction.PSEUDONYMIZE: MaskAction.PSEUDONYMIZE,
+    PiiAction.GENERALIZE: MaskAction.GENERALIZE,
+    PiiAction.REDACT: MaskAction.REDACT,
 }
 
 
@@ -163,14 +197,38 @@ def mask(
     *,
     seed: int,
 ) -> Masked:
-    """Plan per-column actions, strip PII, split train / holdout."""
+    """Plan per-column actions, strip PII, split train / holdout.
+
+    The synthesizer gets only the plan's model columns, generalized and redacted
+    values in place of the real ones. Real direct identifiers are kept only as
+    keyed digests, for the leak scan of the output.
+    """
     overrides = {col: _SPEC_ACTIONS[a] for col, a in spec.pii.columns.items()}
     plan = build_plan(
-        findings, data.schema, class_actions=policy.pii.class_actions(), overrides=overrides
+        findings,
+        data.schema,
+        class_actions=policy.pii.class_actions(),
+        overrides=overrides,
+        entity_actions=policy.pii.entity_actions(),
     )
+    pseudonymizer = require_pii_key(spec, policy)
+    if plan.needs_key and pseudonymizer is None:
+        pseudonymizer = Pseudonymizer(load_key(env=spec.pii.key_env, key_file=spec.pii.key_file))
+    recognizers = policy.pii.custom_recognizers()
     leak = LeakScanner()
     leak.add_frame(data.frame, plan.direct_identifiers)
-    kept = apply_plan(data.frame, plan)
+    surrogate = (
+        pseudonymizer.surrogate
+        if pseudonymizer is not None and policy.pii.redacts_with_surrogate
+        else None
+    )
+    kept = apply_plan(
+        data.frame,
+        plan,
+        generalization=policy.pii.generalization(),
+        recognizers=recognizers,
+        surrogate=surrogate,
+    )
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(kept))
     n_holdout = round(len(kept) * spec.validation.holdout)
@@ -178,7 +236,7 @@ def mask(
     train = kept.iloc[order[n_holdout:]].reset_index(drop=True)
     write_json(folder / "plan.json", plan.to_dict())
     write_json(folder / "split.json", {"train_rows": len(train), "holdout_rows": len(holdout)})
-    return Masked(plan, train, holdout, leak)
+    return Masked(plan, train, holdout, leak, pseudonymizer, recognizers)
 
 
 # --------------------------------------------------------------------------- synthesize
@@ -187,9 +245,15 @@ def mask(
 def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
     """Schema of the columns the synthesizer sees, with declared public facts."""
     cols: list[ColumnSchema] = []
-    for name in masked.plan.columns(MaskAction.KEEP):
+    transformed = set(masked.plan.columns(MaskAction.GENERALIZE)) | set(
+        masked.plan.columns(MaskAction.REDACT)
+    )
+    for name in masked.plan.model_columns:
         col = data.schema.column(name)
-        if col.type is LogicalType.TEXT:
+        if name in transformed:
+            # generalized and redacted values are labels: no real bounds or domain carry over
+            col = ColumnSchema(col.name, LogicalType.CATEGORICAL, col.nullable, col.native_type)
+        elif col.type is LogicalType.TEXT:
             col = col.with_type(LogicalType.CATEGORICAL)
         hint = spec.synthesis.columns.get(name)
         if hint is not None:
@@ -261,8 +325,22 @@ def sample(
     rebalance: RebalanceSpec | None = None,
 ) -> Sampled:
     model_frame = _rebalanced(synth, rows, rebalance, seed) if rebalance else synth.sample(rows)
-    release = refill(model_frame, masked.plan, data.schema, seed=seed, avoid=masked.leak)
+    release = refill(
+        model_frame,
+        masked.plan,
+        data.schema,
+        seed=seed,
+        avoid=masked.leak,
+        pseudonymizer=masked.pseudonymizer,
+    )
     replay = masked.leak.scan(release)
+    # free text that reaches the output (redacted, then synthesized) is read by Presidio
+    # again: every value in which it still finds an identifier counts as a replay
+    text_columns = masked.plan.columns(MaskAction.REDACT)
+    for col, hits in scan_text_columns(
+        release, text_columns, recognizers=masked.recognizers, seed=seed
+    ).items():
+        replay[f"{col} (presidio)"] = hits
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "synthetic.parquet"
     pq.write_table(pa.Table.from_pandas(release, preserve_index=False), path)

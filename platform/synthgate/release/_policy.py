@@ -23,12 +23,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthgate.config import format_problems
 from synthgate.contracts import RuleOutcome, Severity
 from synthgate.errors import ConfigError
-from synthgate.pii import MaskAction, PiiClass
+from synthgate.pii import (
+    ENTITIES,
+    GENERALIZABLE,
+    CustomPattern,
+    CustomRecognizer,
+    DatePrecision,
+    Generalization,
+    MaskAction,
+    PiiClass,
+    check_regex,
+)
 from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
 
@@ -134,12 +144,143 @@ class Rule(BaseModel):
     explain: str = Field(min_length=1)
 
 
+#: what a policy may choose per class (``keep`` for direct identifiers has its own message)
+_CLASS_ACTIONS: dict[PiiClass, frozenset[MaskAction]] = {
+    PiiClass.DIRECT: frozenset(
+        {MaskAction.DROP, MaskAction.FAKE, MaskAction.PSEUDONYMIZE, MaskAction.KEEP}
+    ),
+    PiiClass.QUASI: frozenset(
+        {
+            MaskAction.KEEP,
+            MaskAction.DROP,
+            MaskAction.FAKE,
+            MaskAction.PSEUDONYMIZE,
+            MaskAction.GENERALIZE,
+        }
+    ),
+    PiiClass.FREE_TEXT: frozenset({MaskAction.DROP, MaskAction.REDACT}),
+}
+
+
+class PatternSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regex: str = Field(min_length=1)
+    score: float = Field(gt=0, le=1)
+    name: str = ""
+
+
+class RecognizerSpec(BaseModel):
+    """A company's own entity, found by regular expressions (Presidio pattern recognizer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")
+    pii_class: PiiClass = Field(default=PiiClass.DIRECT, alias="class")
+    patterns: list[PatternSpec] = Field(min_length=1)
+    context: list[str] = Field(default_factory=list)
+    column_names: str | None = Field(
+        default=None, description="regex over the snake_case column name that announces it"
+    )
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _regexes(self) -> RecognizerSpec:
+        for i, pattern in enumerate(self.patterns):
+            why = check_regex(pattern.regex)
+            if why is not None:
+                raise ValueError(f"recognizer {self.entity}: patterns[{i}].regex is {why}")
+        if self.column_names is not None:
+            why = check_regex(self.column_names)
+            if why is not None:
+                raise ValueError(f"recognizer {self.entity}: column_names is {why}")
+        if self.pii_class is PiiClass.NONE:
+            raise ValueError(f"recognizer {self.entity}: class cannot be 'none'")
+        return self
+
+    def recognizer(self) -> CustomRecognizer:
+        return CustomRecognizer(
+            entity=self.entity,
+            pii_class=self.pii_class,
+            patterns=tuple(CustomPattern(p.regex, p.score, p.name) for p in self.patterns),
+            context=tuple(self.context),
+            name_pattern=self.column_names,
+            label=self.label or self.entity.replace("_", " ").lower(),
+        )
+
+
+class GeneralizePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: DatePrecision = DatePrecision.MONTH
+    zip_digits: int = Field(default=3, ge=1, le=5)
+    age_band: int = Field(default=10, ge=2, le=50)
+
+
+class RedactWith(enum.StrEnum):
+    PLACEHOLDER = "placeholder"  # <PERSON>, <EMAIL_ADDRESS> …
+    SURROGATE = "surrogate"  # a keyed surrogate of the span (needs the pseudonym key)
+
+
+def _entity_problem(
+    entity: str, action: MaskAction, custom: Mapping[str, RecognizerSpec]
+) -> str | None:
+    if entity in ENTITIES:
+        cls = ENTITIES[entity].pii_class
+    elif entity in custom:
+        cls = custom[entity].pii_class
+    else:
+        return (
+            f"pii.entities.{entity}: unknown entity; known: built-in entities and "
+            "those of pii.recognizers"
+        )
+    if action is MaskAction.KEEP and cls is PiiClass.DIRECT:
+        return (
+            f"pii.entities.{entity} cannot be 'keep'; direct identifiers never reach a synthesizer"
+        )
+    if action is MaskAction.GENERALIZE and entity not in GENERALIZABLE:
+        return f"pii.entities.{entity}: 'generalize' applies to {', '.join(sorted(GENERALIZABLE))}"
+    if action not in _CLASS_ACTIONS[cls]:
+        allowed = ", ".join(sorted(a.value for a in _CLASS_ACTIONS[cls]))
+        return f"pii.entities.{entity} cannot be '{action.value}'; use {allowed}"
+    return None
+
+
 class PiiPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     direct_identifier: MaskAction = MaskAction.FAKE
     quasi_identifier: MaskAction = MaskAction.KEEP
     free_text: MaskAction = MaskAction.DROP
+    entities: dict[str, MaskAction] = Field(
+        default_factory=dict, description="action per entity, before the class's action"
+    )
+    recognizers: list[RecognizerSpec] = Field(default_factory=list)
+    generalize: GeneralizePolicy = Field(default_factory=GeneralizePolicy)
+    redact_with: RedactWith = RedactWith.PLACEHOLDER
+
+    @model_validator(mode="after")
+    def _actions_fit(self) -> PiiPolicy:
+        problems = []
+        for cls, action in self.class_actions().items():
+            if action not in _CLASS_ACTIONS[cls]:
+                allowed = ", ".join(sorted(a.value for a in _CLASS_ACTIONS[cls]))
+                problems.append(f"pii.{cls.value} cannot be '{action.value}'; use one of {allowed}")
+        custom = {r.entity: r for r in self.recognizers}
+        if len(custom) < len(self.recognizers):
+            problems.append("pii.recognizers: an entity is declared twice")
+        for name in custom:
+            if name in ENTITIES:
+                problems.append(
+                    f"pii.recognizers: {name} is a built-in entity; choose another name"
+                )
+        for entity, action in self.entities.items():
+            problem = _entity_problem(entity, action, custom)
+            if problem is not None:
+                problems.append(problem)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def class_actions(self) -> dict[PiiClass, MaskAction]:
         return {
@@ -147,6 +288,26 @@ class PiiPolicy(BaseModel):
             PiiClass.QUASI: self.quasi_identifier,
             PiiClass.FREE_TEXT: self.free_text,
         }
+
+    def entity_actions(self) -> dict[str, MaskAction]:
+        return dict(self.entities)
+
+    def custom_recognizers(self) -> tuple[CustomRecognizer, ...]:
+        return tuple(r.recognizer() for r in self.recognizers)
+
+    def generalization(self) -> Generalization:
+        g = self.generalize
+        return Generalization(g.date, g.zip_digits, g.age_band)
+
+    @property
+    def redacts_with_surrogate(self) -> bool:
+        return self.redact_with is RedactWith.SURROGATE
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether this policy may pseudonymize, so a run needs the pseudonym key."""
+        chosen = {*self.class_actions().values(), *self.entities.values()}
+        return MaskAction.PSEUDONYMIZE in chosen or self.redact_with is RedactWith.SURROGATE
 
 
 class BudgetPolicy(BaseModel):
