@@ -18,8 +18,11 @@ users) needs a valid token.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -177,11 +180,34 @@ def hash_token(token: str) -> str:
     return _HASHER.hash(token)
 
 
+_VERIFIED: OrderedDict[tuple[str, str], None] = OrderedDict()
+_VERIFIED_MAX = 1024
+_VERIFIED_LOCK = threading.Lock()
+
+
 def verify_token(token_hash: str, token: str) -> bool:
+    """Whether *token* matches *token_hash*.
+
+    A match is remembered (as the sha256 of the token, which is random and
+    256 bits long) for this stored hash, so that an API client does not pay
+    for argon2 on every request; rotating the token changes the stored hash,
+    and disabled users are refused before their token is checked.
+    """
+    key = (token_hash, hashlib.sha256(token.encode()).hexdigest())
+    with _VERIFIED_LOCK:
+        if key in _VERIFIED:
+            _VERIFIED.move_to_end(key)
+            return True
     try:
-        return _HASHER.verify(token_hash, token)
+        ok = _HASHER.verify(token_hash, token)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    if ok:
+        with _VERIFIED_LOCK:
+            _VERIFIED[key] = None
+            while len(_VERIFIED) > _VERIFIED_MAX:
+                _VERIFIED.popitem(last=False)
+    return ok
 
 
 # --------------------------------------------------------------------------- identity

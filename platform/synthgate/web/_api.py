@@ -35,6 +35,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "the user's role or the four-eyes rule forbids it"),
         (404, "no such release or run"),
         (409, "the release changed or is in the wrong state"),
+        (422, "the request does not match this schema (one line naming the fields)"),
     )
 }
 

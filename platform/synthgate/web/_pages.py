@@ -170,7 +170,9 @@ def login(
             status_code=http_status(exc),
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    response.delete_cookie(
+        LOGIN_CSRF_COOKIE, path="/", secure=config.secure_cookies, httponly=True, samesite="strict"
+    )
     start_session(
         config.store, response, actor, secure=config.secure_cookies, hours=config.session_hours
     )

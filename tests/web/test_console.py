@@ -1,0 +1,272 @@
+"""Console pages over a real session: sign-in, CSRF, throttling, roles, headers, /metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from synthgate.audit import AuditLog
+from synthgate.release import LOCK_AFTER_FAILURES, Actor, Role, get_release, set_password
+from synthgate.web import CONSOLE_CSP, create_app
+from tests.web._seed import PASSWORD, Seeded, make_release
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def login_token(client: TestClient) -> str:
+    match = _CSRF.search(client.get("/login").text)
+    assert match
+    return match.group(1)
+
+
+def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> str:
+    """Sign in; the session's CSRF token."""
+    response = client.post(
+        "/login",
+        data={"username": user, "password": password, "csrf_token": login_token(client)},
+    )
+    assert response.status_code == 303, response.text
+    match = _CSRF.search(client.get("/releases").text)
+    assert match
+    return match.group(1)
+
+
+def test_pages_need_a_session(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    for path in (
+        "/releases",
+        "/releases/rel-1",
+        "/releases/rel-1/report",
+        "/audit",
+        "/budget",
+        "/runs",
+    ):
+        response = client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=")
+    assert client.post("/releases/rel-1/approve", data={"text": "x"}).status_code == 401
+    assert client.get("/healthz").text == "ok"
+
+
+def test_sign_in_open_pages_and_sign_out(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    csrf = sign_in(client, "dave")
+    for path in ("/releases", "/releases/rel-1", "/audit", "/budget", "/runs", "/runs/run-rel-1"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "dave" in response.text
+    assert "rel-1" in client.get("/releases?status=AWAITING_APPROVAL&requester=alice").text
+    assert "rel-1" not in client.get("/releases?status=APPROVED").text
+    assert "rel-1" not in client.get("/releases?requester=bob").text
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    assert client.get("/releases").status_code == 303
+
+
+def test_session_cookie_flags(seeded: Seeded) -> None:
+    with TestClient(
+        create_app(seeded.store), base_url="https://testserver", follow_redirects=False
+    ) as c:
+        response = c.post(
+            "/login", data={"username": "bob", "password": PASSWORD, "csrf_token": login_token(c)}
+        )
+    cookies = response.headers.get_list("set-cookie")
+    (cookie,) = [c for c in cookies if c.startswith("__Host-sg_session=")]
+    for flag in ("HttpOnly", "Secure", "SameSite=strict", "Path=/"):
+        assert flag in cookie
+    assert "Strict-Transport-Security" in response.headers
+
+
+def test_login_without_the_form_token_is_refused(client: TestClient) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"username": "bob", "password": PASSWORD})
+    assert response.status_code == 403
+    assert client.get("/releases").status_code == 303
+
+
+def test_wrong_password_is_refused_and_audited(client: TestClient, seeded: Seeded) -> None:
+    response = client.post(
+        "/login",
+        data={"username": "bob", "password": "nope nope nope", "csrf_token": login_token(client)},
+    )
+    assert response.status_code == 401
+    assert "wrong user name or password" in response.text
+    failed = list(AuditLog(seeded.store).events(action="auth.failed"))
+    assert failed[-1].subject == "bob"
+    assert failed[-1].details["via"] == "console"
+    assert "nope" not in str(failed[-1].details)
+
+
+def test_login_throttling_locks_the_user_and_address_out(
+    client: TestClient, seeded: Seeded
+) -> None:
+    for _ in range(LOCK_AFTER_FAILURES):
+        client.post(
+            "/login",
+            data={
+                "username": "bob",
+                "password": "wrong password!",
+                "csrf_token": login_token(client),
+            },
+        )
+    locked = client.post(
+        "/login", data={"username": "bob", "password": PASSWORD, "csrf_token": login_token(client)}
+    )
+    assert locked.status_code == 429
+    assert "too many failed sign-ins" in locked.text
+    assert client.get("/releases").status_code == 303
+    # another user from the same address is not locked out
+    sign_in(client, "carol")
+    reasons = [e.details["reason"] for e in AuditLog(seeded.store).events(action="auth.failed")]
+    assert reasons.count("locked out after repeated failures") == 2
+
+
+def test_post_without_csrf_is_refused(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    csrf = sign_in(client, "bob")
+    refused = client.post("/releases/rel-1/approve", data={"text": "looks fine"})
+    assert refused.status_code == 403
+    forged = client.post(
+        "/releases/rel-1/approve", data={"text": "looks fine", "csrf_token": "x" + csrf}
+    )
+    assert forged.status_code == 403
+    assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
+    via_header = client.post(
+        "/releases/rel-1/approve", data={"text": "looks fine"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert via_header.status_code == 303
+    assert get_release(seeded.store, "rel-1").status == "APPROVED"
+
+
+def test_page_actions_follow_the_service_rules(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded, requested_by="bob")
+    csrf = sign_in(client, "bob")
+    own = client.post("/releases/rel-1/approve", data={"text": "mine", "csrf_token": csrf})
+    assert own.status_code == 403
+    assert "four-eyes" in own.text
+    blank = client.post("/releases/rel-1/reject", data={"text": " ", "csrf_token": csrf})
+    assert blank.status_code == 400
+    client.cookies.clear()
+    csrf = sign_in(client, "dave")
+    auditor = client.post("/releases/rel-1/approve", data={"text": "ok", "csrf_token": csrf})
+    assert auditor.status_code == 403
+    assert "may not approve or reject releases" in auditor.text
+    assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
+    client.cookies.clear()
+    csrf = sign_in(client, "carol")
+    done = client.post(
+        "/releases/rel-1/approve", data={"text": "ok", "csrf_token": csrf, "expected_version": "1"}
+    )
+    assert done.status_code == 303
+    page = client.get(done.headers["location"])
+    assert "Your approval is recorded." in page.text
+    assert "APPROVED" in page.text
+    assert client.get("/audit?action=release.approved").text.count("rel-1") >= 1
+
+
+def test_approve_buttons_are_shown_only_to_deciders(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    sign_in(client, "dave")
+    assert 'action="/releases/rel-1/approve"' not in client.get("/releases/rel-1").text
+    client.cookies.clear()
+    sign_in(client, "bob")
+    assert 'action="/releases/rel-1/approve"' in client.get("/releases/rel-1").text
+
+
+def test_security_headers(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    sign_in(client, "dave")
+    page = client.get("/releases/rel-1")
+    assert page.headers["content-security-policy"] == CONSOLE_CSP
+    assert "frame-ancestors 'none'" in CONSOLE_CSP
+    assert "'unsafe-inline'" not in CONSOLE_CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text  # only <script src=...>
+    report = client.get("/releases/rel-1/report")
+    assert report.status_code == 200
+    assert "synthgate report" in report.text
+    assert report.headers["cache-control"] == "no-store"
+    assert "sandbox" in report.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in report.headers["content-security-policy"]
+    static = client.get("/static/htmx.min.js")
+    assert static.status_code == 200
+    assert "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_open_redirects_are_not_followed(client: TestClient) -> None:
+    response = client.post(
+        "/login",
+        data={
+            "username": "bob",
+            "password": PASSWORD,
+            "csrf_token": login_token(client),
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/releases"
+
+
+def test_disabling_a_user_or_changing_the_password_ends_sessions(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, "bob")
+    assert client.get("/releases").status_code == 200
+    set_password(seeded.store, Actor("root", Role.ADMIN, True), "bob", "another long password")
+    assert client.get("/releases").status_code == 303
+
+
+def test_metrics_are_read_from_the_store(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded, "rel-1")
+    make_release(seeded, "rel-2", epsilon=0.5)
+    text = client.get("/metrics").text
+    assert 'synthgate_releases{status="AWAITING_APPROVAL"} 2.0' in text
+    assert "synthgate_release_queue_length 2.0" in text
+    assert 'synthgate_epsilon_spent{source="sqlite:///source.db#customers"} 2.0' in text
+    assert 'synthgate_runs{status="succeeded"} 2.0' in text
+    client.post(
+        "/api/v1/releases/rel-1/reject", json={"reason": "no"}, headers=seeded.headers("bob")
+    )
+    text = client.get("/metrics").text
+    assert "synthgate_release_queue_length 1.0" in text
+    assert 'synthgate_releases{status="REJECTED"} 1.0' in text
+
+
+def test_metrics_token_when_configured(seeded: Seeded) -> None:
+    with TestClient(
+        create_app(seeded.store, secure_cookies=False, metrics_token="s3cret-metrics")
+    ) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = c.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+        assert ok.status_code == 200
+        assert "synthgate_release_queue_length" in ok.text
+
+
+def test_report_of_a_missing_file_is_404(
+    client: TestClient, seeded: Seeded, tmp_path: Path
+) -> None:
+    row = make_release(seeded)
+    Path(row.report_path).unlink()
+    sign_in(client, "dave")
+    assert client.get("/releases/rel-1/report").status_code == 404
+    assert client.get("/releases/rel-nope").status_code == 404
+    assert client.get("/runs/nope").status_code == 404
+
+
+@pytest.mark.parametrize("since", ["7d", "2000-01-01"])
+def test_audit_filters(client: TestClient, seeded: Seeded, since: str) -> None:
+    make_release(seeded)
+    client.post(
+        "/api/v1/releases/rel-1/approve", json={"comment": "ok"}, headers=seeded.headers("bob")
+    )
+    sign_in(client, "dave")
+    page = client.get(f"/audit?actor=bob&action=release.&since={since}")
+    assert page.status_code == 200
+    assert "release.approved" in page.text
+    assert "Hash chain verified" in page.text
+    assert "user.added" not in page.text
+    assert client.get("/audit?since=yesterday-ish").status_code == 400
