@@ -94,13 +94,15 @@ def generalize(entity: str | None, series: pd.Series, how: Generalization) -> pd
 
 def _direct_entities(recognizers: Sequence[CustomRecognizer]) -> list[str]:
     built_in = [e for e, info in ENTITIES.items() if info.pii_class is PiiClass.DIRECT]
-    return built_in + ["LOCATION"] + [r.entity for r in recognizers]
+    # spaCy's small model often labels a person in a sentence as an organisation:
+    # free text loses organisations and places too (over-redaction is the safe error)
+    return [*built_in, "LOCATION", "ORGANIZATION", *(r.entity for r in recognizers)]
 
 
 def detected_spans(
     texts: Sequence[str], *, recognizers: Sequence[CustomRecognizer] = ()
 ) -> list[list[Any]]:
-    """Presidio's results (direct identifiers and places, score ≥ 0.4) per text."""
+    """Presidio's results (direct identifiers, places, organisations; score ≥ 0.4) per text."""
     from presidio_analyzer import BatchAnalyzerEngine
 
     engine = BatchAnalyzerEngine(analyzer_engine=analyzer())
