@@ -104,12 +104,13 @@ def make_release(
     (run_dir / "extract" / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
     report = run_dir / "report" / "report.html"
     report.write_text(REPORT, "utf-8")
+    table = f"syn_{release_id.replace('-', '_')}"
     spec = {
         "name": "test-job",
         "source": {"url": "sqlite:///source.db", "table": "customers"},
         "target": {
             "url": f"sqlite:///{tmp / 'target.db'}",
-            "table": f"syn_{release_id.replace('-', '_')}",
+            "table": table,
             "mode": "replace",
         },
     }
@@ -161,7 +162,7 @@ def make_release(
         expires_at=FUTURE,
         policy="default",
         target_url="sqlite:///target.db",
-        target_table=spec["target"]["table"],
+        target_table=table,
         target_mode="replace",
         rows=20,
         gate=json.dumps(

@@ -8,6 +8,7 @@ a server error or break the documented schema.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -32,7 +33,7 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_answers_every_generated_request_without_a_server_error(
-    case: Case, seeded: Seeded
+    case: Case[Any], seeded: Seeded
 ) -> None:
     if APP.state.config.store is not seeded.store:
         make_release(seeded, "rel-1")
