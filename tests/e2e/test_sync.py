@@ -184,17 +184,20 @@ def pg_source(demo_db: Path) -> Iterator[PgDb]:
             "monthly_spend double precision, tenure_months integer, gender text, age integer, "
             "churned boolean)"
         )
-        for row in frame.itertuples(index=False):
+        rows: list[dict[str, Any]] = [
+            {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
+        ]
+        for row in rows:
             db.execute(
                 "INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (
-                    int(row.customer_id),
-                    row.plan,
-                    float(row.monthly_spend),
-                    int(row.tenure_months),
-                    row.gender,
-                    int(row.age),
-                    bool(row.churned),
+                    int(row["customer_id"]),
+                    row["plan"],
+                    float(row["monthly_spend"]),
+                    int(row["tenure_months"]),
+                    row["gender"],
+                    int(row["age"]),
+                    bool(row["churned"]),
                 ),
             )
         yield db
