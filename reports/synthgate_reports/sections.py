@@ -361,14 +361,36 @@ class PiiSection:
                     e(act.get("reason")),
                 ]
             )
+        used = {str(a.get("action")) for a in _list(pii.get("actions")) if isinstance(a, Mapping)}
+        legend = "".join(
+            f"<li><b>{e(action)}</b>: {e(text)}</li>"
+            for action, text in _PII_ACTIONS.items()
+            if action in used
+        )
         note = explain(
             "Detected with Presidio on a sample of distinct values per column and with "
             "column-name hints. Share is the fraction of sampled values in which the entity was "
             "found. No sampled value is stored or shown."
         )
-        return note + table(
-            ["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows
+        return (
+            note
+            + table(["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows)
+            + (f"<ul>{legend}</ul>" if legend else "")
         )
+
+
+_PII_ACTIONS = {
+    "keep": "learned by the synthesizer as it is",
+    "drop": "not in the release",
+    "fake": "never learned; filled with independent fake values of the same kind",
+    "rekey": "key column never learned; filled with fresh unique keys",
+    "pseudonymize": (
+        "never learned; filled with surrogates drawn under the pseudonym key (the same key "
+        "gives the same surrogates in every run and table)"
+    ),
+    "generalize": "coarsened before the synthesizer learned it (month or year, prefix, band)",
+    "redact": "free text with every detected identifier replaced before it was learned",
+}
 
 
 class PrivacySection:

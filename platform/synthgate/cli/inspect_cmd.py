@@ -8,6 +8,7 @@ from rich.table import Table
 from synthgate.cli._common import out, print_json
 from synthgate.contracts import Source, TableSchema
 from synthgate.errors import UnsupportedType
+from synthgate.release import load_policy
 from synthgate.sources import open_source
 
 __all__ = ["inspect"]
@@ -23,13 +24,21 @@ def inspect(
     ] = True,
     sample_values: Annotated[
         int, typer.Option(min=10, max=100_000, help="Distinct values sampled per column for PII.")
-    ] = 500,
+    ] = 1000,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy", help="Policy pack (name or YAML path) for recognizers and actions."
+        ),
+    ] = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Describe a source: its tables, or one table's schema, row count, declared domains and PII.
 
-    PII is classified on a uniform random sample of the rows. Writes nothing.
+    PII is classified on a uniform random sample of the rows; the action shown is
+    what the policy pack would do with each column. No value is printed. Writes nothing.
     """
+    pack = load_policy(policy) if pii and table is not None else None
     source = open_source(url)
     try:
         if table is None:
@@ -43,15 +52,28 @@ def inspect(
         schema = source.schema(table)
         rows = source.row_count(table)
         findings: dict[str, Any] = {}
+        actions: dict[str, Any] = {}
         unreadable: list[str] = []
-        if pii:
-            from synthgate.pii import classify_columns
+        if pack is not None:
+            from synthgate.pii import build_plan, classify_columns
 
             frame, unreadable = _sample_frame(source, schema, rows=max(10_000, sample_values * 20))
             readable = schema.select([c for c in schema.column_names if c not in unreadable])
-            findings = {
-                f.column: f for f in classify_columns(frame, readable, sample_values=sample_values)
-            }
+            found = classify_columns(
+                frame,
+                readable,
+                sample_values=sample_values,
+                recognizers=pack.pii.custom_recognizers(),
+            )
+            findings = {f.column: f for f in found}
+            plan = build_plan(
+                found,
+                readable,
+                class_actions=pack.pii.class_actions(),
+                overrides={},
+                entity_actions=pack.pii.entity_actions(),
+            )
+            actions = {a.column: a for a in plan.actions}
     finally:
         source.close()
     domains = {c.name: list(c.domain) for c in schema.columns if c.domain}
@@ -63,16 +85,24 @@ def inspect(
                 "schema": schema.to_dict(),
                 "declared_domains": domains,
                 "unreadable_columns": unreadable,
-                "pii": [f.to_dict() for f in findings.values()] if pii else None,
+                "pii": [
+                    {**f.to_dict(), "action": actions[f.column].action.value}
+                    for f in findings.values()
+                ]
+                if pii
+                else None,
+                "pii_policy": pack.name if pack is not None else None,
             }
         )
         return
     out.print(f"[bold]{table}[/]  {rows} rows  primary key: {', '.join(schema.primary_key) or '—'}")
     grid = Table(show_edge=False)
-    for head in ("column", "type", "native", "null", "declared domain", "PII", "share", "class"):
+    heads = ("column", "type", "native", "null", "declared domain", "PII", "share", "class")
+    for head in (*heads, "action"):
         grid.add_column(head)
     for col in schema.columns:
         f = findings.get(col.name)
+        act = actions.get(col.name)
         grid.add_row(
             col.name,
             col.type.value,
@@ -82,8 +112,11 @@ def inspect(
             (f.entity or "") if f else "",
             f"{f.share:.2f}" if f and f.entity else "",
             f.pii_class.value if f and f.entity else "",
+            act.action.value if act else "",
         )
     out.print(grid)
+    if pack is not None:
+        out.print(f"actions: policy pack {pack.name!r} (no sampled value is shown or stored)")
     for name in unreadable:
         out.print(
             f"[yellow]{name}: not read for PII (its type cannot be read; see its native type)[/]"
