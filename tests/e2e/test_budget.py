@@ -63,11 +63,12 @@ def test_repeated_private_runs_accumulate_and_the_one_over_budget_stops(
     assert report["privacy"]["budget"]["spent_after"] == pytest.approx(spent["epsilon"])
     assert (Path(first["run_dir"]) / "synthesize" / "model" / "generator.pt").is_file()
 
-    assert main(["run", str(path), "--json"]) == 4
+    # unchanged source and spec: retraining must be asked for (otherwise exit 99)
+    assert main(["run", str(path), "--json", "--force"]) == 4
     capsys.readouterr()
     runs_before = len(list((home / "runs").iterdir()))
 
-    assert main(["run", str(path)]) == 5
+    assert main(["run", str(path), "--force"]) == 5
     err = capsys.readouterr().err
     assert "privacy budget" in err
     assert "limit ε=5" in err
