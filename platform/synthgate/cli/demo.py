@@ -41,7 +41,7 @@ def demo(
     loaded = load_job_spec(demo_job_path())
     progress = StageProgress(enabled=None if not json_out else False)
     try:
-        outcome = run_job(loaded, cfg, progress=progress)
+        outcome = run_job(loaded, cfg, progress=progress, force=True)  # always a fresh run
     finally:
         progress.close()
     if json_out:
