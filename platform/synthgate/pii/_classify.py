@@ -9,6 +9,7 @@ logged or returned.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -31,8 +32,7 @@ PERSON_SHARE = 0.7  # higher bar for spaCy's PERSON without a name hint (brands,
 HINTED_SHARE = 0.2  # lower bar when the column name announces the same entity
 FREE_TEXT_WORDS = 6  # median words per value from which a column is free text
 FREE_TEXT_SHARE = 0.1  # share of free-text values holding PII to flag the column
-FIRST_BATCH = 100  # values analysed first; the rest only when the column is undecided
-CLEAR_SHARE = 0.9  # a first batch this clear (or with no match at all) decides the column
+BATCHES = (100, 400)  # values analysed first; more only while the column is undecided
 ALSO_SHARE = 0.2  # other entities at this share are listed beside the main one
 _IGNORED = {"ORGANIZATION", "NRP", "DATE_TIME", "MEDICAL_LICENSE", "CRYPTO", "ID", "UUID", "AGE"}
 # words in a column's name that say its values are things, not people
@@ -55,6 +55,7 @@ class ColumnFinding:
     evidence: tuple[str, ...]
     sampled: int
     also: tuple[str, ...] = ()  # other entities found in at least ALSO_SHARE of the values
+    analysed: int = 0  # values Presidio read (a first batch decides clear columns)
 
     @property
     def label(self) -> str:
@@ -122,51 +123,104 @@ def _shares(values: list[str], column: str, catalog: _Catalog) -> Counter[str]:
     context = [w for w in re.split(r"[^a-z0-9]+", column.lower()) if w]
     extra = presidio_recognizers(catalog.recognizers) or None
     for results in batch.analyze_iterator(
-        values, language="en", batch_size=256, context=context, ad_hoc_recognizers=extra
+        values,
+        language="en",
+        batch_size=256,
+        context=context,
+        ad_hoc_recognizers=extra,
+        entities=_entities(engine, catalog),
     ):
         counts.update({r.entity_type for r in results if r.score >= MIN_SCORE})
     return counts
 
 
-def _undecided(counts: Counter[str], n: int) -> bool:
-    """Whether a first batch leaves the column's class open."""
-    if n == 0 or not counts:
-        return False
-    top = max(counts.values()) / n
-    return top < CLEAR_SHARE
+def _entities(engine: Any, catalog: _Catalog) -> list[str]:
+    """The entities worth looking for (skipping ignored recognizers saves a quarter)."""
+    supported = {e for r in engine.registry.recognizers for e in r.supported_entities}
+    return sorted((supported - _IGNORED) | {r.entity for r in catalog.recognizers})
 
 
-def _counted(column: str, values: list[str], catalog: _Catalog) -> Counter[str]:
-    """Entity counts over *values*, analysing a first batch and the rest only if needed."""
-    first = values[:FIRST_BATCH]
-    counts = _shares(first, column, catalog)
-    if len(values) > FIRST_BATCH and _undecided(counts, len(first)):
-        counts += _shares(values[FIRST_BATCH:], column, catalog)
-        return counts
-    # scale the first batch's counts to the whole sample so shares are comparable
+def _threshold(entity: str) -> float:
+    return PERSON_SHARE if entity == "PERSON" else MIN_SHARE
+
+
+def _undecided(
+    counts: Counter[str], n: int, hint: str | None, free_text: bool, catalog: _Catalog
+) -> bool:
+    """Whether a batch of *n* values leaves the decision open: a share that decides it
+    lies within three standard errors of its threshold, or two entities are close."""
+    margin = 3 * math.sqrt(0.25 / max(n, 1))
+    shares = {e: c / n for e, c in counts.items() if e not in _IGNORED}
+    if free_text:
+        direct = [v for e, v in shares.items() if catalog.pii_class(e) is PiiClass.DIRECT]
+        return any(abs(v - FREE_TEXT_SHARE) < margin for v in direct)
+    if hint is not None:
+        hinted = shares.get(hint, 0.0)
+        if abs(hinted - HINTED_SHARE) < margin:
+            return True
+        if hinted >= HINTED_SHARE or catalog.pii_class(hint) is PiiClass.DIRECT:
+            return False
+    ranked = sorted(((v, e) for e, v in shares.items() if _allowed(e, hint)), reverse=True)
+    if any(abs(v - _threshold(e)) < margin for v, e in ranked):
+        return True
+    passing = [(v, e) for v, e in ranked if v >= _threshold(e)]
+    # a close runner-up matters only if it would win a tie (higher priority)
     return (
-        counts
-        if len(values) <= FIRST_BATCH
-        else Counter({e: round(c * len(values) / len(first)) for e, c in counts.items()})
+        len(passing) > 1
+        and passing[1][0] > passing[0][0] - 2 * margin
+        and catalog.priority(passing[1][1]) > catalog.priority(passing[0][1])
     )
+
+
+def _counted(
+    column: str, values: list[str], hint: str | None, free_text: bool, catalog: _Catalog
+) -> tuple[Counter[str], int]:
+    """Entity counts over *values* (scaled to all of them) and how many were analysed:
+    growing batches (100, 400, all), stopping as soon as the column is decided."""
+    counts: Counter[str] = Counter()
+    done = 0
+    for size in (*BATCHES, len(values)):
+        upto = min(size, len(values))
+        if upto > done:
+            counts += _shares(values[done:upto], column, catalog)
+            done = upto
+        if done == len(values) or not _undecided(counts, done, hint, free_text, catalog):
+            break
+    if done == len(values):
+        return counts, done
+    # scale the analysed values' counts to the whole sample so shares are comparable
+    scaled = Counter({e: round(c * len(values) / done) for e, c in counts.items()})
+    return scaled, done
+
+
+def _allowed(entity: str, hint: str | None) -> bool:
+    info = ENTITIES.get(entity)
+    return not (info is not None and info.hint_only and hint != entity)
 
 
 def _eligible(entity: str, share: float, column: str, hint: str | None, catalog: _Catalog) -> bool:
     """Whether an entity matched by values alone may name the column."""
-    if entity in _IGNORED:
-        return False
-    info = ENTITIES.get(entity)
-    if info is not None and info.hint_only and hint != entity:
+    if entity in _IGNORED or not _allowed(entity, hint):
         return False
     if entity == "PERSON" and hint != "PERSON":
         return share >= PERSON_SHARE and not _NOT_PEOPLE.search(normalise_column(column))
     return share >= MIN_SHARE
 
 
+_Result = tuple[str | None, PiiClass, float, float, tuple[str, ...], tuple[str, ...]]
+
+
 def _classify_text(
     column: str, values: list[str], hint: str | None, catalog: _Catalog
-) -> tuple[str | None, PiiClass, float, float, tuple[str, ...], tuple[str, ...]]:
-    counts = _counted(column, values, catalog)
+) -> tuple[_Result, int]:
+    words = float(np.median([len(_WORD.findall(v)) for v in values])) if values else 0.0
+    counts, analysed = _counted(column, values, hint, words >= FREE_TEXT_WORDS, catalog)
+    return _decide(column, values, hint, catalog, counts), analysed
+
+
+def _decide(
+    column: str, values: list[str], hint: str | None, catalog: _Catalog, counts: Counter[str]
+) -> _Result:
     n = max(len(values), 1)
     words = float(np.median([len(_WORD.findall(v)) for v in values])) if values else 0.0
     candidates = [
@@ -219,13 +273,20 @@ def classify_columns(
         )
         if textual and col.domain is None:
             values = _sample(frame[col.name], sample_values, seed)
-            entity, pii_class, share, conf, evidence, also = _classify_text(
-                col.name, values, hint, catalog
-            )
+            result, analysed = _classify_text(col.name, values, hint, catalog)
+            entity, pii_class, share, conf, evidence, also = result
             others = tuple(a for a in also if a != entity)
             findings.append(
                 ColumnFinding(
-                    col.name, entity, pii_class, share, conf, evidence, len(values), others
+                    col.name,
+                    entity,
+                    pii_class,
+                    share,
+                    conf,
+                    evidence,
+                    len(values),
+                    others,
+                    analysed,
                 )
             )
         elif hint is not None and col.type is not LogicalType.BOOLEAN:
