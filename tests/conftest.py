@@ -48,3 +48,17 @@ def write_spec(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
         return path
 
     return write
+
+
+def need_chromium() -> str:
+    """The Chromium that browser tests drive: a skip where it is missing, a failure in CI."""
+    from synthgate.reporting import find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (scripts/dev test installs it)")
+        pytest.skip(
+            "Chromium is not installed; scripts/dev test installs it (apt-get install chromium)"
+        )
+    return chromium

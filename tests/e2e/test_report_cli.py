@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 import webbrowser
 from collections.abc import Iterator
@@ -18,21 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import base_spec
+from tests.conftest import base_spec, need_chromium
 
 from synthgate.cli import main
-from synthgate.reporting import CHROMIUM_ARGS, find_chromium
+from synthgate.reporting import CHROMIUM_ARGS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = find_chromium()
-
-
-def need_chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (scripts/dev test installs it)")
-        pytest.skip("Chromium is not installed; scripts/dev test installs it")
-    return CHROMIUM
 
 
 def cli(argv: list[str]) -> tuple[int, str]:

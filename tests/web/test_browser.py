@@ -6,32 +6,24 @@ Screenshots go to ``$SYNTHGATE_TEST_ARTIFACTS`` (default ``test-artifacts/web``)
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from synthgate.audit import AuditLog
 from synthgate.release import get_release
+from synthgate.reporting import CHROMIUM_ARGS
+from tests.conftest import need_chromium
 from tests.web._seed import PASSWORD, Seeded, make_release
 from tests.web._server import running
-
-CHROMIUM = os.environ.get("SYNTHGATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Chromium is not installed (apt-get install chromium); CI installs it",
-)
-ARGS = ["--no-sandbox", "--headless", "--disable-background-networking"]
-
-if True:  # imported after the skip marker so that a missing browser reads as a skip
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=need_chromium(), args=list(CHROMIUM_ARGS))
         yield b
         b.close()
 
