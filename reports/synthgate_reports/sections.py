@@ -228,6 +228,8 @@ class SummarySection:
                 f"<br>source budget: spent ε {fmt(budget.get('spent_after'))} of "
                 f"{fmt(budget.get('limit_epsilon'))} · remaining ε {fmt(budget.get('remaining'))}"
             )
+            if budget.get("note"):
+                eps += f"<br>{pill('re-sampled', 'info')} {e(budget.get('note'))}"
         cards = [
             (
                 "Release",
@@ -427,6 +429,8 @@ class PrivacySection:
                 "synthesizer for data leaving the company.</p>"
             )
         budget = _mapping(privacy.get("budget"))
+        if budget.get("note"):
+            head += f"<p>{pill('re-sampled', 'info')} {e(budget.get('note'))}</p>"
         if budget:
             head += "<h3>Source budget</h3>" + table(
                 [

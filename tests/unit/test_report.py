@@ -259,3 +259,14 @@ def test_pdf_needs_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     page.write_text("<html></html>")
     with pytest.raises(ConfigError, match="needs Chromium"):
         render_pdf(page)
+
+
+def test_a_resampled_release_says_it_spent_no_budget(report: dict[str, Any]) -> None:
+    resampled = copy.deepcopy(report)
+    note = "re-sampled from model of run run-1; no privacy budget spent"
+    resampled["privacy"]["budget"]["note"] = note
+    out = render_html(resampled)
+    summary, _, details = out.partition('<section id="provenance">')
+    assert note in summary
+    assert note in details.split('<section id="privacy">')[1]
+    assert note not in render_html(report)
