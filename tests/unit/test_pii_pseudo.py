@@ -153,3 +153,13 @@ def test_integer_keys_stay_distinct_integers() -> None:
     assert out["id"].dtype == "Int64"
     assert out["id"].nunique() == 4
     assert not set(out["id"]) & set(frame["id"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(key=st.binary(min_size=16, max_size=100), messages=st.lists(st.binary(max_size=200)))
+def test_batched_hmac_is_hmac_sha256(key: bytes, messages: list[bytes]) -> None:
+    import hmac
+
+    from synthgate.pii._pseudo import hmac_sha256_many
+
+    assert hmac_sha256_many(key, messages) == [hmac.digest(key, m, "sha256") for m in messages]

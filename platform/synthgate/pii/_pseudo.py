@@ -119,32 +119,52 @@ class Pseudonymizer:
         """Surrogates of distinct *values*, in order."""
         name = entity or "KEY"
         if name in _WORDY:
-            return [self._wordy(name, v) for v in values]
+            key, prefix = self._key, f"{name}\x1f"
+            digests = [hmac.digest(key, (prefix + normalise(v)).encode(), "sha256") for v in values]
+            if name == "EMAIL_ADDRESS":
+                return self._emails(digests)
+            return [self._wordy(name, v, d) for v, d in zip(values, digests, strict=True)]
         return self._digits(name, values)
 
     # ------------------------------------------------------------------ digits
 
     def _digits(self, entity: str, values: Sequence[str]) -> list[str]:
+        """Digits enciphered in place; rows grouped by length, then by shape, in numpy."""
         out: list[str] = list(values)
-        groups: dict[str, list[int]] = {}
-        for i, value in enumerate(values):
-            if value.isascii() and len(_DIGIT.findall(value)) >= 2:
-                groups.setdefault(_DIGIT.sub("#", value), []).append(i)
-            else:
-                out[i] = self._chars(entity, value)
+        n = len(values)
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+        ascii_ = np.fromiter(map(str.isascii, values), dtype=bool, count=n)
         encryptor = self._encryptor(entity)
-        for shape, rows in groups.items():
-            raw = np.frombuffer("".join(values[i] for i in rows).encode("ascii"), dtype=np.uint8)
-            grid = raw.reshape(len(rows), len(shape)).copy()
-            pos = np.array([j for j, ch in enumerate(shape) if ch == "#"])
-            digits = grid[:, pos].astype(np.int64) - 48
-            for start in range(0, digits.shape[1], _CHUNK):
-                block = digits[:, start : start + _CHUNK]
-                digits[:, start : start + _CHUNK] = _feistel(encryptor, block, start // _CHUNK)
-            grid[:, pos] = (digits + 48).astype(np.uint8)
-            text = grid.tobytes().decode("ascii")
-            width = len(shape)
-            for k, i in enumerate(rows):
+        for width in np.unique(lengths[ascii_]).tolist():
+            idx = np.nonzero((lengths == width) & ascii_)[0]
+            if width == 0:
+                continue
+            joined = "".join([values[i] for i in idx.tolist()]).encode("ascii")
+            grid = np.frombuffer(joined, dtype=np.uint8).reshape(len(idx), width).copy()
+            digit = (grid >= 48) & (grid <= 57)
+            enough = digit.sum(axis=1) >= 2
+            for i in idx[~enough].tolist():
+                out[i] = self._chars(entity, values[i])
+            rows = np.nonzero(enough)[0]
+            if len(rows) == 0:
+                continue
+            shape = np.where(digit[rows], np.uint8(35), grid[rows])  # '#' marks a digit
+            keys = np.ascontiguousarray(shape).view(np.dtype((np.void, width))).ravel()
+            _, group = np.unique(keys, return_inverse=True)
+            order = np.argsort(group, kind="stable")
+            bounds = np.cumsum(np.bincount(group))
+            start = 0
+            for stop in bounds.tolist():
+                members = rows[order[start:stop]]
+                start = stop
+                pos = np.nonzero(digit[members[0]])[0]
+                digits = grid[np.ix_(members, pos)].astype(np.int64) - 48
+                for chunk in range(0, digits.shape[1], _CHUNK):
+                    block = digits[:, chunk : chunk + _CHUNK]
+                    digits[:, chunk : chunk + _CHUNK] = _feistel(encryptor, block, chunk // _CHUNK)
+                grid[np.ix_(members, pos)] = (digits + 48).astype(np.uint8)
+            text = grid[rows].tobytes().decode("ascii")
+            for k, i in enumerate(idx[rows].tolist()):
                 out[i] = text[k * width : (k + 1) * width]
         return out
 
@@ -188,8 +208,26 @@ class Pseudonymizer:
             "tld": ("com", "org", "net"),
         }
 
-    def _wordy(self, entity: str, value: str) -> str:
-        d = hmac.digest(self._key, f"{entity}\x1f{normalise(value)}".encode(), "sha256")
+    def _emails(self, digests: Sequence[bytes]) -> list[str]:
+        """Emails from digests, word choices in numpy (as :meth:`_wordy` would pick them)."""
+        w = self._words
+        words = np.frombuffer(b"".join(digests), dtype=">u4").reshape(-1, 8).astype(np.int64)
+        first = [x.lower() for x in w["first"]]
+        last = [x.lower() for x in w["last"]]
+        domain = [x.lower() for x in w["domain"]]
+        return [
+            f"{first[a]}.{last[b]}{c}@{domain[d]}"
+            for a, b, c, d in zip(
+                (words[:, 0] % len(first)).tolist(),
+                (words[:, 1] % len(last)).tolist(),
+                (words[:, 2] % 1_000_000).tolist(),
+                (words[:, 3] % len(domain)).tolist(),
+                strict=True,
+            )
+        ]
+
+    def _wordy(self, entity: str, value: str, d: bytes) -> str:
+        """A surrogate made of Faker's words, chosen by *d* (the value's keyed digest)."""
         w = self._words
 
         def pick(kind: str, at: int) -> str:
@@ -217,6 +255,25 @@ class Pseudonymizer:
         if ":" in value:
             return ":".join(f"{int.from_bytes(d[i : i + 2], 'big'):x}" for i in range(0, 16, 2))
         return f"{d[0] % 223 + 1}.{d[1]}.{d[2]}.{d[3] % 254 + 1}"
+
+
+def hmac_sha256_many(key: bytes, messages: Sequence[bytes]) -> list[bytes]:
+    """HMAC-SHA256 (RFC 2104) of each message under one key, with the padded key's
+    hash states computed once (``hmac.digest`` recomputes them for every call)."""
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    out = []
+    for message in messages:
+        i = inner.copy()
+        i.update(message)
+        o = outer.copy()
+        o.update(i.digest())
+        out.append(o.digest())
+    return out
 
 
 def _feistel(encryptor: Any, digits: Any, chunk: int) -> Any:
