@@ -209,10 +209,13 @@ def test_names_and_emails_in_other_locales(locale: str) -> None:
         {
             "name": _column(lambda f, i: f.name(), locale),
             "col": _column(lambda f, i: f.email(), locale),
+            "col2": _column(lambda f, i: f.street_address(), locale),
         }
     )
     assert found["name"].entity == "PERSON"
     assert found["col"].entity == "EMAIL_ADDRESS"
+    # house number first (en_GB), street then number (de_DE), "12, rue …" (fr_FR)
+    assert found["col2"].entity == "STREET_ADDRESS"
 
 
 def test_sampling_reads_distinct_values_only() -> None:

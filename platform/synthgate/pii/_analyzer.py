@@ -23,6 +23,22 @@ _EXTRA_PATTERNS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
         0.5,
         ("address", "street", "home", "residence"),
     ),
+    (
+        "STREET_ADDRESS",
+        # German style: a street name ending in Straße, Weg, Platz … then the house number
+        r"\b[A-ZÄÖÜ][\wäöüß.-]*(?:stra(?:ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm|ufer|"
+        r"chaussee|steig|pfad|markt)\s+\d{1,4}[a-z]?(?:\s?[-/]\s?\d{1,4})?\b",
+        0.5,
+        ("adresse", "address", "straße", "strasse"),
+    ),
+    (
+        "STREET_ADDRESS",
+        # French style: a house number, a comma, then rue, avenue, boulevard …
+        r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|chemin|place|impasse|"
+        r"all[ée]e|quai|route|cours|voie)\s+[^\d,;\n]{2,40}",
+        0.5,
+        ("adresse", "address", "rue"),
+    ),
 )
 
 
@@ -42,10 +58,11 @@ def analyzer() -> Any:
             }
         )
         engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
-        for entity, regex, score, context in _EXTRA_PATTERNS:
+        for i, (entity, regex, score, context) in enumerate(_EXTRA_PATTERNS):
             engine.registry.add_recognizer(
                 PatternRecognizer(
                     supported_entity=entity,
+                    name=f"synthgate_{entity.lower()}_{i}",
                     patterns=[Pattern(name=entity.lower(), regex=regex, score=score)],
                     context=list(context),
                 )
