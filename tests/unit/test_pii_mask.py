@@ -353,3 +353,23 @@ def test_policy_lint_names_a_bad_recognizer(tmp_path: Path) -> None:
     )
     problems = lint_policy(path)
     assert any("recognizer ACCT" in p.message and p.line == 3 for p in problems), problems
+
+
+@pytest.mark.slow
+def test_text_scan_counts_identifiers_left_in_output_text() -> None:
+    from synthgate.pii import scan_text_columns
+
+    out = pd.DataFrame(
+        {
+            "notes": [
+                "Renewal call, write to <EMAIL_ADDRESS> about the invoice",
+                "Renewal call, write to grace.hopper@navy.mil about the invoice",
+                "Meeting in Paris with Acme Corp",  # a place and a company are not leaks
+                None,
+            ],
+            "other": ["ada@example.com"] * 4,
+        }
+    )
+    assert scan_text_columns(out, ["notes", "missing"]) == {"notes": 1}
+    dumped = repr(scan_text_columns(out, ["notes"]))
+    assert "grace" not in dumped
