@@ -373,3 +373,13 @@ def test_text_scan_counts_identifiers_left_in_output_text() -> None:
     assert scan_text_columns(out, ["notes", "missing"]) == {"notes": 1}
     dumped = repr(scan_text_columns(out, ["notes"]))
     assert "grace" not in dumped
+
+
+def test_policy_lint_warns_that_a_pseudonymizing_pack_needs_a_key(tmp_path: Path) -> None:
+    from synthgate.release import lint_policy
+
+    warned = lint_policy(_pack(tmp_path, "  direct_identifier: pseudonymize"))
+    assert [p.code for p in warned if p.code == "pii-key"] == ["pii-key"]
+    assert all(p.severity.value == "warning" for p in warned if p.code == "pii-key")
+    quiet = lint_policy(_pack(tmp_path, "  direct_identifier: fake"))
+    assert not [p for p in quiet if p.code == "pii-key"]

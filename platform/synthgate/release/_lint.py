@@ -329,6 +329,32 @@ def _contradictions(rules: list[_Checked], lines: _Lines) -> Iterator[LintProble
                 )
 
 
+def _pii_checks(raw: Any, pack: PolicyPack | None, lines: _Lines) -> list[LintProblem]:
+    problems = []
+    pii = raw.get("pii")
+    if isinstance(pii, dict) and pii.get("direct_identifier") == "keep":
+        problems.append(
+            LintProblem(
+                lines.of(("pii", "direct_identifier")),
+                LintSeverity.ERROR,
+                "pii",
+                "pii.direct_identifier cannot be 'keep'; direct identifiers never reach a "
+                "synthesizer",
+            )
+        )
+    if pack is not None and pack.pii.needs_key:
+        problems.append(
+            LintProblem(
+                lines.of(("pii",), key=True) or 1,
+                LintSeverity.WARNING,
+                "pii-key",
+                "the pack pseudonymizes: every job using it needs a pseudonym key "
+                "(pii.key_env or pii.key_file), or it stops before reading any row",
+            )
+        )
+    return problems
+
+
 def lint_policy_text(text: str) -> list[LintProblem]:
     """Problems of a pack given as YAML text, errors first, then by line."""
     try:
@@ -371,17 +397,7 @@ def lint_policy_text(text: str) -> list[LintProblem]:
             checked.append(item)
             problems.extend(_bounds_checks(item, lines))
     problems.extend(_contradictions(checked, lines))
-    pii = raw.get("pii")
-    if isinstance(pii, dict) and pii.get("direct_identifier") == "keep":
-        problems.append(
-            LintProblem(
-                lines.of(("pii", "direct_identifier")),
-                LintSeverity.ERROR,
-                "pii",
-                "pii.direct_identifier cannot be 'keep'; direct identifiers never reach a "
-                "synthesizer",
-            )
-        )
+    problems.extend(_pii_checks(raw, pack, lines))
     if pack is not None:
         if pack.auto_approve and pack.required_approvals > 1:
             problems.append(
