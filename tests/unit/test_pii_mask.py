@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from faker import Faker
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
 from synthgate.errors import ConfigError
@@ -383,3 +385,23 @@ def test_policy_lint_warns_that_a_pseudonymizing_pack_needs_a_key(tmp_path: Path
     assert all(p.severity.value == "warning" for p in warned if p.code == "pii-key")
     quiet = lint_policy(_pack(tmp_path, "  direct_identifier: fake"))
     assert not [p for p in quiet if p.code == "pii-key"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dates=st.lists(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31))),
+    ages=st.lists(st.integers(min_value=0, max_value=120)),
+    band=st.integers(min_value=2, max_value=50),
+)
+def test_generalized_values_contain_the_real_ones(
+    dates: list[dt.date], ages: list[int], band: int
+) -> None:
+    how = Generalization(age_band=band)
+    months = generalize("DATE_OF_BIRTH", pd.Series(dates, dtype=object), how).tolist()
+    assert months == [d.isoformat()[:7] for d in dates]
+    for age, label in zip(
+        ages, generalize("AGE", pd.Series(ages, dtype=object), how).tolist(), strict=True
+    ):
+        low, high = (int(x) for x in label.split("-"))
+        assert low <= age <= high
+        assert high - low == band - 1
