@@ -88,6 +88,8 @@ NEGATIVES: list[tuple[str, Callable[[Any, int], object]]] = [
     ("sku", lambda f, i: f"SKU-{f.bothify('??##').upper()}"),
     ("colour", lambda f, i: f.color_name()),
     ("amount", lambda f, i: f"{f.pyfloat(min_value=1, max_value=900, right_digits=2)}"),
+    # a number then words is an address only with capitals ("12 Baker Street")
+    ("line", lambda f, i: f"{i % 9 + 1} {f.word()} of {f.word()} {f.word()}"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from functools import cache
 from typing import Any
@@ -26,16 +27,16 @@ _EXTRA_PATTERNS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
     (
         "STREET_ADDRESS",
         # German style: a street name ending in Straße, Weg, Platz … then the house number
-        r"\b[A-ZÄÖÜ][\wäöüß.-]*(?:stra(?:ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm|ufer|"
-        r"chaussee|steig|pfad|markt)\s+\d{1,4}[a-z]?(?:\s?[-/]\s?\d{1,4})?\b",
+        r"\b[A-ZÄÖÜ][\wäöüß.-]*(?i:stra(?:ß|ss)e|str\.|weg|platz|allee|gasse|ring|damm|"
+        r"ufer|chaussee|steig|pfad|markt)\s+\d{1,4}[a-z]?(?:\s?[-/]\s?\d{1,4})?\b",
         0.5,
         ("adresse", "address", "straße", "strasse"),
     ),
     (
         "STREET_ADDRESS",
         # French style: a house number, a comma, then rue, avenue, boulevard …
-        r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|chemin|place|impasse|"
-        r"all[ée]e|quai|route|cours|voie)\s+[^\d,;\n]{2,40}",
+        r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|boulevard|bd|chemin|place|"
+        r"impasse|all[ée]e|quai|route|cours|voie)\s+[^\d,;\n]{2,40}",
         0.5,
         ("adresse", "address", "rue"),
     ),
@@ -65,6 +66,9 @@ def analyzer() -> Any:
                     name=f"synthgate_{entity.lower()}_{i}",
                     patterns=[Pattern(name=entity.lower(), regex=regex, score=score)],
                     context=list(context),
+                    # capitals carry the pattern ("12 Baker Street", not "3 boxes of paper");
+                    # Presidio's default flags would ignore case
+                    global_regex_flags=re.DOTALL | re.MULTILINE,
                 )
             )
         return engine
