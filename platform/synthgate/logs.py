@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -126,7 +127,33 @@ def configure(
     logger.addHandler(handler)
     logger.setLevel(numeric)
     logger.propagate = False
+    _quiet_libraries(JsonFormatter() if chosen is LogFormat.JSON else TextFormatter(), stream)
     return chosen
+
+
+# warnings that libraries raise on every training run and that say nothing to a user
+_NOISE = (
+    r"Secure RNG turned off",  # documented in docs/differential-privacy.md
+    r"Full backward hook is firing",  # Opacus ghost clipping, expected
+)
+
+
+def _quiet_libraries(formatter: logging.Formatter, stream: TextIO | None) -> None:
+    """Libraries log through the root logger: give it one handler of ours (same format,
+    redaction, warnings and above only) so that a library calling ``basicConfig`` on
+    import (Opacus does) cannot turn on its own INFO output; drop known noise warnings."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    )
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+    for pattern in _NOISE:
+        warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
 
 
 def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:

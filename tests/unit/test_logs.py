@@ -74,3 +74,31 @@ def test_cli_rejects_an_unknown_log_format(
     capsys.readouterr()
     assert main(["sync", "/nonexistent"]) == 2
     assert "xml" in capsys.readouterr().err
+
+
+def test_libraries_log_warnings_only_in_our_format_even_after_basic_config() -> None:
+    buf = io.StringIO()
+    configure("json", stream=buf)
+    # what Opacus does on import: without our root handler this would print INFO lines
+    logging.basicConfig(format="%(levelname)s:%(message)s", level=logging.INFO)
+    library = logging.getLogger("some.library")
+    library.setLevel(logging.INFO)
+    library.info("Created temporary directory for docs")
+    library.warning("a library warning with postgresql://u:pw-canary@db/x in it")
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["level"] == "warning"
+    assert "pw-canary" not in lines[0]
+
+
+def test_known_training_noise_is_silenced_but_other_warnings_are_not() -> None:
+    import warnings
+
+    configure("text")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        configure("text")  # the filters go in front of the default one
+        warnings.warn("Secure RNG turned off. fine for experimentation", UserWarning, stacklevel=1)
+        warnings.warn("something a user should see", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["something a user should see"]
