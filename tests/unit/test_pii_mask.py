@@ -152,24 +152,32 @@ def test_the_synthesizer_never_sees_a_direct_identifier() -> None:
     assert list(model.columns) == ["dob", "zip", "age", "gender", "notes", "spend"]
     real = set(frame["email"])
     assert not any(v in real for col in model.columns for v in model[col].astype(str))
-    # generalized before the model sees them
-    assert model["dob"].str.fullmatch(r"\d{4}-\d{2}").all()
+    # generalized before the model sees them, keeping each column's kind
+    assert all(d.day == 1 for d in model["dob"])
     assert model["zip"].str.len().max() == 3
-    assert model["age"].str.fullmatch(r"\d+-\d+").all()
+    assert model["age"].dtype == "Int64"
+    assert (model["age"] % 10 == 0).all()
 
 
 def test_generalizations() -> None:
     dates = pd.Series([dt.date(1980, 5, 17), None, dt.date(1980, 5, 2)], dtype=object)
     assert generalize("DATE_OF_BIRTH", dates, Generalization()).tolist() == [
-        "1980-05",
+        dt.date(1980, 5, 1),
         None,
-        "1980-05",
+        dt.date(1980, 5, 1),
     ]
     years = generalize("DATE_OF_BIRTH", dates, Generalization(date=DatePrecision.YEAR))
-    assert years.tolist() == ["1980", None, "1980"]
+    assert years.tolist() == [dt.date(1980, 1, 1), None, dt.date(1980, 1, 1)]
+    stamps = pd.Series([pd.Timestamp("1980-05-17 10:00"), pd.NaT])
+    out = generalize(None, stamps, Generalization())
+    assert out.dtype == stamps.dtype
+    assert out.iloc[0] == pd.Timestamp("1980-05-01")
+    assert pd.isna(out.iloc[1])
+    text = pd.Series(["1980-05-17", "not a date"])
+    assert generalize("DATE_OF_BIRTH", text, Generalization()).tolist() == ["1980-05", None]
     zips = pd.Series(["SW1A 1AA", "02139", None])
     assert generalize("ZIP_CODE", zips, Generalization(zip_digits=2)).tolist() == ["SW", "02", None]
-    ages = pd.Series([0, 9, 10, 47, None], dtype=object)
+    ages = pd.Series(["0", "9", "10", "47", None], dtype=object)
     assert generalize("AGE", ages, Generalization(age_band=10)).tolist() == [
         "0-9",
         "0-9",
@@ -177,6 +185,11 @@ def test_generalizations() -> None:
         "40-49",
         None,
     ]
+    numbers = pd.Series(pd.array([0, 9, 10, 47, None], dtype="Int64"))
+    banded = generalize("AGE", numbers, Generalization(age_band=10))
+    assert banded.dtype == "Int64"
+    assert banded.tolist()[:4] == [0, 0, 10, 40]
+    assert pd.isna(banded.iloc[4])
     with pytest.raises(ValueError, match="no generalization"):
         generalize("PERSON", zips, Generalization())
 
@@ -398,10 +411,35 @@ def test_generalized_values_contain_the_real_ones(
 ) -> None:
     how = Generalization(age_band=band)
     months = generalize("DATE_OF_BIRTH", pd.Series(dates, dtype=object), how).tolist()
-    assert months == [d.isoformat()[:7] for d in dates]
-    for age, label in zip(
-        ages, generalize("AGE", pd.Series(ages, dtype=object), how).tolist(), strict=True
-    ):
+    assert months == [d.replace(day=1) for d in dates]
+    texts = pd.Series([str(a) for a in ages], dtype=object)
+    for age, label in zip(ages, generalize("AGE", texts, how).tolist(), strict=True):
         low, high = (int(x) for x in label.split("-"))
         assert low <= age <= high
         assert high - low == band - 1
+
+
+def test_refill_coarsens_generalized_columns_of_the_sample_again() -> None:
+    plan = build_plan(FINDINGS, SCHEMA, class_actions=CLASSES, overrides={})
+    # a continuous synthesizer samples any day and any age, whatever grain it learned
+    sampled = pd.DataFrame(
+        {
+            "dob": [dt.date(1971, 3, 14), dt.date(1990, 12, 31)],
+            "zip": ["021", "946"],
+            "age": pd.array([37, 52], dtype="Int64"),
+            "gender": ["F", "M"],
+            "notes": ["<PERSON> called", "<PERSON> wrote"],
+            "spend": [1.0, 2.0],
+        }
+    )
+    out = refill(
+        sampled,
+        plan,
+        SCHEMA,
+        seed=0,
+        pseudonymizer=Pseudonymizer(KEY),
+        generalization=Generalization(date=DatePrecision.YEAR),
+    )
+    assert out["dob"].tolist() == [dt.date(1971, 1, 1), dt.date(1990, 1, 1)]
+    assert out["age"].tolist() == [30, 50]
+    assert out["zip"].tolist() == ["021", "946"]

@@ -250,12 +250,22 @@ def refill(
     seed: int,
     avoid: LeakScanner | None = None,
     pseudonymizer: Pseudonymizer | None = None,
+    generalization: Generalization | None = None,
 ) -> pd.DataFrame:
-    """Add FAKE, REKEY and PSEUDONYMIZE columns to a sampled frame, in source order."""
+    """Add FAKE, REKEY and PSEUDONYMIZE columns to a sampled frame, in source order.
+
+    GENERALIZE columns are generalized again: the model learned months and bands,
+    but a continuous synthesizer samples any day or age; coarsening its output is
+    post-processing (no privacy cost) and keeps the release at the same grain.
+    """
     out = synthetic.copy()
     n = len(out)
     for i, act in enumerate(plan.actions):
-        if act.action is MaskAction.FAKE:
+        if act.action is MaskAction.GENERALIZE and act.column in out.columns:
+            out[act.column] = generalize(
+                act.entity, out[act.column], generalization or Generalization()
+            )
+        elif act.action is MaskAction.FAKE:
             out[act.column] = pd.Series(
                 fake_values(act.entity, n, seed=seed + i, avoid=avoid),
                 index=out.index,

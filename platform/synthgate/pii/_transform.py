@@ -6,7 +6,9 @@ grows with the number of distinct values, not with the number of rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,18 +54,25 @@ def map_unique(series: pd.Series, fn: Callable[[list[Any]], list[Any]]) -> pd.Se
     return pd.Series(mapped[codes], index=series.index, dtype=object)
 
 
+_BAND = re.compile(r"\d+-\d+")
+
+
+def _is_date(value: Any) -> bool:
+    return isinstance(value, dt.date)
+
+
 def generalize(entity: str | None, series: pd.Series, how: Generalization) -> pd.Series:
-    """Date of birth → month or year, postcode → prefix, age → band (``30-39``)."""
+    """Date of birth → month or year, postcode → prefix, age → band.
+
+    The column keeps its kind, so the synthesizer and the target table see the
+    same type as before: a date becomes the first day of its month (or year), a
+    numeric age the lower bound of its band (``37`` → ``30`` for ten-year bands).
+    Text keeps text: ``1980-05-17`` → ``1980-05``, ``37`` → ``30-39``.
+    """
     if entity == "DATE_OF_BIRTH" or (
         entity is None and pd.api.types.is_datetime64_any_dtype(series)
     ):
-        fmt = "%Y-%m" if how.date is DatePrecision.MONTH else "%Y"
-
-        def dates(values: list[Any]) -> list[Any]:
-            parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
-            return [None if pd.isna(v) else v.strftime(fmt) for v in parsed]
-
-        return map_unique(series, dates)
+        return _dates(series, how.date)
     if entity == "ZIP_CODE":
 
         def prefix(values: list[Any]) -> list[Any]:
@@ -75,21 +84,54 @@ def generalize(entity: str | None, series: pd.Series, how: Generalization) -> pd
 
         return map_unique(series, prefix)
     if entity == "AGE":
-        width = how.age_band
-
-        def band(values: list[Any]) -> list[Any]:
-            nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-            out: list[Any] = []
-            for v in nums:
-                if pd.isna(v):
-                    out.append(None)
-                else:
-                    low = int(v) // width * width
-                    out.append(f"{low}-{low + width - 1}")
-            return out
-
-        return map_unique(series, band)
+        return _ages(series, how.age_band)
     raise ValueError(f"no generalization for {entity or 'this column'}")
+
+
+def _dates(series: pd.Series, precision: DatePrecision) -> pd.Series:
+    month = precision is DatePrecision.MONTH
+
+    def truncate(values: list[Any]) -> list[Any]:
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
+        out: list[Any] = []
+        for raw, v in zip(values, parsed, strict=True):
+            if pd.isna(v):
+                out.append(None)
+            elif _is_date(raw):
+                out.append(dt.date(v.year, v.month if month else 1, 1))
+            else:
+                out.append(v.strftime("%Y-%m" if month else "%Y"))
+        return out
+
+    mapped = map_unique(series, truncate)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pd.to_datetime(mapped).astype(series.dtype)
+    return mapped
+
+
+def _ages(series: pd.Series, width: int) -> pd.Series:
+    numeric = pd.api.types.is_numeric_dtype(series)
+
+    def band(values: list[Any]) -> list[Any]:
+        nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        out: list[Any] = []
+        for raw, v in zip(values, nums, strict=True):
+            if isinstance(raw, str) and _BAND.fullmatch(raw.strip()):
+                out.append(raw.strip())  # already a band (generalizing again changes nothing)
+                continue
+            if pd.isna(v):
+                out.append(None)
+                continue
+            low = int(v) // width * width
+            out.append(low if numeric else f"{low}-{low + width - 1}")
+        return out
+
+    mapped = map_unique(series, band)
+    return (
+        pd.Series(pd.array(mapped.tolist(), dtype="Int64"), index=series.index)
+        if numeric
+        else mapped
+    )
 
 
 def _direct_entities(recognizers: Sequence[CustomRecognizer]) -> list[str]:

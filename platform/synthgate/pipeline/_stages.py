@@ -32,6 +32,7 @@ from synthgate.errors import ConfigError, SourceError
 from synthgate.pii import (
     ColumnFinding,
     CustomRecognizer,
+    Generalization,
     LeakScanner,
     MaskAction,
     MaskPlan,
@@ -176,6 +177,7 @@ class Masked:
     leak: LeakScanner
     pseudonymizer: Pseudonymizer | None = None
     recognizers: tuple[CustomRecognizer, ...] = ()
+    generalization: Generalization | None = None
 
 
 _SPEC_ACTIONS = {
@@ -236,7 +238,9 @@ def mask(
     train = kept.iloc[order[n_holdout:]].reset_index(drop=True)
     write_json(folder / "plan.json", plan.to_dict())
     write_json(folder / "split.json", {"train_rows": len(train), "holdout_rows": len(holdout)})
-    return Masked(plan, train, holdout, leak, pseudonymizer, recognizers)
+    return Masked(
+        plan, train, holdout, leak, pseudonymizer, recognizers, policy.pii.generalization()
+    )
 
 
 # --------------------------------------------------------------------------- synthesize
@@ -250,9 +254,12 @@ def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
     )
     for name in masked.plan.model_columns:
         col = data.schema.column(name)
-        if name in transformed:
-            # generalized and redacted values are labels: no real bounds or domain carry over
+        if name in transformed and col.type in {LogicalType.TEXT, LogicalType.CATEGORICAL}:
+            # postcode prefixes and redacted text are new labels: no declared domain applies
+            # (generalized dates and ages keep their type and declared bounds)
             col = ColumnSchema(col.name, LogicalType.CATEGORICAL, col.nullable, col.native_type)
+        elif name in transformed:
+            col = ColumnSchema(col.name, col.type, col.nullable, col.native_type, None, col.bounds)
         elif col.type is LogicalType.TEXT:
             col = col.with_type(LogicalType.CATEGORICAL)
         hint = spec.synthesis.columns.get(name)
@@ -332,6 +339,7 @@ def sample(
         seed=seed,
         avoid=masked.leak,
         pseudonymizer=masked.pseudonymizer,
+        generalization=masked.generalization,
     )
     replay = masked.leak.scan(release)
     # free text that reaches the output (redacted, then synthesized) is read by Presidio
