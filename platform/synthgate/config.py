@@ -40,6 +40,7 @@ __all__ = [
     "ExpectationSpec",
     "JobSpec",
     "LoadedSpec",
+    "OutputMode",
     "PiiAction",
     "PiiSpec",
     "PrivacySpec",
@@ -84,6 +85,14 @@ class PiiAction(enum.StrEnum):
     PSEUDONYMIZE = "pseudonymize"  # removed before training, refilled with keyed surrogates
     GENERALIZE = "generalize"  # date → month/year, postcode → prefix, age → band; then learned
     REDACT = "redact"  # free text with each detected identifier replaced; then learned
+
+
+class OutputMode(enum.StrEnum):
+    """What a job releases."""
+
+    SYNTHETIC = "synthetic"  # rows sampled from a model trained on the masked rows
+    # the real rows with the masking plan applied: NOT synthetic, NOT differentially private
+    MASKED_COPY = "masked-copy"
 
 
 class _Spec(BaseModel):
@@ -259,16 +268,39 @@ class ReleaseSpec(_Spec):
     expires_after: Duration = timedelta(days=90)
 
 
+#: the synthesis settings a masked copy uses: the seed (fake values, the holdout split)
+#: and declared column facts (the release schema that validation checks)
+_MASKED_COPY_SYNTHESIS = frozenset({"seed", "columns"})
+
+
 class JobSpec(_Spec):
     version: Literal[1] = 1
     name: str = Field(pattern=_NAME_PATTERN)
     description: str = ""
+    mode: OutputMode = OutputMode.SYNTHETIC
     source: SourceSpec
     target: TargetSpec
     pii: PiiSpec = Field(default_factory=PiiSpec)
     synthesis: SynthesisSpec = Field(default_factory=SynthesisSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+
+    @model_validator(mode="after")
+    def _masked_copy_trains_nothing(self) -> JobSpec:
+        """A masked copy trains no model: every synthesis setting but the seed contradicts it."""
+        if self.mode is OutputMode.MASKED_COPY:
+            contradicting = sorted(self.synthesis.model_fields_set - _MASKED_COPY_SYNTHESIS)
+            if contradicting:
+                fields = ", ".join(f"synthesis.{name}" for name in contradicting)
+                raise ValueError(
+                    f"mode masked-copy copies the real rows and trains no model; remove {fields} "
+                    "(only synthesis.seed and synthesis.columns apply) or use mode synthetic"
+                )
+        return self
+
+    @property
+    def masked_copy(self) -> bool:
+        return self.mode is OutputMode.MASKED_COPY
 
     @property
     def target_table(self) -> str:
@@ -382,7 +414,8 @@ def _problem(err: ErrorDetails) -> str:
     if kind in {"model_type", "dict_type"}:
         return f"{path}: must be a mapping of fields, got {got}"
     if kind == "value_error":
-        return f"{path}: {ctx.get('error', err['msg'])}".replace(": Value error, ", ": ")
+        message = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+        return f"{path}: {message}" if path else message
     return f"{path}: {err['msg'][:1].lower() + err['msg'][1:]}, got {got}"
 
 

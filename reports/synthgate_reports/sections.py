@@ -29,6 +29,7 @@ from synthgate_reports._html import (
 from synthgate_reports._svg import heatmap, paired_bars
 
 __all__ = [
+    "MASKED_COPY_BADGE",
     "BiasSection",
     "FidelitySection",
     "GateSection",
@@ -39,6 +40,7 @@ __all__ = [
     "QualitySection",
     "SummarySection",
     "UtilitySection",
+    "is_masked_copy",
 ]
 
 _AREAS = (
@@ -54,6 +56,26 @@ _ACTION_WORDS = {
     "keep": "kept for the synthesizer",
     "rekey": "given fresh keys",
 }
+
+
+#: the first line of every masked-copy report (job mode masked-copy)
+MASKED_COPY_BADGE = "MASKED COPY — real rows, not synthetic, no differential privacy"
+
+
+def is_masked_copy(report: Mapping[str, Any]) -> bool:
+    """Whether the release is a masked copy of real rows, not synthetic data."""
+    run = _mapping(report.get("run"))
+    return "masked-copy" in (run.get("output"), run.get("mode"))
+
+
+def _masked_copy_banner() -> str:
+    return (
+        f'<p class="masked-copy">{pill("MASKED COPY", "fail")} <b>{e(MASKED_COPY_BADGE)}.</b> '
+        "Every row of this release is a real row of the source with the masking plan applied: "
+        "identifiers pseudonymized or faked, quasi-identifiers as the plan says, other columns "
+        "copied as they are. No model was trained and no privacy budget was charged; the "
+        "privacy figures below measure the copied rows.</p>"
+    )
 
 
 def _m(report: Mapping[str, Any], name: str) -> Any:
@@ -219,8 +241,11 @@ class SummarySection:
             if actions
             else "no personal data found"
         )
+        copy = is_masked_copy(report)
         if spent.get("private") and spent.get("epsilon") is not None:
             eps = f"this run ε = {fmt(spent.get('epsilon'))}, δ = {fmt(spent.get('delta'), 8)}"
+        elif copy:
+            eps = "this run: no differential privacy — a masked copy of real rows"
         else:
             eps = "this run: no differential privacy (ε not bounded)"
         if budget:
@@ -229,7 +254,8 @@ class SummarySection:
                 f"{fmt(budget.get('limit_epsilon'))} · remaining ε {fmt(budget.get('remaining'))}"
             )
             if budget.get("note"):
-                eps += f"<br>{pill('re-sampled', 'info')} {e(budget.get('note'))}"
+                tag = pill("masked copy", "fail") if copy else pill("re-sampled", "info")
+                eps += f"<br>{tag} {e(budget.get('note'))}"
         cards = [
             (
                 "Release",
@@ -239,12 +265,19 @@ class SummarySection:
             ("Privacy budget", eps),
             ("Personal data", e(pii_text)),
             (
-                "Synthesizer",
-                f"{e(prov.get('synthesizer', '—'))}<br>"
-                f"{fmt(prov.get('rows_synthetic'))} synthetic rows",
+                (
+                    "Output",
+                    f"masked copy, no synthesizer<br>{fmt(prov.get('rows_synthetic'))} real rows, masked",
+                )
+                if copy
+                else (
+                    "Synthesizer",
+                    f"{e(prov.get('synthesizer', '—'))}<br>"
+                    f"{fmt(prov.get('rows_synthetic'))} synthetic rows",
+                )
             ),
         ]
-        html = (
+        html = (_masked_copy_banner() if copy else "") + (
             '<div class="cards">'
             + "".join(
                 f'<div class="card"><span class="muted">{e(k)}</span><b>{v}</b></div>'
@@ -364,9 +397,11 @@ class PiiSection:
                 ]
             )
         used = {str(a.get("action")) for a in _list(pii.get("actions")) if isinstance(a, Mapping)}
+        copy = is_masked_copy(report)
+        words = {**_PII_ACTIONS, **_COPY_ACTIONS} if copy else _PII_ACTIONS
         legend = "".join(
             f"<li><b>{e(action)}</b>: {e(text)}</li>"
-            for action, text in _PII_ACTIONS.items()
+            for action, text in words.items()
             if action in used
         )
         note = explain(
@@ -374,6 +409,11 @@ class PiiSection:
             "column-name hints. Share is the fraction of sampled values in which the entity was "
             "found. No sampled value is stored or shown."
         )
+        if copy:
+            note = (
+                f"<p>{pill('masked copy', 'fail')} No synthesizer ran: the actions were applied "
+                "to the real rows themselves, and the result is the release.</p>" + note
+            )
         return (
             note
             + table(["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows)
@@ -392,6 +432,19 @@ _PII_ACTIONS = {
     ),
     "generalize": "coarsened before the synthesizer learned it (month or year, prefix, band)",
     "redact": "free text with every detected identifier replaced before it was learned",
+}
+
+
+#: what an action means in a masked copy, where nothing is learned
+_COPY_ACTIONS = {
+    "keep": "copied from the real rows as it is",
+    "rekey": "key column replaced by keyed surrogates (joins with tables masked under the "
+    "same key still work)",
+    "pseudonymize": "replaced by keyed surrogates of the real values (the same value gets the "
+    "same surrogate in every table masked under the same key)",
+    "fake": "replaced by independent fake values of the same kind",
+    "generalize": "coarsened in the real rows (month or year, prefix, band)",
+    "redact": "real free text with every detected identifier replaced",
 }
 
 
@@ -422,6 +475,14 @@ class PrivacySection:
                         for s in stages
                     ),
                 )
+        elif is_masked_copy(report):
+            head = (
+                f"<p>{pill('not private', 'fail')} <b>{e(MASKED_COPY_BADGE)}.</b> This release "
+                "is a masked copy: the real rows with identifiers masked. It carries <b>no formal "
+                "privacy guarantee</b> and no privacy budget was charged. Copied-row, distance "
+                "and membership figures below show real rows by design; only the replayed-"
+                "identifier count says whether masking worked.</p>"
+            )
         else:
             head = (
                 f"<p>{pill('not private', 'warn')} This synthesizer gives <b>no formal privacy "
@@ -430,7 +491,12 @@ class PrivacySection:
             )
         budget = _mapping(privacy.get("budget"))
         if budget.get("note"):
-            head += f"<p>{pill('re-sampled', 'info')} {e(budget.get('note'))}</p>"
+            tag = (
+                pill("masked copy", "fail")
+                if is_masked_copy(report)
+                else pill("re-sampled", "info")
+            )
+            head += f"<p>{tag} {e(budget.get('note'))}</p>"
         if budget:
             head += "<h3>Source budget</h3>" + table(
                 [

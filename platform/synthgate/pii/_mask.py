@@ -307,19 +307,23 @@ def masked_copy(
     generalization: Generalization | None = None,
     recognizers: Sequence[CustomRecognizer] = (),
     avoid: LeakScanner | None = None,
+    redact_with_surrogate: bool = True,
 ) -> pd.DataFrame:
     """The real rows with the plan applied column by column: NOT differentially private.
 
-    Pseudonymized and key columns keep referential integrity (the same value gets
-    the same surrogate in every table masked under the same key); faked columns
-    get independent values; kept columns are copied as they are.
+    Pseudonymized and key (REKEY) columns keep referential integrity: the same
+    value gets the same keyed surrogate in every table masked under the same key,
+    so a masked copy always needs the key. Faked columns get independent values;
+    free text is redacted (identifiers replaced by keyed surrogates, or by entity
+    placeholders when *redact_with_surrogate* is false); kept columns are copied
+    as they are.
     """
     model = apply_plan(
         frame,
         plan,
         generalization=generalization,
         recognizers=recognizers,
-        surrogate=pseudonymizer.surrogate,
+        surrogate=pseudonymizer.surrogate if redact_with_surrogate else None,
     )
     out = {}
     for i, act in enumerate(plan.actions):

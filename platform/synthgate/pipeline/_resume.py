@@ -5,7 +5,7 @@ and resuming decide on. Everything here reads the store; nothing writes.
   job's lock: its process died (``kill -9``, a lost machine) mid-way;
 - the *model hash* covers the parts of a spec that shape the trained model
   (source selection, PII handling, synthesizer, privacy, declared columns,
-  holdout, seed); sampling parameters (``synthesis.rows``,
+  holdout, seed, and the output mode when it is not ``synthetic``); sampling parameters (``synthesis.rows``,
   ``synthesis.rebalance``) and everything after sampling are left out, so a
   spec that only asks for different rows can re-use a saved generator.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from synthgate.config import JobSpec
+from synthgate.config import JobSpec, OutputMode
 from synthgate.store import Store
 from synthgate.store.models import BudgetEntry, ReleaseRow, RunRow, StageRow
 
@@ -48,6 +48,10 @@ def model_hash(spec: JobSpec, source_key: str) -> str:
         "synthesis": synthesis,
         "holdout": spec.validation.holdout,
     }
+    if spec.mode is not OutputMode.SYNTHETIC:
+        # a masked copy has no model: its hash never matches a synthetic run's saved
+        # generator (synthetic specs hash as before, so their saved models stay usable)
+        parts["mode"] = spec.mode.value
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

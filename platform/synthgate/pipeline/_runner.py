@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from synthgate import __version__
 from synthgate.audit import AuditLog
 from synthgate.config import LoadedSpec
-from synthgate.contracts import FitResult, PrivacyRequest, Sink, Source, Synthesizer, TableSchema
+from synthgate.contracts import (
+    FitResult,
+    PrivacyRequest,
+    PrivacySpent,
+    Sink,
+    Source,
+    Synthesizer,
+    TableSchema,
+)
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
 from synthgate.pipeline import _stages as st
@@ -164,6 +172,9 @@ def preflight(loaded: LoadedSpec) -> Preflight:
 
 
 EXIT_NOTHING_TO_DO = 99
+#: the synthesizer name runs and reports show for a masked copy (no synthesizer ran)
+MASKED_COPY = "masked-copy"
+_NOT_PRIVATE = PrivacySpent(private=False, epsilon=None, delta=None, accountant=None)
 
 
 class RunMode(enum.StrEnum):
@@ -173,6 +184,8 @@ class RunMode(enum.StrEnum):
     RESUME = "resume"  # continued a run whose process died, re-using finished stages
     RESAMPLE = "resample"  # sampled from the saved generator of an earlier run (no budget)
     SKIP = "skip"  # source snapshot and spec unchanged since the last success: nothing to do
+    # job mode masked-copy: the real rows with the masking plan applied; no model, no budget
+    MASKED_COPY = "masked-copy"
 
 
 @dataclass
@@ -251,6 +264,27 @@ class _Run:
         path = self.dir / stage
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def skip(self, name: str, summary: dict[str, Any]) -> None:
+        """Record a stage that does not apply to this run (status ``skipped``)."""
+        self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
+        self.store.record_stage(
+            self.id,
+            name,
+            status="skipped",
+            started_at=utcnow(),
+            seconds=0.0,
+            artifact=None,
+            summary=summary,
+        )
+        self.audit.append(
+            actor=self.settings.user,
+            action="stage.skipped",
+            subject=self.id,
+            details={"stage": name, **summary},
+        )
+        log_event("stage.skipped", job=self.job, run_id=self.id, stage=name)
+        self.progress.stage_finished(name, 0.0)
 
     @contextmanager
     def stage(self, name: str, summary: dict[str, Any]) -> Iterator[Path]:
@@ -384,7 +418,10 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     budget_limit = pre.policy.budget.epsilon_per_source
     ledger = BudgetLedger(store)
     mhash = model_hash(spec, pre.source_key)
-    loader = getattr(type(pre.synthesizer), "load", None)
+    copy = spec.masked_copy  # no model: nothing to re-use, nothing to charge
+    loader = None if copy else getattr(type(pre.synthesizer), "load", None)
+    private = pre.synthesizer.private and not copy
+    synthesizer_name = MASKED_COPY if copy else pre.synthesizer.name
     try:
         history = load_history(store, spec.name, loaded.spec_hash, pre.source_key)
         stale = history.stale
@@ -408,7 +445,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         if prior_model is not None and prior_model.model_hash != mhash:
             prior_model = None
         budget_checked = False
-        if pre.synthesizer.private and resume_model is None and prior_model is None:
+        if private and resume_model is None and prior_model is None:
             # stop before any real row is read when the source's budget cannot cover the run
             ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
             budget_checked = True
@@ -437,7 +474,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 spec_hash=loaded.spec_hash,
                 source_key=pre.source_key,
                 snapshot_id=None,
-                synthesizer=pre.synthesizer.name,
+                synthesizer=synthesizer_name,
                 status="running",
                 requested_by=settings.user,
                 started_at=started,
@@ -455,10 +492,10 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 "job": spec.name,
                 "spec_hash": loaded.spec_hash,
                 "source": pre.source_key,
-                "synthesizer": pre.synthesizer.name,
+                "synthesizer": synthesizer_name,
             },
         )
-        log_event("run.started", job=spec.name, run_id=run.id, synthesizer=pre.synthesizer.name)
+        log_event("run.started", job=spec.name, run_id=run.id, synthesizer=synthesizer_name)
 
     snapshot_id: str | None = None
     try:
@@ -470,6 +507,8 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             mode, seed, model_from = _decide(
                 loaded, history, snapshot_id, resume_model, prior_model, force=force
             )
+            if copy and mode is RunMode.TRAIN:
+                mode = RunMode.MASKED_COPY
             extract_summary.update(
                 snapshot_id=snapshot_id, rows=len(data.frame), seed=seed, mode=mode.value
             )
@@ -501,7 +540,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 message=message,
             )
         if (
-            pre.synthesizer.private
+            private
             and model_from is None
             and not budget_checked
             and not (mode is RunMode.RESUME and budget_charged(store, run.id))
@@ -523,47 +562,63 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             epsilon=spec.synthesis.privacy.epsilon,
             delta=spec.synthesis.privacy.resolve_delta(len(masked.train)),
         )
-        synth_summary: dict[str, Any] = {"synthesizer": pre.synthesizer.name, "model_hash": mhash}
-        with run.stage("synthesize", synth_summary) as folder:
-            if model_from is not None and loader is not None:
-                synth, fit = _load_model(loader, model_from, folder, seed)
-                synth_summary.update(saved=True, reused_from=model_from.run_id)
-            else:
-                synth = pre.synthesizer
-                fit = st.synthesize(
+        model_run = model_from.run_id if model_from is not None else None
+        epsilon_spent: float | None
+        if copy:
+            run.skip(
+                "synthesize",
+                {"mode": MASKED_COPY, "saved": False, "model_hash": mhash, "why": "no model"},
+            )
+            fit = FitResult(seconds=0.0, params={}, privacy=_NOT_PRIVATE)
+            budget, epsilon_spent = _not_charged(
+                ledger, audit, settings.user, pre.source_key, run.id, budget_limit
+            )
+            with run.stage("sample", {"rows": len(data.frame), "mode": MASKED_COPY}) as folder:
+                sampled = st.copy_masked(data, masked, folder, seed=seed)
+        else:
+            synth_summary: dict[str, Any] = {
+                "synthesizer": pre.synthesizer.name,
+                "model_hash": mhash,
+            }
+            with run.stage("synthesize", synth_summary) as folder:
+                if model_from is not None and loader is not None:
+                    synth, fit = _load_model(loader, model_from, folder, seed)
+                    synth_summary.update(saved=True, reused_from=model_from.run_id)
+                else:
+                    synth = pre.synthesizer
+                    fit = st.synthesize(
+                        synth,
+                        masked,
+                        schema,
+                        privacy,
+                        folder,
+                        seed=seed,
+                        progress=run.progress.training_step,
+                    )
+                    model_dir = folder / "model"
+                    synth_summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
+            budget, epsilon_spent = _charge(
+                ledger,
+                audit,
+                settings.user,
+                pre.source_key,
+                run.id,
+                fit,
+                budget_limit,
+                mode=mode,
+                model_run=model_run,
+            )
+            rows = spec.synthesis.rows or len(data.frame)
+            with run.stage("sample", {"rows": rows}) as folder:
+                sampled = st.sample(
                     synth,
+                    data,
                     masked,
-                    schema,
-                    privacy,
+                    rows,
                     folder,
                     seed=seed,
-                    progress=run.progress.training_step,
+                    rebalance=spec.synthesis.rebalance,
                 )
-                model_dir = folder / "model"
-                synth_summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
-        model_run = model_from.run_id if model_from is not None else None
-        budget, epsilon_spent = _charge(
-            ledger,
-            audit,
-            settings.user,
-            pre.source_key,
-            run.id,
-            fit,
-            budget_limit,
-            mode=mode,
-            model_run=model_run,
-        )
-        rows = spec.synthesis.rows or len(data.frame)
-        with run.stage("sample", {"rows": rows}) as folder:
-            sampled = st.sample(
-                synth,
-                data,
-                masked,
-                rows,
-                folder,
-                seed=seed,
-                rebalance=spec.synthesis.rebalance,
-            )
         with run.stage("validate", {}) as folder:
             metrics, flat, validation = st.validate(
                 masked,
@@ -593,6 +648,8 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     "finished_at": clock(),
                     "synthgate_version": __version__,
                     "mode": mode.value,
+                    # what the release is: synthetic rows, or a masked copy of real rows
+                    "output": spec.mode.value,
                 },
                 "provenance": {
                     "spec_hash": loaded.spec_hash,
@@ -601,10 +658,10 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     "source": redact(spec.source.url),
                     "table": spec.source.table,
                     "snapshot_id": snapshot_id,
-                    "synthesizer": pre.synthesizer.name,
+                    "synthesizer": synthesizer_name,
                     "params": {
                         **dict(fit.params),
-                        **({} if pre.synthesizer.private else {"seed": seed}),
+                        **({} if private else {"seed": seed}),
                     },
                     "rows_source": len(data.frame),
                     "rows_train": len(masked.train),
@@ -619,7 +676,11 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     "inventory": [f.to_dict() for f in findings],
                     "actions": [a.to_dict() for a in masked.plan.actions],
                 },
-                "privacy": {"spent": fit.privacy.to_dict(), "budget": budget},
+                "privacy": {
+                    "spent": fit.privacy.to_dict(),
+                    "budget": budget,
+                    **({"note": st.MASKED_COPY_NOTE} if copy else {}),
+                },
                 "metrics": [m.to_dict() for m in metrics],
                 "validation": validation,
                 "gate": {
@@ -720,7 +781,9 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     finally:
         pre.close()
     note = None
-    if mode is RunMode.RESAMPLE:
+    if copy:
+        note = st.MASKED_COPY_NOTE + "; no privacy budget charged"
+    elif mode is RunMode.RESAMPLE:
         note = f"re-sampled from model of run {model_run}; no privacy budget spent"
     elif mode is RunMode.RESUME:
         note = f"resumed run {run.id}" + (
@@ -831,6 +894,24 @@ def _charge(
         budget["model_run"] = model_run
     budget["spent_this_run"] = epsilon
     return budget, epsilon
+
+
+def _not_charged(
+    ledger: BudgetLedger, audit: AuditLog, actor: str, source: str, run_id: str, limit: float
+) -> tuple[dict[str, Any], float]:
+    """A masked copy charges nothing: no differential privacy mechanism ran, so no ε can
+    describe it. The ledger gets no line (an ε of 0 would read as perfect privacy); the
+    audit log and the report say why."""
+    budget = _budget_figures(ledger, source, limit)
+    budget["note"] = "not differentially private: masked copy of real rows; no budget charged"
+    budget["spent_this_run"] = 0.0
+    audit.append(
+        actor=actor,
+        action="budget.not_charged",
+        subject=run_id,
+        details={"source": source, "reason": budget["note"]},
+    )
+    return budget, 0.0
 
 
 def _budget_figures(ledger: BudgetLedger, source: str, limit: float) -> dict[str, Any]:

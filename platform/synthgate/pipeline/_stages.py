@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthgate.config import JobSpec, PiiAction, RebalanceSpec
+from synthgate.config import JobSpec, OutputMode, PiiAction, RebalanceSpec
 from synthgate.contracts import (
     ColumnSchema,
     FitResult,
@@ -41,6 +41,7 @@ from synthgate.pii import (
     build_plan,
     classify_columns,
     load_key,
+    masked_copy,
     refill,
     scan_text_columns,
 )
@@ -49,10 +50,12 @@ from synthgate.reporting import json_safe
 from synthgate.validate import ValidationInput, ValidationOptions, validate_all
 
 __all__ = [
+    "MASKED_COPY_NOTE",
     "Extracted",
     "Masked",
     "Sampled",
     "classify",
+    "copy_masked",
     "extract",
     "gate",
     "mask",
@@ -135,11 +138,23 @@ def _model_types(table: pa.Table) -> pa.Table:
 
 
 def require_pii_key(spec: JobSpec, policy: PolicyPack) -> Pseudonymizer | None:
-    """The pseudonymizer when the spec or the policy may pseudonymize, else None.
+    """The pseudonymizer when the spec or the policy may pseudonymize, or the job
+    makes a masked copy; else None.
 
     Called before any row is read: a missing or short key is a one-line
     ConfigError naming the variable or file, never the key.
     """
+    if spec.mode is OutputMode.MASKED_COPY:
+        # a masked copy gives key columns keyed surrogates (REKEY), so joins survive:
+        # it always needs the key, whatever the plan turns out to be
+        try:
+            key = load_key(env=spec.pii.key_env, key_file=spec.pii.key_file)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"mode masked-copy: {exc.message}",
+                hint=exc.hint or "key columns of a masked copy become keyed surrogates",
+            ) from None
+        return Pseudonymizer(key)
     asked = any(a is PiiAction.PSEUDONYMIZE for a in spec.pii.columns.values())
     if not (asked or policy.pii.needs_key):
         return None
@@ -178,6 +193,7 @@ class Masked:
     pseudonymizer: Pseudonymizer | None = None
     recognizers: tuple[CustomRecognizer, ...] = ()
     generalization: Generalization | None = None
+    redact_with_surrogate: bool = False
 
 
 _SPEC_ACTIONS = {
@@ -239,7 +255,14 @@ def mask(
     write_json(folder / "plan.json", plan.to_dict())
     write_json(folder / "split.json", {"train_rows": len(train), "holdout_rows": len(holdout)})
     return Masked(
-        plan, train, holdout, leak, pseudonymizer, recognizers, policy.pii.generalization()
+        plan,
+        train,
+        holdout,
+        leak,
+        pseudonymizer,
+        recognizers,
+        policy.pii.generalization(),
+        redact_with_surrogate=surrogate is not None,
     )
 
 
@@ -356,6 +379,59 @@ def sample(
     return Sampled(model_frame, release, replay, path)
 
 
+#: what every masked-copy artifact says about itself
+MASKED_COPY_NOTE = (
+    "MASKED COPY: the real rows with the masking plan applied; not synthetic, "
+    "not differentially private"
+)
+
+
+def copy_masked(data: Extracted, masked: Masked, folder: Path, *, seed: int) -> Sampled:
+    """The masked copy (mode masked-copy): every real row with the plan applied.
+
+    No model is trained or sampled. ``model_frame`` is the copy's learned-kind
+    columns (kept, generalized, redacted), so validation compares it with the real
+    rows just as it would a synthetic sample; the leak scans run as for a sample.
+    """
+    if masked.pseudonymizer is None:
+        raise ConfigError("mode masked-copy needs the pseudonym key; none was loaded")
+    release = masked_copy(
+        data.frame,
+        masked.plan,
+        masked.pseudonymizer,
+        seed=seed,
+        generalization=masked.generalization,
+        recognizers=masked.recognizers,
+        avoid=masked.leak,
+        redact_with_surrogate=masked.redact_with_surrogate,
+    ).reset_index(drop=True)
+    model_frame = release[masked.plan.model_columns]
+    replay = masked.leak.scan(release)
+    text_columns = masked.plan.columns(MaskAction.REDACT)
+    for col, hits in scan_text_columns(
+        release, text_columns, recognizers=masked.recognizers, seed=seed
+    ).items():
+        replay[f"{col} (presidio)"] = hits
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "synthetic.parquet"  # the name publishing reads; the content is a copy
+    table = pa.Table.from_pandas(release, preserve_index=False)
+    labels = {
+        b"synthgate.mode": OutputMode.MASKED_COPY.value.encode(),
+        b"synthgate.note": MASKED_COPY_NOTE.encode(),
+    }
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **labels}), path)
+    write_json(
+        folder / "sample.json",
+        {
+            "rows": len(release),
+            "columns": list(release.columns),
+            "mode": OutputMode.MASKED_COPY.value,
+            "note": MASKED_COPY_NOTE,
+        },
+    )
+    return Sampled(model_frame, release, replay, path)
+
+
 def released_domain(synth: Synthesizer, column: str) -> list[Any]:
     """The categories a synthesizer can be conditioned on, or a ConfigError."""
     domain = getattr(synth, "released_domain", None)
@@ -429,6 +505,7 @@ def validate(
             expectations=[e.model_dump() for e in vspec.expectations] if vspec else (),
             rebalance=rebalance.model_dump(mode="json") if rebalance is not None else None,
             options=ValidationOptions(seed=seed),
+            masked_copy=spec.masked_copy if spec is not None else False,
         )
     )
     write_json(

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from synthgate.config import format_problems
+from synthgate.config import OutputMode, format_problems
 from synthgate.contracts import RuleOutcome, Severity
 from synthgate.errors import ConfigError
 from synthgate.pii import (
@@ -142,6 +142,17 @@ class Rule(BaseModel):
     threshold: float | bool | str
     severity: Severity = Severity.BLOCK
     explain: str = Field(min_length=1)
+    applies_to: tuple[OutputMode, ...] = Field(
+        default=tuple(OutputMode),
+        min_length=1,
+        description=(
+            "the job modes whose releases the rule judges (synthetic, masked-copy); for a "
+            "release of another mode its outcome is recorded as passed, 'not applicable'"
+        ),
+    )
+
+    def applies(self, mode: OutputMode) -> bool:
+        return mode in self.applies_to
 
 
 #: what a policy may choose per class (``keep`` for direct identifiers has its own message)
@@ -402,12 +413,22 @@ def _compare(rule: Rule, observed: Any) -> bool:
 
 
 def evaluate_gate(pack: PolicyPack, metrics: Mapping[str, Any]) -> GateDecision:
-    """Evaluate every rule; a metric that was not computed fails its rule."""
+    """Evaluate every rule; a metric that was not computed fails its rule.
+
+    A rule whose ``applies_to`` leaves out the release's mode (``release.masked_copy``
+    tells a masked copy) is recorded as passed with a reason that says so: the
+    exemption is written in the pack and shown in the gate, never implied.
+    """
+    mode = OutputMode.MASKED_COPY if metrics.get("release.masked_copy") else OutputMode.SYNTHETIC
     outcomes = []
     for rule in pack.rules:
         observed = metrics.get(rule.metric)
         passed = _compare(rule, observed)
-        if rule.metric not in metrics or observed is None:
+        if not rule.applies(mode):
+            passed = True
+            modes = ", ".join(m.value for m in rule.applies_to)
+            reason = f"not applicable to a {mode.value} release (the rule applies to: {modes}); {rule.explain}"
+        elif rule.metric not in metrics or observed is None:
             reason = f"{rule.metric} was not computed for this run; {rule.explain}"
         elif passed:
             reason = rule.explain

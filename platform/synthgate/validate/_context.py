@@ -53,6 +53,7 @@ class ValidationInput:
     synthesizer saw (``schema``); they are used in memory and never written.
     ``release`` is the full released table (PII refilled, keys re-generated)
     and ``release_schema`` its schema; the data-quality suite validates it.
+    ``masked_copy`` says the "synthetic" rows are the real rows, masked.
     """
 
     train: pd.DataFrame
@@ -68,6 +69,8 @@ class ValidationInput:
     expectations: Sequence[Mapping[str, Any]] = ()
     rebalance: Mapping[str, Any] | None = None
     options: ValidationOptions = field(default_factory=ValidationOptions)
+    #: the "synthetic" table is a masked copy of the real rows (release.masked_copy)
+    masked_copy: bool = False
 
 
 class ValidationContext:

@@ -39,6 +39,11 @@ FLAT_ONLY: dict[str, tuple[MetricKind, str]] = {
         MetricKind.NUMBER,
         "number of synthetic rows identical to a training row",
     ),
+    "release.masked_copy": (
+        MetricKind.BOOLEAN,
+        "the release is a masked copy of the real rows (job mode masked-copy): "
+        "not synthetic, not differentially private",
+    ),
 }
 
 
@@ -73,6 +78,8 @@ def flatten(
     results: Sequence[MetricResult],
     privacy: PrivacySpent,
     registry: MetricRegistry | None = None,
+    *,
+    masked_copy: bool = False,
 ) -> dict[str, Any]:
     """The flat ``area.metric`` → value map that policy rules read."""
     registry = registry or default_registry()
@@ -87,6 +94,7 @@ def flatten(
     flat["synthesizer.private"] = privacy.private
     flat["privacy.epsilon"] = privacy.epsilon if privacy.private else None
     flat["privacy.delta"] = privacy.delta if privacy.private else None
+    flat["release.masked_copy"] = masked_copy
     return flat
 
 
@@ -122,7 +130,7 @@ def validate_all(
         t0 = time.perf_counter()
         results.append(m.run(ctx))
         seconds[m.area.value] = round(seconds.get(m.area.value, 0.0) + time.perf_counter() - t0, 3)
-    flat = flatten(results, data.privacy, registry)
+    flat = flatten(results, data.privacy, registry, masked_copy=data.masked_copy)
     report: dict[str, Any] = {
         "metrics": {m.name: m.info() for m in registry},
         "areas": _areas(results, registry),
