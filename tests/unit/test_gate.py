@@ -14,6 +14,7 @@ GOOD = {
     "fidelity.quality": 0.9,
     "synthesizer.private": False,
     "privacy.epsilon": None,
+    "release.masked_copy": False,
 }
 
 
@@ -73,3 +74,21 @@ def test_lifecycle_transitions() -> None:
         check_transition(ReleaseStatus.BLOCKED, ReleaseStatus.APPROVED)
     with pytest.raises(ReleaseStateError, match="release is AWAITING_APPROVAL"):
         check_transition(ReleaseStatus.AWAITING_APPROVAL, ReleaseStatus.PUBLISHED)
+
+
+def test_a_masked_copy_is_blocked_by_default_and_warned_by_internal_testing() -> None:
+    copied = {**GOOD, "release.masked_copy": True, "privacy.exact_match_share": 0.8}
+    default = evaluate_gate(load_policy("default"), copied)
+    assert default.status is ReleaseStatus.BLOCKED
+    assert {o.rule_id for o in default.blocking_failures} == {"no-masked-copy", "no-copied-rows"}
+    testing = evaluate_gate(load_policy("internal-testing"), copied)
+    assert testing.status is ReleaseStatus.AWAITING_APPROVAL
+    assert {o.rule_id for o in testing.warnings} == {"masked-copy", "differentially-private"}
+    rule = next(o for o in testing.outcomes if o.rule_id == "no-copied-rows")
+    assert rule.passed
+    assert rule.reason.startswith("not applicable to a masked-copy release")
+    # for a synthetic release the same rule judges the copied rows
+    synthetic = evaluate_gate(
+        load_policy("internal-testing"), {**copied, "release.masked_copy": False}
+    )
+    assert [o.rule_id for o in synthetic.blocking_failures] == ["no-copied-rows"]
