@@ -6,7 +6,6 @@ in the metadata store with its timing. No stage writes real rows to disk.
 :func:`sync_jobs` runs many jobs, each in its own process.
 """
 
-from synthgate.pipeline._locks import EXIT_LOCKED, JobLocked, job_lock
 from synthgate.pipeline._runner import (
     EXIT_NOTHING_TO_DO,
     Preflight,
@@ -16,6 +15,7 @@ from synthgate.pipeline._runner import (
     preflight,
     run_job,
 )
+from synthgate.store import EXIT_LOCKED, JobLocked, job_lock
 
 __all__ = [
     "EXIT_LOCKED",

@@ -28,7 +28,6 @@ from synthgate.contracts import (
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
 from synthgate.pipeline import _stages as st
-from synthgate.pipeline._locks import JobLocked, job_lock
 from synthgate.pipeline._resume import (
     History,
     SavedModel,
@@ -54,7 +53,7 @@ from synthgate.release import (
 from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
-from synthgate.store import Store, utcnow
+from synthgate.store import JobLocked, Store, job_lock, utcnow
 from synthgate.store.models import ReleaseRow, RunRow
 from synthgate.synth import create_synthesizer
 

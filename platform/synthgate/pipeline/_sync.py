@@ -38,8 +38,8 @@ from typing import Any
 from synthgate.config import load_job_spec
 from synthgate.errors import ConfigError, SynthgateError, redact
 from synthgate.logs import log_event
-from synthgate.pipeline._locks import EXIT_LOCKED
 from synthgate.pipeline._runner import EXIT_NOTHING_TO_DO
+from synthgate.store import EXIT_LOCKED
 
 __all__ = [
     "EXIT_RANK",

@@ -5,6 +5,7 @@ SQLite under ``$SYNTHGATE_HOME`` by default, PostgreSQL when
 upgraded when the store is opened.
 """
 
+from synthgate.store._locks import EXIT_LOCKED, JobLocked, job_lock, process_lock
 from synthgate.store._store import Store, utcnow
 
-__all__ = ["Store", "utcnow"]
+__all__ = ["EXIT_LOCKED", "JobLocked", "Store", "job_lock", "process_lock", "utcnow"]

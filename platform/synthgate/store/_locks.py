@@ -1,10 +1,13 @@
-"""One worker per job: a lock held for the whole run of a job.
+"""Cross-process locks that die with their holder.
 
-SQLite stores use a file lock under ``$SYNTHGATE_HOME/locks`` (``flock``: the
-kernel releases it when the process dies, even by ``kill -9``); PostgreSQL
-stores use a session advisory lock on a dedicated connection (released by the
-server when the connection or the process goes away). Either way a second
-worker finds the job taken and is told which process holds it.
+One worker per job (held for the whole run of a job) and one publisher per
+release (held while it writes). SQLite stores use a file lock in a ``locks``
+folder (``flock``: the kernel releases it when the process dies, even by
+``kill -9``); PostgreSQL stores use a session advisory lock on a dedicated
+connection (released by the server when the connection or the process goes
+away). Either way a second process finds the lock taken and is told which
+process holds it; and a record left by a process that died (a run still
+"running", a publish claim) is known to be stale when its lock is free.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,9 +25,9 @@ from typing import Any, ClassVar
 from sqlalchemy import text
 
 from synthgate.errors import SynthgateError
-from synthgate.store import Store
+from synthgate.store._store import Store
 
-__all__ = ["EXIT_LOCKED", "JobLocked", "job_lock", "lock_key"]
+__all__ = ["EXIT_LOCKED", "JobLocked", "job_lock", "lock_key", "process_lock"]
 
 EXIT_LOCKED = 75  # sysexits EX_TEMPFAIL: another worker has it; try again later
 
@@ -35,9 +38,9 @@ class JobLocked(SynthgateError):
     exit_code: ClassVar[int] = EXIT_LOCKED
 
 
-def lock_key(job: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
-    digest = hashlib.sha256(f"synthgate.job:{job}".encode()).digest()
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks (*name* is ``kind:id``)."""
+    digest = hashlib.sha256(f"synthgate.{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -51,16 +54,16 @@ def _describe(owner: dict[str, Any] | None) -> str:
     return f"pid {owner['pid']} on {owner.get('host', '?')}"
 
 
-def _locked(job: str, owner: dict[str, Any] | None) -> JobLocked:
-    return JobLocked(f"job {job} is running in another process ({_describe(owner)}); skipped")
+Busy = Callable[[str], SynthgateError]  # builds the error from "pid N on HOST"
 
 
 @contextmanager
-def _file_lock(job: str, folder: Path) -> Iterator[None]:
+def _file_lock(name: str, folder: Path, busy: Busy) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", job)
+    kind, _, ident = name.partition(":")
+    safe = kind + "-" + re.sub(r"[^A-Za-z0-9_.-]", "_", ident)
     lock = FileLock(str(folder / f"{safe}.lock"), timeout=0)
     owner_file = folder / f"{safe}.owner"
     try:
@@ -70,7 +73,7 @@ def _file_lock(job: str, folder: Path) -> Iterator[None]:
             owner = json.loads(owner_file.read_text("utf-8"))
         except (OSError, ValueError):
             owner = None
-        raise _locked(job, owner) from None
+        raise busy(_describe(owner)) from None
     try:
         owner_file.write_text(json.dumps(_owner()), "utf-8")
         yield
@@ -80,8 +83,8 @@ def _file_lock(job: str, folder: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _pg_lock(job: str, store: Store) -> Iterator[None]:
-    key = lock_key(job)
+def _pg_lock(name: str, store: Store, busy: Busy) -> Iterator[None]:
+    key = lock_key(name)
     conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         me = _owner()
@@ -105,7 +108,7 @@ def _pg_lock(job: str, store: Store) -> Iterator[None]:
             if row is not None:
                 found = dict(re.findall(r"(pid|host)=(\S+)", str(row[0])))
                 owner = dict(found) if "pid" in found else None
-            raise _locked(job, owner)
+            raise busy(_describe(owner))
         yield
     finally:
         # closing the DBAPI connection ends the session and with it the lock
@@ -114,11 +117,32 @@ def _pg_lock(job: str, store: Store) -> Iterator[None]:
 
 
 @contextmanager
+def process_lock(name: str, store: Store, folder: Path | None, *, busy: Busy) -> Iterator[None]:
+    """Hold the lock *name* (``kind:id``) for the ``with`` block, or raise ``busy(holder)``.
+
+    SQLite stores lock a file in *folder* (default: ``locks`` beside the store's
+    database file); an in-memory store is private to its process and needs none.
+    """
+    if store.dialect == "postgresql":
+        with _pg_lock(name, store, busy):
+            yield
+        return
+    if folder is None:
+        database = store.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        folder = Path(database).resolve().parent / "locks"
+    with _file_lock(name, folder, busy):
+        yield
+
+
+@contextmanager
 def job_lock(job: str, store: Store, home: Path) -> Iterator[None]:
     """Hold the job's lock for the ``with`` block, or raise :class:`JobLocked`."""
-    if store.dialect == "postgresql":
-        with _pg_lock(job, store):
-            yield
-    else:
-        with _file_lock(job, home / "locks"):
-            yield
+
+    def busy(holder: str) -> SynthgateError:
+        return JobLocked(f"job {job} is running in another process ({holder}); skipped")
+
+    with process_lock(f"job:{job}", store, home / "locks", busy=busy):
+        yield
