@@ -5,7 +5,8 @@ its staging table and swapping it in: a second connection holds an ACCESS
 EXCLUSIVE lock on the target table, so the publish's ``DROP TABLE`` waits. The
 process is killed there. The target must still hold the older version, no
 staging table may be left, the release stays APPROVED with its audit chain
-intact, and ``publish --retry`` then writes exactly the approved rows, once.
+intact, and a plain rerun of ``publish`` takes over the dead publish's claim
+(its lock died with it) and writes exactly the approved rows, once.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _wait_blocked_in_swap(proc: subprocess.Popen[str], pg: PgDb, target_oid: int
     pytest.fail(f"publish did not reach the swap within {DEADLINE}s")
 
 
-def test_a_publish_killed_mid_write_leaves_the_old_table_and_a_retry_writes_once(
+def test_a_publish_killed_mid_write_leaves_the_old_table_and_a_rerun_writes_once(
     pg: PgDb, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
@@ -156,14 +157,8 @@ def test_a_publish_killed_mid_write_leaves_the_old_table_and_a_retry_writes_once
     verify = _cli(home, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    # 3. a plain rerun refuses the claim and names the way out; --retry takes it over
-    plain = _cli(home, "publish", "rel-1")
-    assert plain.returncode == 1, plain.stdout + plain.stderr
-    assert "is being published already" in plain.stderr
-    assert "--retry" in plain.stderr
-    assert _target_state(pg) == old
-
-    retried = _cli(home, "publish", "rel-1", "--retry", "--json")
+    # 3. a plain rerun: the claim's lock died with its process, so the claim is taken over
+    retried = _cli(home, "publish", "rel-1", "--json")
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert _leftovers(pg) == []
     engine = sa.create_engine(
@@ -188,13 +183,14 @@ def test_a_publish_killed_mid_write_leaves_the_old_table_and_a_retry_writes_once
     assert published_oid != target_oid  # swapped in by the retry
 
     # 4. a third publish writes nothing: refused as PUBLISHED, the table is the same one
-    again = _cli(home, "publish", "rel-1", "--retry")
+    again = _cli(home, "publish", "rel-1")
     assert again.returncode == 2, again.stdout + again.stderr
     assert "is PUBLISHED" in again.stderr
     assert _target_state(pg) == published
     assert pg.execute("SELECT %s::regclass::oid", (f'"{pg.schema}".{TABLE}',)) == [(published_oid,)]
     assert [e.action for e in AuditLog(store).events(subject="rel-1")] == [
         "release.publish_started",
+        "release.publish_claim_taken_over",
         "release.publish_started",
         "release.published",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,10 @@ from synthgate.errors import (
     PermissionDenied,
     ReleaseStateError,
     SinkError,
+    SynthgateError,
 )
 from synthgate.release import Actor, ReleaseStatus, Role, get_release, publish
-from synthgate.store import Store
+from synthgate.store import Store, process_lock
 
 ENG = Actor("erin", Role.ENGINEER, True)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -159,14 +161,29 @@ def test_a_crashed_publish_needs_retry_and_does_not_write_twice(
         conn.exec_driver_sql(
             "UPDATE releases SET publish_claim = 'erin at 2026-01-01', version = 2"
         )
-    with pytest.raises(ConflictError, match="is being published already") as info:
-        publish(store, ENG, "rel-1")
-    assert "--retry" in str(info.value)
-    result = publish(store, ENG, "rel-1", retry=True)
+    # the claimer's lock is free, so the claim is stale: the next publish takes it over
+    result = publish(store, ENG, "rel-1")
     assert result.rows == 40
     assert get_release(store, "rel-1").publish_claim is None
     written = read_target(f"sqlite:///{tmp_path / 'target.db'}", "customers_syn")
     assert len(written) == 40  # appended once, although written twice
+    taken = [e for e in AuditLog(store).events() if e.action.endswith("claim_taken_over")]
+    assert [(e.subject, e.details["claim"]) for e in taken] == [("rel-1", "erin at 2026-01-01")]
+
+
+def test_a_live_publish_keeps_others_out(store: Store, tmp_path: Path) -> None:
+    make_release(store, tmp_path, status=ReleaseStatus.APPROVED)
+
+    def busy(holder: str) -> SynthgateError:
+        return ConflictError(f"held by {holder}")
+
+    # another publisher holds the release's lock (a second descriptor: flock conflicts)
+    with process_lock("publish:rel-1", store, None, busy=busy):
+        with pytest.raises(ConflictError, match="being published by another process") as info:
+            publish(store, ENG, "rel-1")
+        assert f"pid {os.getpid()}" in str(info.value)
+        assert get_release(store, "rel-1").status == "APPROVED"
+    assert publish(store, ENG, "rel-1").rows == 40
 
 
 def test_publish_to_a_parquet_folder(store: Store, tmp_path: Path) -> None:

@@ -90,8 +90,9 @@ def publish(
         bool,
         typer.Option(
             "--retry",
-            help="Take over a publish of this release that crashed midway (the connector's "
-            "idempotency key keeps a write that landed from being repeated).",
+            help="Accepted for older scripts: a publish that crashed midway is now taken "
+            "over by the next publish on its own (the connector's idempotency key keeps a "
+            "write that landed from being repeated).",
         ),
     ] = False,
     json_out: JsonOut = False,

@@ -37,7 +37,7 @@ from synthgate.errors import (
 from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
 from synthgate.release._policy import PolicyPack
 from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, require
-from synthgate.store import Store, utcnow
+from synthgate.store import Store, process_lock, utcnow
 from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, ReleaseRow
 
 __all__ = [
@@ -591,23 +591,49 @@ def publish(
     The target URL with its credentials comes from the run's job spec, read
     again now with *env* (default: the process environment); it must still
     name the target the release was approved for. The synthetic table must be
-    byte-identical to the approved one. A publish claims the release first, so
-    two publishers cannot both write; a PUBLISHED release is never written
-    again. *retry* takes over the claim of a publish that crashed midway; the
-    release id is the sink's idempotency key, so a write that did land before
-    the crash is not repeated.
+    byte-identical to the approved one. A publish holds the release's lock
+    (:func:`synthgate.store.process_lock`, freed by the operating system or the
+    server when its process dies) and claims the release, so two publishers
+    cannot both write; a PUBLISHED release is never written again. A claim
+    whose lock is free was left by a publish that died midway: it is taken over
+    (and audited). The release id is the sink's idempotency key, so a write
+    that did land before the crash is not repeated. *retry* is kept for
+    scripts written before claims were taken over by themselves.
     """
     require(actor, Permission.PUBLISH)
+
+    def busy(holder: str) -> SynthgateError:
+        return ConflictError(
+            f"release {release_id} is being published by another process ({holder})",
+            hint=f"wait for it to finish, then: synthgate releases show {release_id}",
+        )
+
+    with process_lock(f"publish:{release_id}", store, None, busy=busy):
+        return _publish_locked(store, actor, release_id, env=env, retry=retry)
+
+
+def _publish_locked(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    *,
+    env: Mapping[str, str] | None,
+    retry: bool,
+) -> PublishResult:
     now = utcnow()
     expire_due(store, now=now, release_ids=[release_id])
     release = get_release(store, release_id)
     check_transition(_status(release), ReleaseStatus.PUBLISHED, release_id=release_id)
-    if release.publish_claim and not retry:
-        raise ConflictError(
-            f"release {release_id} is being published already ({release.publish_claim})",
-            hint=f"if that publish crashed, run: synthgate publish {release_id} --retry",
-        )
     audit = AuditLog(store)
+    stale_claim = release.publish_claim
+    if stale_claim:
+        # we hold the release's lock, so the process that claimed it is gone
+        audit.append(
+            actor=actor.name,
+            action="release.publish_claim_taken_over",
+            subject=release_id,
+            details={"claim": stale_claim, **actor.audit_details()},
+        )
     try:
         plan = _plan(store, release, os.environ if env is None else env)
     except SynthgateError as exc:
@@ -627,7 +653,11 @@ def publish(
             actor=actor.name,
             action="release.publish_started",
             subject=release_id,
-            details={"retry": retry, "version": claimed, **actor.audit_details()},
+            details={
+                "retry": retry or bool(stale_claim),
+                "version": claimed,
+                **actor.audit_details(),
+            },
         )
     try:
         rows, content_hash = _write(plan, release_id)
