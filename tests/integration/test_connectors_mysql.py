@@ -335,3 +335,31 @@ def test_constraint_violation_half_way_leaves_target_unchanged(my: MyDb) -> None
     assert "enterprise-secret" not in str(info2.value)
     assert _count(my, "out") == 100
     assert _leftovers(my) == []
+
+
+def test_a_dead_writers_leftovers_are_dropped_and_a_live_writers_are_kept(my: MyDb) -> None:
+    import pymysql
+
+    from synthgate_connectors.sql._write import name_lock
+
+    schema, data = _frame_schema(my)
+    # what a writer killed with -9 leaves: its tables, and its named locks freed by the server
+    my.execute("CREATE TABLE _sg_stage_dead00000001 (id int)")
+    my.execute("CREATE TABLE _sg_old_dead00000002 (id int)")
+    # a writer still running: its staging table exists and its session holds the name's lock
+    live = "_sg_stage_live00000003"
+    my.execute(f"CREATE TABLE {live} (id int)")
+    holder = pymysql.connect(host=MY_HOST, port=MY_PORT, user="root", database=my.database)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (name_lock(my.database, live),))
+            assert cur.fetchone() == (1,)
+        open_sink(my.url).write(
+            "out", iter(data.to_batches()), schema=schema, mode=WriteMode.REPLACE
+        )
+        assert _leftovers(my) == [live]
+    finally:
+        holder.close()  # the live writer ends: its lock goes with its session
+    open_sink(my.url).write("out", iter(data.to_batches()), schema=schema, mode=WriteMode.REPLACE)
+    assert _leftovers(my) == []
+    assert _count(my, "out") == 100

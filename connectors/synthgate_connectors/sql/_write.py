@@ -14,6 +14,10 @@ DDL is not transactional, so there the load is one transaction, the swap is
 the atomic ``RENAME TABLE target TO old, staging TO target`` and the append one
 ``INSERT … SELECT`` transaction; a failure drops the staging table (over a
 fresh connection when the first one died) and leaves the target as it was.
+A writer that died without cleaning up (``kill -9``) leaves its staging or
+swapped-out table behind; each writer holds a server-wide named lock
+(``GET_LOCK``) per table name it may create, and the next write drops the
+leftovers whose lock is free, never those of a writer still running.
 
 With an *idempotency key* the write is recorded in ``_synthgate_writes``
 (key, table, content hash, rows) — in the same transaction as the swap or the
@@ -332,13 +336,44 @@ def _is_driver_error(exc: BaseException) -> bool:
 # --------------------------------------------------------------------------- MySQL / MariaDB
 
 
+def name_lock(database: str, table: str) -> str:
+    """The server-wide lock name that says a live writer owns *table* (≤ 64 chars)."""
+    return "synthgate:" + hashlib.sha256(f"{database}.{table}".encode()).hexdigest()[:40]
+
+
+def _database(conn: Connection) -> str:
+    return str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
+
+
+def _own(conn: Connection, *tables: str) -> None:
+    database = _database(conn)
+    for table in tables:
+        conn.exec_driver_sql("SELECT GET_LOCK(%s, 0)", (name_lock(database, table),))
+
+
+def _sweep_leftovers(conn: Connection) -> list[str]:
+    """Drop the staging and swapped-out tables of writers that died; return their names."""
+    database = _database(conn)
+    dropped = []
+    for table in staging_tables(conn):
+        free = conn.exec_driver_sql("SELECT IS_FREE_LOCK(%s)", (name_lock(database, table),))
+        if free.scalar() == 1:
+            quoted = conn.dialect.identifier_preparer.quote(table)
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
+            dropped.append(table)
+    return dropped
+
+
 def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
     staging = f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    old = f"{OLD_PREFIX}{secrets.token_hex(6)}"
     counter = _Counter()
     conn = job.connect()
     created = False
     try:
         quote = conn.dialect.identifier_preparer.quote
+        _own(conn, staging, old)  # held until this session ends, even by a crash
+        _sweep_leftovers(conn)
         exists = sa.inspect(conn).has_table(job.table)
         if exists and job.mode is WriteMode.FAIL:
             raise TargetNotWritable(
@@ -362,7 +397,6 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
             created = False
             return result
         if exists:
-            old = f"{OLD_PREFIX}{secrets.token_hex(6)}"
             conn.exec_driver_sql(
                 f"RENAME TABLE {quote(job.table)} TO {quote(old)}, "
                 f"{quote(staging)} TO {quote(job.table)}"
@@ -383,6 +417,8 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
             raise sink_error(exc, job.url, table=job.table) from None
         raise
     finally:
+        with contextlib.suppress(Exception):  # a pooled session must not keep the locks
+            conn.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
         _close(conn)
         if created:
             _drop_quietly(job, staging)
