@@ -25,10 +25,14 @@ from synthgate.errors import redact
 __all__ = [
     "FORMAT_ENV",
     "LEVEL_ENV",
+    "JsonFormatter",
     "LogFormat",
+    "TextFormatter",
     "configure",
+    "current_format",
     "log_event",
     "logger",
+    "server_log_config",
 ]
 
 FORMAT_ENV = "SYNTHGATE_LOG_FORMAT"
@@ -61,13 +65,30 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields if isinstance(fields, dict) else {}
 
 
+_ACCESS_ARGS = 5  # uvicorn.access: client, method, path, HTTP version, status
+
+
+def _access(record: logging.LogRecord) -> dict[str, Any] | None:
+    """The fields of one of uvicorn's access lines, or None for any other record."""
+    args = record.args
+    if record.name != "uvicorn.access" or not isinstance(args, tuple):
+        return None
+    if len(args) != _ACCESS_ARGS:
+        return None
+    client, method, path, version, status = args
+    return {"client": client, "method": method, "path": path, "http": version, "status": status}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        access = _access(record)
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "level": record.levelname.lower(),
-            "event": redact(record.getMessage()),
+            "event": "http.request" if access else redact(record.getMessage()),
         }
+        for key, value in (access or {}).items():
+            line[key] = _clean(value)
         for key, value in _fields(record).items():
             if key not in line:
                 line[key] = _clean(value)
@@ -154,6 +175,32 @@ def _quiet_libraries(formatter: logging.Formatter, stream: TextIO | None) -> Non
     root.addHandler(handler)
     for pattern in _NOISE:
         warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
+
+
+def current_format() -> LogFormat:
+    """The format :func:`configure` set (text before it ran)."""
+    for handler in logger.handlers:
+        if handler.get_name() == _HANDLER_NAME and isinstance(handler.formatter, JsonFormatter):
+            return LogFormat.JSON
+    return LogFormat.TEXT
+
+
+def server_log_config(fmt: LogFormat) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for uvicorn: its messages and access lines in
+    synthgate's format (JSON lines carry ``method``, ``path``, ``status``)."""
+    formatter = JsonFormatter if fmt is LogFormat.JSON else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"synthgate": {"()": f"{__name__}.{formatter.__name__}"}},
+        "handlers": {
+            "synthgate": {"()": f"{__name__}.{_StderrHandler.__name__}", "formatter": "synthgate"}
+        },
+        "loggers": {
+            name: {"handlers": ["synthgate"], "level": "INFO", "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
 
 
 def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:

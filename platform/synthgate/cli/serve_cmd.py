@@ -9,6 +9,7 @@ import typer
 
 from synthgate.cli._common import err, settings
 from synthgate.errors import register_secret
+from synthgate.logs import current_format, server_log_config
 from synthgate.store import Store
 
 __all__ = ["METRICS_TOKEN_ENV", "serve"]
@@ -77,4 +78,5 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
         log_level="info",
+        log_config=server_log_config(current_format()),
     )
