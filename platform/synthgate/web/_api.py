@@ -15,10 +15,9 @@ from pydantic import BaseModel, Field
 
 from synthgate import release as svc
 from synthgate.audit import since_timestamp
-from synthgate.errors import SynthgateError
 from synthgate.release import Permission, ReleaseStatus
 from synthgate.web import _queries as q
-from synthgate.web._deps import ApiActor, config_of, http_status
+from synthgate.web._deps import ApiActor, config_of
 
 __all__ = ["router"]
 
@@ -179,10 +178,6 @@ class MeOut(BaseModel):
     permissions: list[str]
 
 
-def _fail(exc: SynthgateError) -> HTTPException:
-    return HTTPException(http_status(exc), str(exc))
-
-
 def _release(request: Request, release_id: str) -> Any:
     row = config_of(request).store.get_release(release_id)
     if row is None:
@@ -191,10 +186,7 @@ def _release(request: Request, release_id: str) -> Any:
 
 
 def _read(actor: svc.Actor) -> None:
-    try:
-        svc.require(actor, Permission.READ)
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    svc.require(actor, Permission.READ)
 
 
 def release_detail(request: Request, release_id: str) -> dict[str, Any]:
@@ -251,16 +243,13 @@ def approve(
     request: Request, actor: ApiActor, release_id: ReleaseId, body: ApproveIn
 ) -> dict[str, Any]:
     _release(request, release_id)
-    try:
-        decision = svc.approve(
-            config_of(request).store,
-            actor,
-            release_id,
-            comment=body.comment,
-            expected_version=body.expected_version,
-        )
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    decision = svc.approve(
+        config_of(request).store,
+        actor,
+        release_id,
+        comment=body.comment,
+        expected_version=body.expected_version,
+    )
     return decision.to_dict()
 
 
@@ -273,16 +262,13 @@ def reject(
     request: Request, actor: ApiActor, release_id: ReleaseId, body: ReasonIn
 ) -> dict[str, Any]:
     _release(request, release_id)
-    try:
-        decision = svc.reject(
-            config_of(request).store,
-            actor,
-            release_id,
-            reason=body.reason,
-            expected_version=body.expected_version,
-        )
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    decision = svc.reject(
+        config_of(request).store,
+        actor,
+        release_id,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
     return decision.to_dict()
 
 
@@ -296,10 +282,7 @@ def publish(
     request: Request, actor: ApiActor, release_id: ReleaseId, body: PublishIn
 ) -> dict[str, Any]:
     _release(request, release_id)
-    try:
-        result = svc.publish(config_of(request).store, actor, release_id, retry=body.retry)
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    result = svc.publish(config_of(request).store, actor, release_id, retry=body.retry)
     return result.to_dict()
 
 
@@ -312,16 +295,13 @@ def revoke(
     request: Request, actor: ApiActor, release_id: ReleaseId, body: ReasonIn
 ) -> dict[str, Any]:
     _release(request, release_id)
-    try:
-        row = svc.revoke(
-            config_of(request).store,
-            actor,
-            release_id,
-            reason=body.reason,
-            expected_version=body.expected_version,
-        )
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    row = svc.revoke(
+        config_of(request).store,
+        actor,
+        release_id,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
     return q.release_dict(row)
 
 
@@ -338,10 +318,7 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[dict[str, Any]]:
     _read(actor)
-    try:
-        start = since_timestamp(since) if since else None
-    except SynthgateError as exc:
-        raise _fail(exc) from None
+    start = since_timestamp(since) if since else None
     events = q.audit_events(
         config_of(request).store,
         actor=who,

@@ -15,9 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synthgate import __version__
+from synthgate.errors import SynthgateError
 from synthgate.store import Store
 from synthgate.web import _api, _pages
-from synthgate.web._deps import LoginRequired, WebConfig
+from synthgate.web._deps import LoginRequired, WebConfig, http_status
 from synthgate.web._metrics import registry_for
 
 __all__ = ["CONSOLE_CSP", "create_app"]
@@ -103,6 +104,11 @@ def create_app(
             status_code=exc.status_code,
             headers=headers,
         )
+
+    @app.exception_handler(SynthgateError)
+    async def refused(request: Request, exc: SynthgateError) -> Response:
+        # a service said no (role, four-eyes, state, version …): one line, its HTTP status
+        return await http_error(request, StarletteHTTPException(http_status(exc), str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -202,10 +202,7 @@ async def logout(request: Request, session: Session) -> Response:
 
 
 def _require_read(actor: Actor) -> None:
-    try:
-        svc.require(actor, Permission.READ)
-    except SynthgateError as exc:
-        raise HTTPException(http_status(exc), str(exc)) from None
+    svc.require(actor, Permission.READ)  # a refusal is a 403 page (see create_app)
 
 
 @router.get("/")
