@@ -277,3 +277,36 @@ def test_retries_are_bounded(
     assert job["status"] == "error"
     assert "lost or could not open the connection" in job["message"]
     assert "127.0.0.1" in job["message"]
+
+
+def test_an_edited_policy_pack_is_a_change_not_nothing_to_do(
+    home: Path, demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from synthgate_policies.packs import default
+
+    pack = tmp_path / "ours.yaml"
+    pack.write_text(default().read_text("utf-8").replace("name: default", "name: ours"), "utf-8")
+    spec = dict(base_spec(demo_db, tmp_path), release={"policy": str(pack)})
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(spec), "utf-8")
+    assert main(["run", str(path), "--json"]) in (3, 4)
+    first = json.loads(capsys.readouterr().out)
+    assert main(["run", str(path), "--json"]) == 99
+    capsys.readouterr()
+
+    # the gate's rules change under the same file name: the job runs again
+    pack.write_text(pack.read_text("utf-8").replace("threshold: 0.7", "threshold: 0.1"), "utf-8")
+    assert main(["run", str(path), "--json"]) in (3, 4)
+    second = json.loads(capsys.readouterr().out)
+    assert second["mode"] != "skip"
+    assert second["release_id"] != first["release_id"]
+    assert main(["run", str(path), "--json"]) == 99
+    capsys.readouterr()
+
+    # so do its PII rules (what the model may see)
+    pack.write_text(
+        pack.read_text("utf-8").replace("quasi_identifier: keep", "quasi_identifier: drop"),
+        "utf-8",
+    )
+    assert main(["run", str(path), "--json"]) in (3, 4)
+    assert json.loads(capsys.readouterr().out)["mode"] != "skip"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ __all__ = [
 ]
 
 
-def model_hash(spec: JobSpec, source_key: str) -> str:
-    """sha256 of the spec parts that affect training (see the module doc)."""
+def model_hash(spec: JobSpec, source_key: str, *, pii_rules: Mapping[str, Any]) -> str:
+    """sha256 of the spec parts that affect training (see the module doc), with the
+    PII section of the policy pack in force (*pii_rules*): a pack edited under the
+    same name changes what the model may see."""
     synthesis = spec.synthesis.model_dump(mode="json", exclude={"rows", "rebalance"})
     parts: dict[str, Any] = {
         "source_key": source_key,
@@ -45,6 +48,7 @@ def model_hash(spec: JobSpec, source_key: str) -> str:
         ),
         "pii": spec.pii.model_dump(mode="json"),
         "pii_policy": spec.pii_policy,
+        "pii_rules": pii_rules,
         "synthesis": synthesis,
         "holdout": spec.validation.holdout,
     }
@@ -87,6 +91,11 @@ class History:
     def seed_of(self, stages: dict[str, StageRow]) -> int | None:
         seed = _summary(stages.get("extract")).get("seed")
         return int(seed) if isinstance(seed, int) else None
+
+    def unchanged(self, stages: dict[str, StageRow], *, model: str, policy: str) -> bool:
+        """Whether the run was made under this model hash and release policy content."""
+        summary = _summary(stages.get("extract"))
+        return summary.get("model_hash") == model and summary.get("policy_hash") == policy
 
     def snapshot_of(self, stages: dict[str, StageRow]) -> str | None:
         snap = _summary(stages.get("extract")).get("snapshot_id")

@@ -416,7 +416,8 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     audit = AuditLog(store)
     budget_limit = pre.policy.budget.epsilon_per_source
     ledger = BudgetLedger(store)
-    mhash = model_hash(spec, pre.source_key)
+    mhash = model_hash(spec, pre.source_key, pii_rules=pre.pii_policy.pii.model_dump(mode="json"))
+    policy_hash = pre.policy.content_hash
     copy = spec.masked_copy  # no model: nothing to re-use, nothing to charge
     loader = None if copy else getattr(type(pre.synthesizer), "load", None)
     private = pre.synthesizer.private and not copy
@@ -498,13 +499,20 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
 
     snapshot_id: str | None = None
     try:
-        extract_summary: dict[str, Any] = {"model_hash": mhash}
+        extract_summary: dict[str, Any] = {"model_hash": mhash, "policy_hash": policy_hash}
         with run.stage("extract", extract_summary) as folder:
             data = st.extract(pre.source, spec, pre.schema, folder)
             snapshot_id = data.snapshot_id
             last_ok = history.last_ok
             mode, seed, model_from = _decide(
-                loaded, history, snapshot_id, resume_model, prior_model, force=force
+                loaded,
+                history,
+                snapshot_id,
+                resume_model,
+                prior_model,
+                force=force,
+                model=mhash,
+                policy=policy_hash,
             )
             if copy and mode is RunMode.TRAIN:
                 mode = RunMode.MASKED_COPY
@@ -820,8 +828,14 @@ def _decide(
     prior_model: SavedModel | None,
     *,
     force: bool,
+    model: str,
+    policy: str,
 ) -> tuple[RunMode, int, SavedModel | None]:
-    """Once the snapshot is known: what this run does, its seed, the model it re-uses."""
+    """Once the snapshot is known: what this run does, its seed, the model it re-uses.
+
+    Nothing to do needs the same snapshot, spec, model hash (which covers the PII
+    rules of the pack in force) and release policy content as the last success;
+    an edited pack re-samples (new gate, no budget) or retrains (new PII rules)."""
     last_ok = history.last_ok
     if history.stale is not None and not force:
         seed = history.seed_of(history.stale_stages)
@@ -833,6 +847,7 @@ def _decide(
         and last_ok is not None
         and last_ok.snapshot_id == snapshot_id
         and last_ok.spec_hash == loaded.spec_hash
+        and history.unchanged(history.last_ok_stages, model=model, policy=policy)
     ):
         return RunMode.SKIP, history.seed_of(history.last_ok_stages) or 0, None
     if prior_model is not None and prior_model.snapshot_id == snapshot_id:
