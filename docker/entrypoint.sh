@@ -10,6 +10,7 @@
 # store migrates it). A worker pass that ends 0 (jobs ran) or 99 (nothing to
 # do) is a success; any other exit code is logged, and the loop goes on unless
 # SYNTHGATE_SYNC_INTERVAL is 0, in which case it is the container's exit code.
+# TERM or INT (docker stop) between passes ends the worker at once with 0.
 set -euo pipefail
 
 SYNTHGATE_BIN="${SYNTHGATE_BIN:-synthgate}"
@@ -48,6 +49,9 @@ worker() {
       exit 2
       ;;
   esac
+  # docker stop sends TERM: end between passes at once, not after the interval
+  local sleeper=""
+  trap 'log "stopped"; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
   while true; do
     local code=0
     "$SYNTHGATE_BIN" sync "$jobs_dir" --jobs "${SYNTHGATE_SYNC_JOBS:-1}" || code=$?
@@ -60,7 +64,10 @@ worker() {
     if [ "$interval" -eq 0 ]; then
       exit "$code"
     fi
-    sleep "$interval"
+    sleep "$interval" &
+    sleeper=$!
+    wait "$sleeper"
+    sleeper=""
   done
 }
 

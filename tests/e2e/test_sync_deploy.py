@@ -4,11 +4,14 @@ the Dockerfile's lint. Images are not built here."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +225,36 @@ def test_entrypoint_passes_shellcheck() -> None:
         [shellcheck, str(ENTRYPOINT)], capture_output=True, text=True, check=False
     )
     assert lint.returncode == 0, lint.stdout
+
+
+def test_looping_worker_stops_at_once_on_term(fakes: Path, tmp_path: Path) -> None:
+    (fakes / "sleep").unlink()  # the real sleep: the worker waits out its interval
+    log = tmp_path / "synthgate.log"
+    proc = subprocess.Popen(
+        ["bash", str(ENTRYPOINT), "worker"],
+        env={
+            "PATH": f"{fakes}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "SYNTHGATE_PYTHON": "fake-python",
+            "SYNTHGATE_SYNC_INTERVAL": "3600",
+            "FAKE_LOG_synthgate": str(log),
+            "FAKE_LOG_fake_python": str(tmp_path / "python.log"),
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not log.exists():
+            assert time.monotonic() < deadline, "the worker never ran its first pass"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.05)  # the pause between polls; notices an early exit
+            assert proc.returncode is None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)  # not the hour of the interval
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert '"event":"entrypoint.stopped"' in stderr
+    assert log.read_text("utf-8").splitlines() == ["sync /jobs --jobs 1"]
