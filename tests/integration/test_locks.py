@@ -117,7 +117,7 @@ def test_file_lock_turns_a_second_process_away(home: Path, demo_db: Path, tmp_pa
     spec.write_text(yaml.safe_dump(base_spec(demo_db, tmp_path)), "utf-8")
     url = f"sqlite:///{home / 'synthgate.db'}"
     _contend(home, spec, url, None)
-    assert (home / "locks" / "test-job.lock").exists()
+    assert (home / "locks" / "job-test-job.lock").exists()
 
 
 def test_postgresql_advisory_lock_turns_a_second_process_away(
@@ -140,5 +140,5 @@ def test_lock_released_normally_lets_the_next_worker_in(home: Path) -> None:
     assert holder.stdout.readline().strip() == "released"
     assert holder.wait(timeout=30) == 0
     with job_lock("test-job", store, home):
-        assert (home / "locks" / "test-job.owner").read_text("utf-8").startswith('{"pid": ')
-    assert not (home / "locks" / "test-job.owner").exists()
+        assert (home / "locks" / "job-test-job.owner").read_text("utf-8").startswith('{"pid": ')
+    assert not (home / "locks" / "job-test-job.owner").exists()

@@ -392,8 +392,9 @@ def test_policy_first_use_and_changes_are_audited(store: Store, tmp_path: Path) 
     assert record_policy(store, pack, actor="alice") is None  # unchanged: no event
     changed_file = tmp_path / "default.yaml"
     raw: dict[str, Any] = yaml.safe_load(Path(pack.source).read_text())
-    raw["rules"][2]["threshold"] = 0.8
-    raw["rules"].pop(0)
+    rules = {r["id"]: r for r in raw["rules"]}
+    rules["fidelity"]["threshold"] = 0.8
+    raw["rules"].remove(rules["no-pii-replay"])
     raw["required_approvals"] = 2
     changed_file.write_text(yaml.safe_dump(raw))
     assert record_policy(store, load_policy(str(changed_file)), actor="bob") == "policy.changed"
