@@ -240,6 +240,15 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{time.strftime('%Y%m%d')}-{secrets.token_hex(4)}"
 
 
+_STAGE_EVENTS = {
+    "running": "stage.started",
+    "succeeded": "stage.finished",
+    "failed": "stage.failed",
+    "skipped": "stage.skipped",
+}
+_TIMED = {"succeeded", "failed"}  # the states whose log event carries a duration
+
+
 class _Run:
     def __init__(
         self,
@@ -267,23 +276,46 @@ class _Run:
     def skip(self, name: str, summary: dict[str, Any]) -> None:
         """Record a stage that does not apply to this run (status ``skipped``)."""
         self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
-        self.store.record_stage(
-            self.id,
-            name,
-            status="skipped",
-            started_at=utcnow(),
-            seconds=0.0,
-            artifact=None,
-            summary=summary,
-        )
+        self._record(name, "skipped", utcnow(), 0.0, None, summary)
         self.audit.append(
             actor=self.settings.user,
             action="stage.skipped",
             subject=self.id,
             details={"stage": name, **summary},
         )
-        log_event("stage.skipped", job=self.job, run_id=self.id, stage=name)
         self.progress.stage_finished(name, 0.0)
+
+    def _record(
+        self,
+        name: str,
+        status: str,
+        started: str,
+        seconds: float | None,
+        artifact: str | None,
+        summary: dict[str, Any],
+        *,
+        error: str | None = None,
+    ) -> None:
+        """A stage's state in the store, and the matching log event."""
+        self.store.record_stage(
+            self.id,
+            name,
+            status=status,
+            started_at=started,
+            seconds=seconds,
+            artifact=artifact,
+            summary=summary,
+        )
+        timed = {"duration": round(seconds, 3)} if status in _TIMED and seconds is not None else {}
+        log_event(
+            _STAGE_EVENTS[status],
+            level=logging.WARNING if status == "failed" else logging.INFO,
+            job=self.job,
+            run_id=self.id,
+            stage=name,
+            **timed,
+            **({"error": error} if error else {}),
+        )
 
     @contextmanager
     def stage(self, name: str, summary: dict[str, Any]) -> Iterator[Path]:
@@ -293,58 +325,24 @@ class _Run:
         started = utcnow()
         t0 = time.perf_counter()
         folder = self.folder(name)
-        self.store.record_stage(
-            self.id,
-            name,
-            status="running",
-            started_at=started,
-            seconds=None,
-            artifact=str(folder),
-            summary=summary,
-        )
-        log_event("stage.started", job=self.job, run_id=self.id, stage=name)
+        self._record(name, "running", started, None, str(folder), summary)
         try:
             yield folder
         except BaseException as exc:
+            error = type(exc).__name__
             seconds = time.perf_counter() - t0
-            self.store.record_stage(
-                self.id,
-                name,
-                status="failed",
-                started_at=started,
-                seconds=seconds,
-                artifact=str(folder),
-                summary={"error": type(exc).__name__},
-            )
-            log_event(
-                "stage.failed",
-                level=logging.WARNING,
-                job=self.job,
-                run_id=self.id,
-                stage=name,
-                duration=round(seconds, 3),
-                error=type(exc).__name__,
+            self._record(
+                name, "failed", started, seconds, str(folder), {"error": error}, error=error
             )
             raise
         seconds = time.perf_counter() - t0
         self.seconds[name] = round(seconds, 3)
-        self.store.record_stage(
-            self.id,
-            name,
-            status="succeeded",
-            started_at=started,
-            seconds=seconds,
-            artifact=str(folder),
-            summary=summary,
-        )
+        self._record(name, "succeeded", started, seconds, str(folder), summary)
         self.audit.append(
             actor=self.settings.user,
             action="stage.finished",
             subject=self.id,
             details={"stage": name, "seconds": round(seconds, 3), **summary},
-        )
-        log_event(
-            "stage.finished", job=self.job, run_id=self.id, stage=name, duration=round(seconds, 3)
         )
         self.progress.stage_finished(name, seconds)
 
