@@ -9,9 +9,10 @@ import pytest
 
 from synthgate.audit import AuditLog
 from synthgate.cli import main
-from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied
+from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied, redact
 from synthgate.release import (
     ROLE_PERMISSIONS,
+    TOKEN_ENV,
     Actor,
     Permission,
     Role,
@@ -23,6 +24,7 @@ from synthgate.release import (
     identify,
     list_users,
     rotate_token,
+    token_from_env,
     verify_token,
 )
 from synthgate.store import Store
@@ -87,6 +89,27 @@ def test_authentication(store: Store, admin: tuple[Actor, str]) -> None:
     assert all(token not in json.dumps(e.details) for e in failed)
     with pytest.raises(NotAuthenticated, match="reserved"):
         authenticate(store, "system", token)
+
+
+def test_only_a_verified_token_joins_the_masked_secrets(
+    store: Store, admin: tuple[Actor, str]
+) -> None:
+    _, token = admin
+    assert redact(f"x {token} x") == "x *** x"  # verified in the fixture
+    planted = "approved-release-word"  # what anyone could send as a token to the API
+    with pytest.raises(NotAuthenticated):
+        authenticate(store, "root", planted)
+    assert redact(f"status {planted}") == f"status {planted}"
+
+
+def test_the_process_own_token_is_masked_even_when_it_does_not_verify(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "sgt_my-own-mistyped-token")
+    assert token_from_env() == "sgt_my-own-mistyped-token"
+    assert redact("sgt_my-own-mistyped-token") == "***"
+    monkeypatch.delenv(TOKEN_ENV)
+    assert token_from_env() is None
 
 
 def test_admins_manage_users_and_others_do_not(store: Store, admin: tuple[Actor, str]) -> None:

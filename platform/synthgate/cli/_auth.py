@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from synthgate.release import TOKEN_ENV, Actor, authenticate
+from synthgate.release import Actor, authenticate, token_from_env
 from synthgate.settings import Settings
 from synthgate.store import Store
 
@@ -13,4 +11,4 @@ __all__ = ["current_actor"]
 
 def current_actor(cfg: Settings, store: Store) -> Actor:
     """The authenticated user; in bootstrap mode (no users yet) SYNTHGATE_USER as given."""
-    return authenticate(store, cfg.user, os.environ.get(TOKEN_ENV) or None)
+    return authenticate(store, cfg.user, token_from_env())

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
@@ -9,7 +8,7 @@ from rich.table import Table
 
 from synthgate import release as svc
 from synthgate.cli._common import out, print_json, settings
-from synthgate.release import SYSTEM_ACTOR, TOKEN_ENV, ReleaseStatus
+from synthgate.release import SYSTEM_ACTOR, ReleaseStatus
 from synthgate.store import Store
 from synthgate.store.models import ApprovalRow, ReleaseRow
 
@@ -142,7 +141,7 @@ def expire(
     """
     cfg = settings(ctx)
     store = Store(cfg.store_url)
-    token = os.environ.get(TOKEN_ENV)
+    token = svc.token_from_env()
     actor = svc.authenticate(store, cfg.user, token) if token else SYSTEM_ACTOR
     ids = svc.expire_due(store, dry_run=dry_run, actor=actor)
     if json_out:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -39,7 +38,6 @@ from synthgate.pipeline._resume import (
 )
 from synthgate.privacy import BudgetLedger
 from synthgate.release import (
-    TOKEN_ENV,
     Permission,
     PolicyPack,
     ReleaseStatus,
@@ -49,6 +47,7 @@ from synthgate.release import (
     load_policy,
     record_policy,
     target_fingerprint,
+    token_from_env,
 )
 from synthgate.reporting import write_report
 from synthgate.settings import Settings
@@ -367,7 +366,7 @@ def run_job(
     """
     store = store or Store(settings.store_url)
     # once the store has users, the requester proves who they are (four-eyes relies on it)
-    identify(store, settings.user, os.environ.get(TOKEN_ENV), Permission.RUN)
+    identify(store, settings.user, token_from_env(), Permission.RUN)
     t0 = time.perf_counter()
     try:
         with job_lock(loaded.spec.name, store, settings.home):

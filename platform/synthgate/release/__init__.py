@@ -62,6 +62,7 @@ from synthgate.release._users import (
     require,
     rotate_token,
     set_password,
+    token_from_env,
     verify_token,
 )
 
@@ -120,5 +121,6 @@ __all__ = [
     "rotate_token",
     "set_password",
     "target_fingerprint",
+    "token_from_env",
     "verify_token",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 import re
 import secrets
 import threading
@@ -63,6 +64,7 @@ __all__ = [
     "require",
     "rotate_token",
     "set_password",
+    "token_from_env",
     "verify_token",
 ]
 
@@ -218,10 +220,19 @@ def has_users(store: Store) -> bool:
         return bool(s.scalar(select(func.count()).select_from(UserRow)))
 
 
+def token_from_env() -> str | None:
+    """This process's own ``SYNTHGATE_TOKEN``, registered as a secret: masked in every
+    message even when it turns out not to match the user."""
+    token = os.environ.get(TOKEN_ENV) or None
+    register_secret(token)
+    return token
+
+
 def authenticate(store: Store, name: str, token: str | None) -> Actor:
-    """The actor *name* proves to be with *token*; bootstrap actor when no user exists."""
-    if token:
-        register_secret(token)
+    """The actor *name* proves to be with *token*; bootstrap actor when no user exists.
+
+    A token that verifies is registered as a secret. One that does not is not:
+    callers of the web API could otherwise add any string to the masked set."""
     if name == SYSTEM:
         raise NotAuthenticated(f"user name {SYSTEM!r} is reserved for automatic steps")
     with store.session() as s:
@@ -237,6 +248,7 @@ def authenticate(store: Store, name: str, token: str | None) -> Actor:
             f"user {name!r} could not be authenticated (unknown, disabled, or wrong token)",
             hint=_AUTH_HINT,
         )
+    register_secret(token)
     return Actor(row.name, Role(row.role), True)
 
 
