@@ -443,3 +443,21 @@ def test_refill_coarsens_generalized_columns_of_the_sample_again() -> None:
     assert out["dob"].tolist() == [dt.date(1971, 1, 1), dt.date(1990, 1, 1)]
     assert out["age"].tolist() == [30, 50]
     assert out["zip"].tolist() == ["021", "946"]
+
+
+@pytest.mark.slow
+def test_text_scan_does_not_count_the_surrogates_redaction_wrote() -> None:
+    from synthgate.pii import scan_text_columns
+
+    p = Pseudonymizer(KEY)
+    text = "Renewal call: email jane.doe@example.com or call 212-555-0199 about the invoice"
+    (redacted,) = redact_texts([text], surrogate=p.surrogate)
+    assert "jane.doe@example.com" not in redacted
+    assert p.issued  # surrogates (never the inputs) are remembered
+    assert not {"jane.doe@example.com", "212-555-0199"} & p.issued
+    leaked = "Renewal call: email grace.hopper@navy.mil about the invoice"
+    out = pd.DataFrame({"notes": [redacted, leaked]})
+    # without the issued surrogates, the made-up email and phone read as identifiers
+    assert scan_text_columns(out, ["notes"]) == {"notes": 2}
+    # with them, only the real address that no redaction touched counts
+    assert scan_text_columns(out, ["notes"], issued=p.issued) == {"notes": 1}

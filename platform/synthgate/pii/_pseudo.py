@@ -80,9 +80,17 @@ class Pseudonymizer:
         if len(key) < MIN_KEY_CHARS:
             raise ConfigError(f"a pseudonym key needs at least {MIN_KEY_CHARS} bytes")
         self._key = key
+        self._issued: set[str] = set()
 
     def __repr__(self) -> str:
         return "Pseudonymizer(key=***)"
+
+    @property
+    def issued(self) -> frozenset[str]:
+        """The surrogates :meth:`surrogate` wrote into free text, and their words: a
+        re-scan of redacted text must not count them as leaks (they look real by
+        design). Surrogates only, never an input value."""
+        return frozenset(self._issued)
 
     # ------------------------------------------------------------------ keys
 
@@ -113,7 +121,12 @@ class Pseudonymizer:
         return pd.Series(mapped[codes], index=series.index, dtype=object)
 
     def surrogate(self, entity: str | None, value: object) -> str:
-        return self.surrogates(entity, [str(value)])[0]
+        """One value's surrogate, as free-text redaction asks for it (remembered in
+        :attr:`issued`)."""
+        out = self.surrogates(entity, [str(value)])[0]
+        self._issued.add(out)
+        self._issued.update(out.split())
+        return out
 
     def surrogates(self, entity: str | None, values: Sequence[str]) -> list[str]:
         """Surrogates of distinct *values*, in order."""

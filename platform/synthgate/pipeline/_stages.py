@@ -364,19 +364,27 @@ def sample(
         pseudonymizer=masked.pseudonymizer,
         generalization=masked.generalization,
     )
-    replay = masked.leak.scan(release)
-    # free text that reaches the output (redacted, then synthesized) is read by Presidio
-    # again: every value in which it still finds an identifier counts as a replay
-    text_columns = masked.plan.columns(MaskAction.REDACT)
-    for col, hits in scan_text_columns(
-        release, text_columns, recognizers=masked.recognizers, seed=seed
-    ).items():
-        replay[f"{col} (presidio)"] = hits
+    replay = _replay(release, masked, seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "synthetic.parquet"
     pq.write_table(pa.Table.from_pandas(release, preserve_index=False), path)
     write_json(folder / "sample.json", {"rows": len(release), "columns": list(release.columns)})
     return Sampled(model_frame, release, replay, path)
+
+
+def _replay(release: pd.DataFrame, masked: Masked, seed: int) -> dict[str, int]:
+    """Real direct identifiers found in an output, per column (counts only): the keyed
+    hashes of the real values, then Presidio over the free text that reaches the
+    output (redacted, then synthesized or copied) — every value in which it still
+    finds an identifier counts, except the surrogates redaction itself wrote."""
+    replay = masked.leak.scan(release)
+    issued = masked.pseudonymizer.issued if masked.pseudonymizer is not None else frozenset()
+    text_columns = masked.plan.columns(MaskAction.REDACT)
+    for col, hits in scan_text_columns(
+        release, text_columns, recognizers=masked.recognizers, seed=seed, issued=issued
+    ).items():
+        replay[f"{col} (presidio)"] = hits
+    return replay
 
 
 #: what every masked-copy artifact says about itself
@@ -406,12 +414,7 @@ def copy_masked(data: Extracted, masked: Masked, folder: Path, *, seed: int) -> 
         redact_with_surrogate=masked.redact_with_surrogate,
     ).reset_index(drop=True)
     model_frame = release[masked.plan.model_columns]
-    replay = masked.leak.scan(release)
-    text_columns = masked.plan.columns(MaskAction.REDACT)
-    for col, hits in scan_text_columns(
-        release, text_columns, recognizers=masked.recognizers, seed=seed
-    ).items():
-        replay[f"{col} (presidio)"] = hits
+    replay = _replay(release, masked, seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "synthetic.parquet"  # the name publishing reads; the content is a copy
     table = pa.Table.from_pandas(release, preserve_index=False)
