@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -194,7 +195,10 @@ async def logout(request: Request, session: Session) -> Response:
     await _checked_form(request, session)
     config = config_of(request)
     response = RedirectResponse("/login", status_code=303)
-    end_session(config.store, request, response, secure=config.secure_cookies)
+    # store calls block: off the event loop, so other requests go on meanwhile
+    await run_in_threadpool(
+        end_session, config.store, request, response, secure=config.secure_cookies
+    )
     return response
 
 
@@ -293,6 +297,13 @@ async def act(request: Request, session: Session, release_id: str, action: str) 
     if action not in _DONE:
         raise HTTPException(404, f"no action {action!r}")
     fields = await _checked_form(request, session)
+    # the services block (a publish writes a whole table): off the event loop
+    return await run_in_threadpool(_act, request, session, release_id, action, fields)
+
+
+def _act(
+    request: Request, session: SessionInfo, release_id: str, action: str, fields: dict[str, str]
+) -> Response:
     store = config_of(request).store
     if store.get_release(release_id) is None:
         raise HTTPException(404, f"no release {release_id!r}")
