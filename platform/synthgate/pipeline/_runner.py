@@ -26,6 +26,7 @@ from synthgate.contracts import (
 )
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
+from synthgate.pii import Pseudonymizer
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline._resume import (
     History,
@@ -101,6 +102,7 @@ class Preflight:
     policy: PolicyPack
     pii_policy: PolicyPack
     source_key: str
+    pseudonymizer: Pseudonymizer | None  # the key, loaded once, when the job may use it
 
     def close(self) -> None:
         self.source.close()
@@ -121,7 +123,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
     synthesizer = create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
     policy = load_policy(spec.release.policy)
     pii_policy = policy if spec.pii_policy == spec.release.policy else load_policy(spec.pii_policy)
-    st.require_pii_key(spec, pii_policy)  # a missing pseudonym key stops before any row is read
+    pseudonymizer = st.require_pii_key(spec, pii_policy)  # checked before any row is read
     source = open_source(spec.source.url)
     try:
         schema = source.schema(spec.source.table)
@@ -166,6 +168,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         policy,
         pii_policy,
         source_key(spec.source.url, spec.source.table),
+        pseudonymizer,
     )
 
 
@@ -560,7 +563,15 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             details={"columns": {f.column: f.entity for f in findings if f.entity}},
         )
         with run.stage("mask", {}) as folder:
-            masked = st.mask(data, findings, pre.pii_policy, spec, folder, seed=seed)
+            masked = st.mask(
+                data,
+                findings,
+                pre.pii_policy,
+                spec,
+                folder,
+                seed=seed,
+                pseudonymizer=pre.pseudonymizer,
+            )
         schema = st.model_schema(data, masked, spec)
         privacy = PrivacyRequest(
             epsilon=spec.synthesis.privacy.epsilon,

@@ -214,8 +214,12 @@ def mask(
     folder: Path,
     *,
     seed: int,
+    pseudonymizer: Pseudonymizer | None,
 ) -> Masked:
     """Plan per-column actions, strip PII, split train / holdout.
+
+    *pseudonymizer* is what :func:`require_pii_key` returned for this spec and
+    policy: present whenever the plan can pseudonymize.
 
     The synthesizer gets only the plan's model columns, generalized and redacted
     values in place of the real ones. Real direct identifiers are kept only as
@@ -229,9 +233,8 @@ def mask(
         overrides=overrides,
         entity_actions=policy.pii.entity_actions(),
     )
-    pseudonymizer = require_pii_key(spec, policy)
     if plan.needs_key and pseudonymizer is None:
-        pseudonymizer = Pseudonymizer(load_key(env=spec.pii.key_env, key_file=spec.pii.key_file))
+        raise ConfigError("the masking plan pseudonymizes, but no pseudonym key was loaded")
     recognizers = policy.pii.custom_recognizers()
     leak = LeakScanner()
     leak.add_frame(data.frame, plan.direct_identifiers)
