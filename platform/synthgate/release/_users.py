@@ -418,10 +418,6 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def set_password(store: Store, actor: Actor, name: str, password: str) -> None:
     """Set *name*'s console password (an admin, or the user themself).
 

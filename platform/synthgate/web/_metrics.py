@@ -54,7 +54,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "synthgate_release_queue_length",
             "Releases awaiting approval.",
-            value=q.queue_length(self.store),
+            value=counts.get(ReleaseStatus.AWAITING_APPROVAL.value, 0),
         )
 
         spent = GaugeMetricFamily(
