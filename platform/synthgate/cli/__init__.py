@@ -14,6 +14,7 @@ from synthgate.cli import audit_cmd, budget_cmd, policy_cmd, releases, users
 from synthgate.cli._common import EXIT_ERROR, EXIT_USAGE, err
 from synthgate.cli.approvals import approve, publish, reject, revoke
 from synthgate.cli.demo import demo
+from synthgate.cli.init_cmd import init
 from synthgate.cli.inspect_cmd import inspect
 from synthgate.cli.report_cmd import report
 from synthgate.cli.run import run
@@ -79,6 +80,7 @@ app.command()(run)
 app.command()(sync)
 app.command()(demo)
 app.command()(inspect)
+app.command(name="init")(init)
 app.command()(report)
 app.add_typer(releases.app, name="releases")
 app.add_typer(audit_cmd.app, name="audit")
