@@ -31,6 +31,8 @@ from synthgate.errors import (
 )
 from synthgate_connectors._arrow import arrow_schema, conform, logical_from_arrow
 from synthgate_connectors._sample import sample_batches
+from synthgate_connectors.files._csv import CsvLayout, csv_batches, csv_layout
+from synthgate_connectors.files._names import renamed, unique_names
 
 __all__ = ["FileConnector", "FileSink", "FileSource"]
 
@@ -59,6 +61,7 @@ class FileSource:
         self.root = _path_of(url)
         if not self.root.exists():
             raise SourceNotFound(f"{self.root} does not exist", hint="check source.url")
+        self._layouts: dict[Path, tuple[tuple[int, int], CsvLayout]] = {}
 
     def _files(self) -> dict[str, Path]:
         candidates = sorted(self.root.iterdir()) if self.root.is_dir() else [self.root]
@@ -74,16 +77,42 @@ class FileSource:
     def list_tables(self) -> list[str]:
         return list(self._files())
 
-    def _arrow_schema(self, path: Path) -> pa.Schema:
+    def _csv(self, path: Path) -> CsvLayout:
+        """The file's layout, worked out once per version of the file."""
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._layouts.get(path)
+        if cached is None or cached[0] != version:
+            cached = (version, csv_layout(path))
+            self._layouts[path] = cached
+        return cached[1]
+
+    def _parquet_header(self, path: Path) -> pa.Schema:
         try:
-            if FileFormat.of(path) is FileFormat.PARQUET:
-                return pq.read_schema(path)
-            with pacsv.open_csv(path) as reader:
-                return reader.schema
+            return pq.read_schema(path)
         except (pa.ArrowInvalid, OSError) as exc:
+            # Arrow's message about a Parquet footer quotes no value
             raise SourceError(
-                f"{path} cannot be read as {FileFormat.of(path)}: {str(exc).splitlines()[0]}"
+                f"{path} cannot be read as parquet: {str(exc).splitlines()[0]}"
             ) from None
+
+    def _arrow_schema(self, path: Path) -> pa.Schema:
+        """The schema readers see: unique names, types valid for every row."""
+        if FileFormat.of(path) is FileFormat.CSV:
+            return self._csv(path).schema()
+        header = self._parquet_header(path)
+        names = unique_names(header.names)
+        return pa.schema([f.with_name(n) for f, n in zip(header, names, strict=True)])
+
+    def renamed_columns(self, table: str) -> dict[str, str]:
+        """Columns renamed because their header name was empty or repeated:
+        new name → the file's name for it ('' for none)."""
+        path = self._file(table)
+        if FileFormat.of(path) is FileFormat.CSV:
+            layout = self._csv(path)
+            return renamed(layout.header, layout.names)
+        header = self._parquet_header(path).names
+        return renamed(header, unique_names(header))
 
     def schema(self, table: str) -> TableSchema:
         path = self._file(table)
@@ -98,7 +127,7 @@ class FileSource:
         path = self._file(table)
         if FileFormat.of(path) is FileFormat.PARQUET:
             return int(pq.ParquetFile(path).metadata.num_rows)
-        return sum(b.num_rows for b in self.read(table))
+        return self._csv(path).rows
 
     def read(
         self,
@@ -132,32 +161,29 @@ class FileSource:
                     f"source.columns names columns that {table!r} does not have: "
                     f"{', '.join(missing)}; columns there: {', '.join(names)}"
                 )
-        try:
-            if FileFormat.of(path) is FileFormat.PARQUET:
-                yield from pq.ParquetFile(path).iter_batches(
-                    batch_size=chunk_rows, columns=list(columns) if columns else None
-                )
-                return
-            # an unquoted empty field is NULL, a quoted one ("") the empty string
-            convert = pacsv.ConvertOptions(
-                include_columns=list(columns) if columns else None,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            )
-            # inference runs on the first block; later blocks must match its types
-            with pacsv.open_csv(path, convert_options=convert) as reader:
-                for batch in reader:
-                    for start in range(0, batch.num_rows, chunk_rows):
-                        yield batch.slice(start, chunk_rows)
-        except pa.ArrowInvalid as exc:
-            raise SourceError(
-                f"{path} holds values that do not match the column types inferred from its "
-                f"first rows: {str(exc).splitlines()[0]}",
-                hint="convert the file to Parquet or clean the column",
-            ) from None
+        if FileFormat.of(path) is FileFormat.CSV:
+            yield from csv_batches(path, self._csv(path), columns, chunk_rows)
+        else:
+            yield from _parquet_batches(path, names, columns, chunk_rows)
 
     def close(self) -> None:
         return None
+
+
+def _parquet_batches(
+    path: Path, names: list[str], columns: Sequence[str] | None, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Batches under the unique *names*; a file whose header needed renaming is read
+    whole (its names cannot select columns) and the columns picked after."""
+    parquet = pq.ParquetFile(path)
+    if parquet.schema_arrow.names == names:
+        yield from parquet.iter_batches(
+            batch_size=chunk_rows, columns=list(columns) if columns else None
+        )
+        return
+    for raw in parquet.iter_batches(batch_size=chunk_rows):
+        batch = pa.RecordBatch.from_arrays(raw.columns, names=names)
+        yield batch.select(list(columns)) if columns else batch
 
 
 class FileSink:

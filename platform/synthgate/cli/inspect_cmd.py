@@ -51,6 +51,7 @@ def inspect(
             return
         schema = source.schema(table)
         rows = source.row_count(table)
+        renamed = _renamed_columns(source, table)
         findings: dict[str, Any] = {}
         actions: dict[str, Any] = {}
         unreadable: list[str] = []
@@ -85,6 +86,7 @@ def inspect(
                 "schema": schema.to_dict(),
                 "declared_domains": domains,
                 "unreadable_columns": unreadable,
+                "renamed_columns": renamed,
                 "pii": [
                     {**f.to_dict(), "action": actions[f.column].action.value}
                     for f in findings.values()
@@ -121,6 +123,22 @@ def inspect(
         out.print(
             f"[yellow]{name}: not read for PII (its type cannot be read; see its native type)[/]"
         )
+    if renamed:
+        out.print(f"[yellow]{_rename_note(renamed)}[/]", highlight=False)
+
+
+def _renamed_columns(source: Source, table: str) -> dict[str, str]:
+    """Columns a file source renamed (empty or repeated header names): new → old."""
+    lookup = getattr(source, "renamed_columns", None)
+    return dict(lookup(table)) if callable(lookup) else {}
+
+
+def _rename_note(renamed: dict[str, str]) -> str:
+    parts = [
+        f"{new} (header {old!r} repeated)" if old.strip() else f"{new} (empty header)"
+        for new, old in renamed.items()
+    ]
+    return "renamed columns, use these names in the job spec: " + ", ".join(parts)
 
 
 def _sample_frame(source: Source, schema: TableSchema, *, rows: int) -> tuple[Any, list[str]]:
