@@ -56,6 +56,7 @@ _PROTECTED_NAME = re.compile(
     r"sexual_orientation|orientation)(_|$)"
 )
 _URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<pw>[^&#]+)", re.IGNORECASE)
 _ENV_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
@@ -111,12 +112,22 @@ def job_name(table: str) -> str:
 def secret_free_url(url: str) -> tuple[str, bool]:
     """*url* with a password replaced by ``${SYNTHGATE_SOURCE_PASSWORD}``, and whether one was.
 
-    A password that is already a ``${VAR}`` reference is kept.
+    Both places a URL holds one are read: ``user:PASSWORD@host`` and a
+    ``?password=`` query parameter. A password that is already a ``${VAR}``
+    reference is kept.
     """
-    match = _URL_PASSWORD.match(url)
-    if match is None or _ENV_REFERENCE.match(match["pw"]):
-        return url, False
-    return f"{match['head']}${{{PASSWORD_ENV}}}@{url[match.end() :]}", True
+    replaced = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal replaced
+        if _ENV_REFERENCE.match(match["pw"]):
+            return match[0]
+        replaced = True
+        tail = "@" if match[0].endswith("@") else ""
+        return f"{match['head']}${{{PASSWORD_ENV}}}{tail}"
+
+    url = _QUERY_PASSWORD.sub(swap, _URL_PASSWORD.sub(swap, url, count=1))
+    return url, replaced
 
 
 def _literal(text: str) -> str:
@@ -124,12 +135,8 @@ def _literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def _scalar(value: str | float | bool) -> str:
-    """One YAML scalar: plain where that reads back as the same string, else quoted."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+def _scalar(value: str) -> str:
+    """One YAML string: plain where that reads back as the same string, else quoted."""
     if _PLAIN.match(value) and yaml.safe_load(value) == value:
         return value
     return json.dumps(value, ensure_ascii=False)
@@ -155,9 +162,10 @@ def _header(draft: DraftInput) -> Iterator[str]:
     table = _comment(draft.schema.name)
     yield f"# Job spec draft for table {table}, written by `synthgate init` from the"
     yield "# catalog (columns, types, keys, declared domains) and the PII inventory under"
-    yield f"# policy pack {_comment(draft.policy.name)!r}. No value from the table is written here."
-    yield "# It runs as it is; answer the QUESTION comments first, then check it with"
-    yield "# `synthgate run THIS_FILE --dry-run`."
+    yield f"# policy pack {_comment(draft.policy.name)!r}. No value read from the rows is written"
+    yield "# here (categories below are declared by the schema). It is a valid job spec"
+    yield "# as it is: answer the QUESTION comments, check it with"
+    yield "# `synthgate run THIS_FILE --dry-run`, then run it."
     yield "#"
     yield "# columns (catalog):"
     keys = set(draft.schema.primary_key)

@@ -297,6 +297,11 @@ def test_table_is_required_and_help_explains(capsys: pytest.CaptureFixture[str])
             True,
         ),
         ("mysql://:hunter2@db/crm", "mysql://:${SYNTHGATE_SOURCE_PASSWORD}@db/crm", True),
+        (
+            "postgresql://app@db/crm?sslmode=require&Password=hunter2",
+            "postgresql://app@db/crm?sslmode=require&Password=${SYNTHGATE_SOURCE_PASSWORD}",
+            True,
+        ),
         # not passwords: kept
         ("postgresql://app:${PG_PASSWORD}@db/crm", "postgresql://app:${PG_PASSWORD}@db/crm", False),
         ("postgresql://app@db/crm", "postgresql://app@db/crm", False),
