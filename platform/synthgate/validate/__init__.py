@@ -1,4 +1,5 @@
-"""Validation before any release: fidelity, utility, bias, privacy and data quality.
+"""Validation before any release: fidelity, structural validity, utility, bias, privacy
+and data quality.
 
 Metrics live in a registry (:func:`default_registry`); each declares its area,
 goal, bounds, a one-sentence explanation, what good looks like and advisory
@@ -9,6 +10,7 @@ and groups are cells of at least ``K_MIN`` real rows.
 """
 
 from synthgate.validate._binning import Binning, build_binning, distribution
+from synthgate.validate._constraints import RowConstraint
 from synthgate.validate._context import (
     K_MIN,
     ValidationContext,
@@ -49,6 +51,7 @@ __all__ = [
     "MetricRegistry",
     "RefOp",
     "Reference",
+    "RowConstraint",
     "ValidationContext",
     "ValidationInput",
     "ValidationOptions",

@@ -13,6 +13,7 @@ import pandas as pd
 
 from synthgate.contracts import PrivacySpent, TableSchema
 from synthgate.synth.frames import to_model_frame
+from synthgate.validate._constraints import RowConstraint
 
 __all__ = ["K_MIN", "ValidationContext", "ValidationInput", "ValidationOptions"]
 
@@ -54,6 +55,7 @@ class ValidationInput:
     ``release`` is the full released table (PII refilled, keys re-generated)
     and ``release_schema`` its schema; the data-quality suite validates it.
     ``masked_copy`` says the "synthetic" rows are the real rows, masked.
+    ``constraints`` are declared inter-column rules the synthetic rows must hold.
     """
 
     train: pd.DataFrame
@@ -71,6 +73,7 @@ class ValidationInput:
     options: ValidationOptions = field(default_factory=ValidationOptions)
     #: the "synthetic" table is a masked copy of the real rows (release.masked_copy)
     masked_copy: bool = False
+    constraints: Sequence[RowConstraint] = ()
 
 
 class ValidationContext:
@@ -92,7 +95,18 @@ class ValidationContext:
 
     @cached_property
     def synthetic(self) -> pd.DataFrame:
-        return to_model_frame(self.input.synthetic, self.schema).reset_index(drop=True)
+        """Synthetic rows, model dtypes; a modelled column the synthesizer left out is
+        all-missing here (listed in :attr:`absent_columns`), so no metric breaks on it."""
+        frame = self.input.synthetic
+        if self.absent_columns:
+            frame = frame.assign(**dict.fromkeys(self.absent_columns))
+        return to_model_frame(frame, self.schema).reset_index(drop=True)
+
+    @cached_property
+    def absent_columns(self) -> list[str]:
+        """Modelled columns missing from the synthetic frame."""
+        present = set(self.input.synthetic.columns)
+        return [c for c in self.columns if c not in present]
 
     @cached_property
     def holdout(self) -> pd.DataFrame | None:

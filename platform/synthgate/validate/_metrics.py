@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from synthgate.contracts import MetricResult, PrivacySpent
-from synthgate.validate import _bias, _fidelity, _privacy, _quality, _utility
+from synthgate.validate import _bias, _fidelity, _privacy, _quality, _structural, _utility
 from synthgate.validate._context import ValidationContext, ValidationInput
 from synthgate.validate._fidelity import fidelity_quality
 from synthgate.validate._privacy import ANONYMETER_NOTE, exact_matches
@@ -49,11 +49,13 @@ FLAT_ONLY: dict[str, tuple[MetricKind, str]] = {
 
 @cache
 def default_registry() -> MetricRegistry:
-    """Every built-in metric, by area: privacy, fidelity, utility, bias, data quality."""
+    """Every built-in metric, by area: privacy, fidelity, structural validity, utility,
+    bias, data quality."""
     return MetricRegistry(
         (
             *_privacy.METRICS,
             *_fidelity.METRICS,
+            *_structural.METRICS,
             *_utility.METRICS,
             *_bias.METRICS,
             *_quality.METRICS,

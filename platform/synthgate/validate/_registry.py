@@ -3,9 +3,9 @@
 A :class:`MetricDef` is data — name, area, goal, bounds, a one-sentence
 explanation, what good looks like and an advisory reference — plus the function
 that computes it from a :class:`~synthgate.validate._context.ValidationContext`.
-Families (fidelity, utility, bias, privacy, data quality) each export a tuple of
-definitions; :func:`default_registry` puts them together. Nothing registers by
-import side effect.
+Families (fidelity, structural validity, utility, bias, privacy, data quality)
+each export a tuple of definitions; :func:`default_registry` puts them
+together. Nothing registers by import side effect.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ log = logging.getLogger(__name__)
 
 
 class Area(enum.StrEnum):
-    """The five areas of a validation report, in reading order."""
+    """The areas of a validation report, in reading order."""
 
     PRIVACY = "privacy"
     FIDELITY = "fidelity"
+    STRUCTURAL = "structural"
     UTILITY = "utility"
     BIAS = "bias"
     QUALITY = "quality"
@@ -49,6 +50,7 @@ class Area(enum.StrEnum):
         return {
             Area.PRIVACY: "Privacy",
             Area.FIDELITY: "Fidelity",
+            Area.STRUCTURAL: "Structural validity",
             Area.UTILITY: "Utility",
             Area.BIAS: "Bias and fairness",
             Area.QUALITY: "Data quality",
