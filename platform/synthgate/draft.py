@@ -162,10 +162,10 @@ def _header(draft: DraftInput) -> Iterator[str]:
     table = _comment(draft.schema.name)
     yield f"# Job spec draft for table {table}, written by `synthgate init` from the"
     yield "# catalog (columns, types, keys, declared domains) and the PII inventory under"
-    yield f"# policy pack {_comment(draft.policy.name)!r}. No value read from the rows is written"
-    yield "# here (categories below are declared by the schema). It is a valid job spec"
-    yield "# as it is: answer the QUESTION comments, check it with"
-    yield "# `synthgate run THIS_FILE --dry-run`, then run it."
+    yield f"# policy pack {_comment(draft.policy.name)!r}. No value read from the rows is written here;"
+    yield "# the categories below are declared by the schema. It is a valid job spec as it"
+    yield "# is: answer the QUESTION comments, check it with `synthgate run THIS_FILE"
+    yield "# --dry-run`, then run it."
     yield "#"
     yield "# columns (catalog):"
     keys = set(draft.schema.primary_key)
