@@ -12,6 +12,7 @@ GOOD = {
     "privacy.pii_replay": 0.0,
     "privacy.exact_match_share": 0.0,
     "fidelity.quality": 0.9,
+    "structural.validity": 1.0,
     "synthesizer.private": False,
     "privacy.epsilon": None,
     "release.masked_copy": False,
@@ -31,7 +32,8 @@ def test_strict_pack_blocks_non_private_release() -> None:
 
 
 @pytest.mark.parametrize(
-    ("metric", "value"), [("privacy.pii_replay", 1.0), ("fidelity.quality", 0.2)]
+    ("metric", "value"),
+    [("privacy.pii_replay", 1.0), ("fidelity.quality", 0.2), ("structural.validity", 0.75)],
 )
 def test_a_failing_blocking_rule_blocks(metric: str, value: float) -> None:
     decision = evaluate_gate(load_policy("default"), {**GOOD, metric: value})
@@ -92,3 +94,44 @@ def test_a_masked_copy_is_blocked_by_default_and_warned_by_internal_testing() ->
         load_policy("internal-testing"), {**copied, "release.masked_copy": False}
     )
     assert [o.rule_id for o in synthetic.blocking_failures] == ["no-copied-rows"]
+
+
+@pytest.mark.parametrize(
+    ("pack", "severity", "status"),
+    [
+        ("default", Severity.BLOCK, ReleaseStatus.BLOCKED),
+        ("strict", Severity.BLOCK, ReleaseStatus.BLOCKED),
+        ("internal-testing", Severity.WARN, ReleaseStatus.AWAITING_APPROVAL),
+    ],
+)
+def test_every_shipped_pack_gates_on_structural_validity(
+    pack: str, severity: Severity, status: ReleaseStatus
+) -> None:
+    private = {**GOOD, "synthesizer.private": True, "privacy.epsilon": 1.0}
+    passed = evaluate_gate(load_policy(pack), private)
+    assert next(o for o in passed.outcomes if o.rule_id == "structural-validity").passed
+    one_bad_column = evaluate_gate(load_policy(pack), {**private, "structural.validity": 0.9})
+    assert one_bad_column.status is status
+    failed = [o for o in one_bad_column.outcomes if not o.passed]
+    assert [(o.rule_id, o.severity) for o in failed] == [("structural-validity", severity)]
+    assert "structural.validity is 0.9, needs >= 1.0" in failed[0].reason
+
+
+def test_structural_validity_that_was_not_computed_blocks() -> None:
+    """A family that could not run (an empty synthetic table) must not pass silently."""
+    missing = {k: v for k, v in GOOD.items() if k != "structural.validity"}
+    for metrics in (missing, {**GOOD, "structural.validity": None}):
+        decision = evaluate_gate(load_policy("default"), metrics)
+        assert decision.status is ReleaseStatus.BLOCKED
+        (failed,) = decision.blocking_failures
+        assert failed.rule_id == "structural-validity"
+        assert failed.reason.startswith("structural.validity was not computed for this run")
+
+
+def test_structural_validity_does_not_judge_a_masked_copy() -> None:
+    copied = {**GOOD, "release.masked_copy": True, "structural.validity": 0.5}
+    for pack in ("default", "strict", "internal-testing"):
+        decision = evaluate_gate(load_policy(pack), copied)
+        rule = next(o for o in decision.outcomes if o.rule_id == "structural-validity")
+        assert rule.passed, pack
+        assert rule.reason.startswith("not applicable to a masked-copy release"), pack

@@ -225,7 +225,11 @@ def test_cli_show_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["auto_approve"] is True
     assert data["required_approvals"] == 1
-    assert {r["id"] for r in data["rules"]} >= {"no-pii-replay", "no-copied-rows"}
+    assert {r["id"] for r in data["rules"]} >= {
+        "no-pii-replay",
+        "no-copied-rows",
+        "structural-validity",
+    }
     assert main(["policy", "show", "strict"]) == 0
     text = capsys.readouterr().out
     assert "privacy.epsilon <= 3" in text
@@ -235,4 +239,6 @@ def test_cli_show_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "show", "nope"]) == 2
     assert "unknown policy pack 'nope'" in capsys.readouterr().err
     assert main(["policy", "metrics", "--json"]) == 0
-    assert "fidelity.quality" in json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert "fidelity.quality" in listed
+    assert "structural.validity" in listed

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from synthgate.contracts import ColumnSchema, LogicalType, PrivacySpent, TableSchema
+from synthgate.release import ReleaseStatus, evaluate_gate, load_policy
 from synthgate.validate import (
     Area,
     MetricRegistry,
@@ -216,12 +217,16 @@ def test_a_column_the_synthesizer_left_out_fails_and_breaks_nothing_else() -> No
     assert details["failing_columns"] == ["note"]
 
 
-def test_an_empty_synthetic_table_is_not_computed() -> None:
+def test_an_empty_synthetic_table_is_not_computed_and_blocks_the_default_gate() -> None:
     out = validate(REAL.iloc[:0])
     for m in out.metrics:
         assert m.value is None, m.name
     validity = next(m for m in out.metrics if m.name == "structural.validity")
     assert validity.details["skipped"] == "the synthetic table has no rows"
+    decision = evaluate_gate(load_policy("default"), out.flat)
+    assert decision.status is ReleaseStatus.BLOCKED
+    failed = next(o for o in decision.blocking_failures if o.rule_id == "structural-validity")
+    assert "structural.validity was not computed" in failed.reason
 
 
 @dataclass(frozen=True)
