@@ -314,6 +314,17 @@ def test_secret_free_url(url: str, expected: str, replaced: bool) -> None:
     assert secret_free_url(url) == (expected, replaced)
 
 
+def test_unreachable_source_never_prints_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "job.yaml"
+    url = "postgresql://app:pw-0f-the-test@127.0.0.1:1/crm"  # nothing listens on port 1
+    code, stdout, stderr = _init([url, "--table", "x", "-o", str(out)], capsys)
+    assert code == 1
+    assert "pw-0f-the-test" not in stdout + _one_line(stderr)
+    assert not out.exists()
+
+
 def _input(url: str, **kw: Any) -> DraftInput:
     schema = TableSchema(
         "Accounts 2024!",
