@@ -140,7 +140,18 @@ class TargetNotWritable(SinkError):
 
 
 class SynthesisError(SynthgateError):
-    """Training or sampling a synthesizer failed."""
+    """Training or sampling a synthesizer failed.
+
+    ``spent_epsilon`` is the ε a failed fit had already spent when it stopped (DP
+    mechanisms ran on real rows), or None when no mechanism ran. The runner
+    charges it to the source's budget: the ledger never under-counts.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, spent_epsilon: float | None = None
+    ) -> None:
+        self.spent_epsilon = spent_epsilon
+        super().__init__(message, hint=hint)
 
 
 class PrivacyBudgetError(SynthgateError):

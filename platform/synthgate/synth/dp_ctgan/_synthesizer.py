@@ -16,7 +16,9 @@ import math
 import secrets
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,15 +45,30 @@ from synthgate.privacy import (
     gaussian_sigma_for_rho,
 )
 from synthgate.synth.dp_ctgan._model import Critic, Generator, activate
-from synthgate.synth.dp_ctgan._transform import ColumnKind, DPTransformer, TransformBudget
+from synthgate.synth.dp_ctgan._transform import (
+    ColumnKind,
+    DPTransformer,
+    PreprocessingFailed,
+    TransformBudget,
+)
 from synthgate.synth.frames import to_schema_frame
 
-__all__ = ["DPCTGANParams", "DPCTGANSynthesizer", "GanLoss", "StepInfo", "make_private_critic"]
+__all__ = [
+    "DPCTGANParams",
+    "DPCTGANSynthesizer",
+    "GanLoss",
+    "StepInfo",
+    "batch_size_for",
+    "make_private_critic",
+]
 
 StepInfo = dict[str, float]
 ProgressFn = Callable[[int, int, StepInfo], None]
 ARTIFACT_FILES = ("generator.pt", "transform.json", "model.json")
 _SAMPLE_BATCH = 16_384
+DEFAULT_MAX_BATCH = 1000
+_DISCRETE = frozenset({LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN})
+MIN_BATCH = 16
 
 
 class GanLoss(enum.StrEnum):
@@ -67,8 +84,15 @@ class DPCTGANParams(BaseModel):
     epochs: int = Field(
         default=30, ge=1, le=2000, description="passes over the data (sets the fixed step count)"
     )
-    batch_size: int = Field(
-        default=1000, ge=16, le=100_000, description="expected Poisson batch size"
+    batch_size: int | None = Field(
+        default=None,
+        ge=16,
+        le=100_000,
+        description=(
+            "expected Poisson batch size; when not set, chosen from the training rows n "
+            "(a public fact, like the step count): min(1000, max(16, n // 10), n), so a "
+            "table gets at least 10 batches per epoch and small tables train too"
+        ),
     )
     max_grad_norm: float = Field(
         default=1.0, gt=0, le=100, description="per-sample clipping norm C"
@@ -153,6 +177,50 @@ def make_private_critic(
     return private[0], private[1], criterion, private[2]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a fit will do, fixed before any row is touched."""
+
+    rows: int
+    batch_size: int
+    sample_rate: float
+    steps: int
+    budget: TransformBudget
+    preprocessing: list[GaussianMechanism]
+    sgd_sigma: float
+
+
+def _check_types(schema: TableSchema) -> None:
+    """Every column a type dp-ctgan models, checked before any mechanism runs."""
+    bad = [
+        c.name
+        for c in schema.columns
+        if not (c.type.is_numeric or c.type.is_temporal or c.type in _DISCRETE)
+    ]
+    if bad:
+        raise ConfigError(
+            f"dp-ctgan cannot model the type of column(s) {', '.join(bad)}",
+            hint="declare a type under synthesis.columns.<column>.type, "
+            "or leave them out with source.columns",
+        )
+
+
+def batch_size_for(rows: int) -> int:
+    """The default expected batch size for *rows* training rows (see DPCTGANParams)."""
+    return max(1, min(DEFAULT_MAX_BATCH, max(MIN_BATCH, rows // 10), rows))
+
+
+@contextmanager
+def _flush_denormal() -> Iterator[None]:
+    """Denormal floats flushed to zero while training: on CPUs they slow each step
+    several-fold as weights and Adam moments shrink."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def _rho_for(epsilon: float, delta: float) -> float:
     """zCDP ρ whose (ε, δ) conversion is ε: ε = ρ + 2√(ρ ln 1/δ)."""
     log = math.log(1.0 / delta)
@@ -172,6 +240,8 @@ class DPCTGANSynthesizer:
         self._training: dict[str, Any] = {}
         self._stages: tuple[StageSpend, ...] = ()
         self._sample_seed = 0
+        self._ran: list[GaussianMechanism] = []  # what a fit in progress has run so far
+        self._steps_done = 0
 
     # ------------------------------------------------------------------ planning
 
@@ -226,6 +296,36 @@ class DPCTGANSynthesizer:
 
     # ------------------------------------------------------------------ fit
 
+    def _batch_size(self, rows: int) -> int:
+        chosen = self.params.batch_size
+        if chosen is None:
+            return batch_size_for(rows)
+        if chosen > rows:
+            raise ConfigError(
+                f"synthesis.params.batch_size {chosen} is larger than the training table "
+                f"({rows} rows)",
+                hint="remove synthesis.params.batch_size to have it chosen from the row count, "
+                f"or set it to at most {batch_size_for(rows)}",
+            )
+        return chosen
+
+    def _plan(self, rows: int, schema: TableSchema, privacy: PrivacyRequest) -> _Plan:
+        """Batch, steps and every mechanism's noise, from public facts only: no row is
+        touched, so an error here spends nothing."""
+        _check_types(schema)
+        batch = self._batch_size(rows)
+        sample_rate = 1.0 / math.ceil(rows / batch)
+        steps = self.params.epochs * math.ceil(rows / batch)
+        budget, planned = self._plan_preprocessing(schema, privacy)
+        sigma_sgd = calibrate_sgd_noise(
+            target_epsilon=privacy.epsilon,
+            delta=privacy.delta,
+            fixed=planned,
+            sample_rate=sample_rate,
+            steps=steps,
+        )
+        return _Plan(rows, batch, sample_rate, steps, budget, planned, sigma_sgd)
+
     def fit(
         self,
         data: pd.DataFrame,
@@ -235,71 +335,79 @@ class DPCTGANSynthesizer:
         seed: int,
         progress: ProgressFn | None = None,
     ) -> FitResult:
+        """Train under DP. A failure once a mechanism has run is a SynthesisError whose
+        ``spent_epsilon`` is what the mechanisms that ran compose to."""
         start = time.perf_counter()
-        p = self.params
-        n = len(data)
-        if p.batch_size > n:
-            raise ConfigError(
-                f"synthesis.params.batch_size {p.batch_size} is larger than the training table "
-                f"({n} rows)",
-                hint=f"use a batch size of at most {max(16, n // 10)}",
-            )
-        batches_per_epoch = math.ceil(n / p.batch_size)
-        sample_rate = 1.0 / batches_per_epoch
-        steps = p.epochs * batches_per_epoch
-        budget, planned = self._plan_preprocessing(schema, privacy)
-        sigma_sgd = calibrate_sgd_noise(
-            target_epsilon=privacy.epsilon,
-            delta=privacy.delta,
-            fixed=planned,
-            sample_rate=sample_rate,
-            steps=steps,
+        plan = self._plan(len(data), schema, privacy)
+        self._sample_seed = seed
+        self._ran = []
+        self._steps_done = 0
+        try:
+            with _flush_denormal():
+                self._fit_planned(data, schema, privacy, plan, progress)
+        except PreprocessingFailed as exc:
+            raise self._failed(exc.message, exc.hint, privacy, plan, ran=exc.ran) from None
+        except SynthesisError as exc:
+            raise self._failed(exc.message, exc.hint, privacy, plan) from None
+        except Exception as exc:
+            message = f"dp-ctgan training failed ({type(exc).__name__})"
+            hint = "rerun with --debug for the traceback"
+            raise self._failed(message, hint, privacy, plan) from exc
+        return FitResult(
+            seconds=time.perf_counter() - start,
+            params={
+                **self.params.model_dump(mode="json"),
+                **{k: v for k, v in self._training.items() if k != "preprocessing"},
+            },
+            privacy=self.privacy_spent(),
         )
 
+    def _failed(
+        self,
+        message: str,
+        hint: str | None,
+        privacy: PrivacyRequest,
+        plan: _Plan,
+        *,
+        ran: list[GaussianMechanism] | None = None,
+    ) -> SynthesisError:
+        """The error for a fit that stopped, with the ε of the mechanisms that ran
+        (None when none did): preprocessing, and the DP-SGD steps taken."""
+        mechanisms = list(self._ran if ran is None else ran)
+        if self._steps_done:
+            mechanisms.append(
+                GaussianMechanism(
+                    "train", "dp-sgd", plan.sgd_sigma, plan.sample_rate, self._steps_done
+                )
+            )
+        spent: float | None = None
+        if mechanisms:
+            try:
+                spent = compose(mechanisms, delta=privacy.delta).epsilon
+            except ValueError:
+                spent = privacy.epsilon  # the plan's whole ε bounds any part of it
+        return SynthesisError(message, hint=hint, spent_epsilon=spent)
+
+    def _fit_planned(
+        self,
+        data: pd.DataFrame,
+        schema: TableSchema,
+        privacy: PrivacyRequest,
+        plan: _Plan,
+        progress: ProgressFn | None,
+    ) -> None:
         # Noise must be unpredictable: it is never drawn from the job's seed.
         noise_seed = secrets.randbits(63)
         rng = np.random.default_rng(noise_seed)
         torch.manual_seed(noise_seed)
-        self._sample_seed = seed
-        transform, ran = DPTransformer.fit(data, schema, budget=budget, rng=rng)
-        if [m.mechanism for m in ran] != [m.mechanism for m in planned]:
+        self._ran = list(plan.preprocessing)  # until the transform returns, all may have run
+        transform, ran = DPTransformer.fit(data, schema, budget=plan.budget, rng=rng)
+        self._ran = ran
+        if [m.mechanism for m in ran] != [m.mechanism for m in plan.preprocessing]:
             raise SynthesisError("preprocessing ran different mechanisms than were accounted for")
         encoded, cats = transform.encode(data)
-        del data  # nothing below needs raw values
-
-        dataset = torch.utils.data.TensorDataset(torch.from_numpy(encoded), torch.from_numpy(cats))
-        loader = torch.utils.data.DataLoader(dataset, batch_size=p.batch_size)
-        generator = Generator(p.noise_dim, transform.cond_width, p.generator_dims, transform.width)
-        critic = Critic(transform.width, transform.cond_width, p.critic_dims)
-        opt_g = torch.optim.Adam(generator.parameters(), lr=p.generator_lr, betas=p.betas)
-        opt_d = torch.optim.Adam(critic.parameters(), lr=p.critic_lr, betas=p.betas)
-        critic_dp, opt_d_dp, criterion, dp_loader = make_private_critic(
-            critic,
-            opt_d,
-            loader,
-            noise_multiplier=sigma_sgd,
-            max_grad_norm=p.max_grad_norm,
-            grad_sample_mode=p.grad_sample_mode,
-            loss=p.loss,
-        )
-        if not math.isclose(dp_loader.sample_rate, sample_rate):
-            raise SynthesisError(
-                "the private data loader's sampling rate differs from the accounted one"
-            )
-        self._train(
-            generator,
-            critic_dp,
-            criterion,
-            opt_g,
-            opt_d_dp,
-            dp_loader,
-            transform,
-            steps,
-            rng,
-            progress,
-        )
-
-        sgd = GaussianMechanism("train", "dp-sgd", sigma_sgd, sample_rate, steps)
+        generator = self._train_private(encoded, cats, transform, plan, rng, progress)
+        sgd = GaussianMechanism("train", "dp-sgd", plan.sgd_sigma, plan.sample_rate, plan.steps)
         account = compose([*ran, sgd], delta=privacy.delta)
         if account.epsilon > privacy.epsilon * 1.001:
             raise SynthesisError(
@@ -312,25 +420,62 @@ class DPCTGANSynthesizer:
         self._schema = schema
         self._account = account
         self._training = {
-            "rows": n,
-            "steps": steps,
-            "sample_rate": sample_rate,
-            "noise_multiplier": sigma_sgd,
-            "max_grad_norm": p.max_grad_norm,
+            "rows": plan.rows,
+            "batch_size": plan.batch_size,
+            "steps": plan.steps,
+            "sample_rate": plan.sample_rate,
+            "noise_multiplier": plan.sgd_sigma,
+            "max_grad_norm": self.params.max_grad_norm,
             "poisson_sampling": True,
-            "grad_sample_mode": p.grad_sample_mode,
+            "grad_sample_mode": self.params.grad_sample_mode,
             "accountant": "prv",
             "rdp_epsilon": account.rdp_epsilon,
-            "preprocessing": budget.__repr__(),
+            "preprocessing": plan.budget.__repr__(),
         }
-        return FitResult(
-            seconds=time.perf_counter() - start,
-            params={
-                **p.model_dump(mode="json"),
-                **{k: v for k, v in self._training.items() if k != "preprocessing"},
-            },
-            privacy=self.privacy_spent(),
+
+    def _train_private(
+        self,
+        encoded: np.ndarray[Any, Any],
+        cats: np.ndarray[Any, Any],
+        transform: DPTransformer,
+        plan: _Plan,
+        rng: np.random.Generator,
+        progress: ProgressFn | None,
+    ) -> Generator:
+        """The generator, trained against a critic wrapped for DP-SGD."""
+        p = self.params
+        dataset = torch.utils.data.TensorDataset(torch.from_numpy(encoded), torch.from_numpy(cats))
+        loader = torch.utils.data.DataLoader(dataset, batch_size=plan.batch_size)
+        generator = Generator(p.noise_dim, transform.cond_width, p.generator_dims, transform.width)
+        critic = Critic(transform.width, transform.cond_width, p.critic_dims)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=p.generator_lr, betas=p.betas)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=p.critic_lr, betas=p.betas)
+        critic_dp, opt_d_dp, criterion, dp_loader = make_private_critic(
+            critic,
+            opt_d,
+            loader,
+            noise_multiplier=plan.sgd_sigma,
+            max_grad_norm=p.max_grad_norm,
+            grad_sample_mode=p.grad_sample_mode,
+            loss=p.loss,
         )
+        if not math.isclose(dp_loader.sample_rate, plan.sample_rate):
+            raise SynthesisError(
+                "the private data loader's sampling rate differs from the accounted one"
+            )
+        self._train(
+            generator,
+            critic_dp,
+            criterion,
+            opt_g,
+            opt_d_dp,
+            dp_loader,
+            transform,
+            plan,
+            rng,
+            progress,
+        )
+        return generator
 
     def _train(
         self,
@@ -341,11 +486,12 @@ class DPCTGANSynthesizer:
         opt_d: Any,
         loader: Any,
         transform: DPTransformer,
-        steps: int,
+        plan: _Plan,
         rng: np.random.Generator,
         progress: ProgressFn | None,
     ) -> None:
         p = self.params
+        steps = plan.steps
         spans = transform.spans
         cond_index = [
             (next(s for s in spans if s.column == name and s.role == "category"), k)
@@ -363,7 +509,7 @@ class DPCTGANSynthesizer:
                 cond_real = torch.from_numpy(transform.cond_for_rows(real_cats.numpy(), rng))
                 # fake rows: a fixed count with conditions drawn from the released
                 # counts, so nothing about them depends on this step's real batch
-                fb = p.batch_size
+                fb = plan.batch_size
                 cond_fake = torch.from_numpy(transform.sample_cond(fb, rng)[0])
                 with torch.no_grad():
                     fake = activate(
@@ -388,7 +534,7 @@ class DPCTGANSynthesizer:
                 critic.disable_hooks()
                 for q in critic_params:
                     q.requires_grad_(False)
-                gb = p.batch_size
+                gb = plan.batch_size
                 cond_np, pick, cat = transform.sample_cond(gb, rng)
                 cond = torch.from_numpy(cond_np)
                 raw = generator(torch.randn(gb, p.noise_dim), cond)
@@ -411,6 +557,7 @@ class DPCTGANSynthesizer:
                     q.requires_grad_(True)
                 critic.enable_hooks()
                 step += 1
+                self._steps_done = step
                 if progress is not None:
                     progress(
                         step,

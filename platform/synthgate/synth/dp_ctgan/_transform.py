@@ -25,7 +25,7 @@ from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
 from synthgate.errors import SynthesisError
 from synthgate.privacy import GaussianMechanism
 
-__all__ = ["ColumnKind", "DPTransformer", "Span", "TransformBudget"]
+__all__ = ["ColumnKind", "DPTransformer", "PreprocessingFailed", "Span", "TransformBudget"]
 
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "us")
 _US_PER_DAY = 86_400_000_000
@@ -38,6 +38,18 @@ BOUND_QUANTILE = 0.002
 BOUND_FALSE_BIN = 0.01
 Z_CLIP = 5.0
 _PSEUDO = 0.5  # public pseudo-count per bin: a flat prior, not data
+
+
+class PreprocessingFailed(SynthesisError):
+    """Preprocessing stopped at a column after that column's noise was drawn.
+
+    ``ran`` lists every mechanism that ran on real rows before it stopped, the
+    failing column's included, so the caller can charge exactly that.
+    """
+
+    def __init__(self, message: str, *, hint: str, ran: Sequence[GaussianMechanism]) -> None:
+        self.ran = list(ran)
+        super().__init__(message, hint=hint)
 
 
 class ColumnKind(enum.StrEnum):
@@ -163,14 +175,22 @@ class DPTransformer:
         columns: list[ColumnInfo] = []
         mechanisms: list[GaussianMechanism] = []
         for col in schema.columns:
-            if col.type in {LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN}:
-                info, mechs = _fit_categorical(frame[col.name], col, budget, rng)
-            elif col.type.is_numeric or col.type.is_temporal:
-                info, mechs = _fit_numeric(frame[col.name], col, budget, rng)
-            else:
-                raise SynthesisError(
-                    f"column {col.name!r} of type {col.type.value} cannot be modelled by dp-ctgan"
-                )
+            try:
+                if col.type in {LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN}:
+                    info, mechs = _fit_categorical(frame[col.name], col, budget, rng)
+                elif col.type.is_numeric or col.type.is_temporal:
+                    info, mechs = _fit_numeric(frame[col.name], col, budget, rng)
+                else:
+                    raise PreprocessingFailed(
+                        f"column {col.name!r} of type {col.type.value} cannot be modelled by "
+                        "dp-ctgan",
+                        hint=f"declare a type under synthesis.columns.{col.name}.type",
+                        ran=(),
+                    )
+            except PreprocessingFailed as exc:
+                raise PreprocessingFailed(
+                    exc.message, hint=exc.hint or "", ran=[*mechanisms, *exc.ran]
+                ) from None
             columns.append(info)
             mechanisms.extend(mechs)
         return cls(columns), mechanisms
@@ -371,12 +391,16 @@ def _fit_categorical(
     order = np.argsort(-noisy[keep], kind="stable")[: budget.max_categories]
     categories = [str(k) for k in keys[keep][order]]
     kept_counts = noisy[keep][order]
+    mech = GaussianMechanism(
+        "preprocess", f"partition-selection:{col.name}", sigma, extra_delta=budget.selection_delta
+    )
     if not categories:
-        raise SynthesisError(
+        raise PreprocessingFailed(
             f"no value of column {col.name!r} is frequent enough to be released under "
             f"differential privacy (threshold {threshold:.0f} rows at this epsilon)",
             hint=f"declare its categories under synthesis.columns.{col.name}.categories, "
             "raise the epsilon, or leave the column out",
+            ran=[mech],
         )
     info = ColumnInfo(
         col.name,
@@ -387,9 +411,6 @@ def _fit_categorical(
         kept_counts.tolist(),
         has_other=True,
         declared=False,
-    )
-    mech = GaussianMechanism(
-        "preprocess", f"partition-selection:{col.name}", sigma, extra_delta=budget.selection_delta
     )
     return info, [mech]
 
@@ -417,15 +438,16 @@ def _fit_numeric(
         # (threshold: fewer than 1% chance that any empty bin passes by noise)
         cut = budget.bounds_sigma * float(ndtri(1.0 - BOUND_FALSE_BIN / len(noisy)))
         noisy = np.where(noisy > cut, noisy, 0.0)
+        mechs.append(GaussianMechanism("preprocess", f"bounds:{col.name}", budget.bounds_sigma))
         if noisy.sum() <= 0:
-            raise SynthesisError(
+            raise PreprocessingFailed(
                 f"column {col.name!r} has too few rows to find its range under differential "
                 "privacy at this epsilon",
                 hint=f"declare synthesis.columns.{col.name}.min and .max, or raise the epsilon",
+                ran=mechs,
             )
         lo = _dp_quantile(grid, noisy, BOUND_QUANTILE)
         hi = _dp_quantile(grid, noisy, 1.0 - BOUND_QUANTILE)
-        mechs.append(GaussianMechanism("preprocess", f"bounds:{col.name}", budget.bounds_sigma))
         declared = False
     if not hi > lo:
         hi = lo + 1.0
