@@ -38,6 +38,7 @@ VERDICT_PILL = {"pass": "pass", "warn": "warn", "fail": "fail"}
 AREA_PREFIXES: dict[str, tuple[str, ...]] = {
     "privacy": ("privacy.", "synthesizer."),
     "fidelity": ("fidelity.",),
+    "structural": ("structural.",),
     "utility": ("utility.",),
     "bias": ("bias.",),
     "quality": ("quality.",),

@@ -3,7 +3,8 @@
 Each section receives the run's JSON report (counts, scores, column names,
 privacy-safe cells, decisions — never real values) and escapes everything it
 prints. The first section is a one-page summary for the compliance officer;
-the others give each area's figures with what they mean and what good looks like.
+the others give each area's figures with what they mean and what good looks like
+(structural validity is a part of the fidelity section, anchored ``#structural``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
 _AREAS = (
     ("privacy", "Privacy"),
     ("fidelity", "Fidelity"),
+    ("structural", "Structural validity"),
     ("utility", "Utility"),
     ("bias", "Bias and fairness"),
     ("quality", "Data quality"),
@@ -169,6 +171,8 @@ def _key_figures(report: Mapping[str, Any], area: str) -> str:
             f"{fmt(_m(report, 'fidelity.min_column_shape'), 2)}"
             + (f" (<code>{e(worst)}</code>)" if worst else "")
         )
+    if area == "structural":
+        return _structural_figures(report)
     if area == "utility":
         d = _details(report, "utility.tstr_ratio")
         if d.get("skipped"):
@@ -560,6 +564,127 @@ class PrivacySection:
         return html
 
 
+# --------------------------------------------------------------------------- structural
+
+
+def _structural_figures(report: Mapping[str, Any]) -> str:
+    d = _details(report, "structural.validity")
+    if not d:
+        return '<span class="muted">not run</span>'
+    if d.get("skipped"):
+        return f'<span class="muted">{e(d["skipped"])}</span>'
+    return (
+        f"{fmt(d.get('passed'))} of {fmt(d.get('checks'))} checks passed · invalid values "
+        f"{pct(_m(report, 'structural.out_of_range_share'))} (worst column) · missing-share "
+        f"drift {fmt(_m(report, 'structural.null_share_drift'), 2)} · collapsed columns "
+        f"{fmt(_m(report, 'structural.collapsed_columns'))}"
+    )
+
+
+def _structural_verdict(report: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+    """One line: how many columns (and constraints) are valid, and which are not."""
+    st = area_status(report, "structural")
+    basis = "" if st["basis"] == "gate" else " (advisory)"
+    if details.get("skipped"):
+        return f"{verdict_pill('not computed')} Not computed: {e(details['skipped'])}."
+    cols = [c for c in _list(details.get("columns")) if isinstance(c, Mapping)]
+    failing = [str(c.get("column")) for c in cols if not c.get("passed")]
+    broken = [
+        str(c.get("constraint"))
+        for c in _list(details.get("constraints"))
+        if isinstance(c, Mapping) and not c.get("passed") and not c.get("skipped")
+    ]
+    if not failing and not broken:
+        text = f"All {len(cols)} modelled columns are structurally valid"
+        text += " and every declared constraint holds." if details.get("constraints") else "."
+    else:
+        parts = []
+        if failing:
+            names = ", ".join(f"<code>{e(n)}</code>" for n in failing)
+            parts.append(f"{len(failing)} of {len(cols)} columns are not valid: {names}")
+        if broken:
+            parts.append(f"{len(broken)} declared constraint(s) broken: {e('; '.join(broken))}")
+        text = "; ".join(parts) + "."
+    return f"{verdict_pill(st['verdict'], basis)} {text}"
+
+
+def _structural_rows(details: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for c in _list(details.get("columns")):
+        if not isinstance(c, Mapping) or c.get("passed"):
+            continue
+        drift = (
+            '<span class="muted">withheld</span>'
+            if c.get("null_figures_withheld")
+            else f"{fmt(c.get('null_share_drift'))} (allowed {fmt(c.get('null_tolerance'))})"
+        )
+        rows.append(
+            [
+                f"<code>{e(c.get('column'))}</code>",
+                e(c.get("type")),
+                "<br>".join(e(r) for r in _list(c.get("reasons"))),
+                pct(c.get("invalid_share")),
+                pct(c.get("synthetic_null_share")),
+                drift,
+            ]
+        )
+    return rows
+
+
+def _structural_part(report: Mapping[str, Any]) -> str:
+    """The structural-validity part of the fidelity section (anchor ``#structural``)."""
+    names = _names(report, "structural.")
+    if not names:
+        return ""
+    d = _details(report, "structural.validity")
+    html = '<h3 id="structural">Structural validity</h3>'
+    html += f"<p>{_structural_verdict(report, d)}</p>"
+    html += explain(
+        "Each column is checked against the real training rows: numbers and dates must lie "
+        "inside the real range widened by 1% on each side (or inside declared bounds), "
+        "categories and booleans must be ones the real column holds or the schema declares, "
+        "integers must be whole; at most 0.1% of rows may break this. The share of missing "
+        "values may move by 0.05 plus two standard errors of sampling noise, and a column "
+        "must not collapse to a single value (or never/always missing) where the real one "
+        "varies. No real value, range or category is shown; a missing-share figure is "
+        "withheld where fewer than "
+        f"{fmt(d.get('k_min', 10))} real rows are missing, or present."
+    )
+    html += _metric_table(report, names, 4)
+    rows = _structural_rows(d)
+    if rows:
+        html += "<h4>Columns that fail</h4>" + table(
+            [
+                "Column",
+                "Type",
+                "Why",
+                "Invalid values",
+                "Missing (synthetic)",
+                "Missing-share drift",
+            ],
+            rows,
+        )
+    constraints = [c for c in _list(d.get("constraints")) if isinstance(c, Mapping)]
+    if constraints:
+        html += "<h4>Declared constraints</h4>" + table(
+            ["", "Constraint", "Rows breaking it"],
+            (
+                [
+                    verdict_pill("not computed")
+                    if c.get("skipped")
+                    else verdict_pill("pass" if c.get("passed") else "fail"),
+                    f"<code>{e(c.get('constraint'))}</code>"
+                    + (
+                        f' <span class="muted">{e(c["skipped"])}</span>' if c.get("skipped") else ""
+                    ),
+                    f"{fmt(c.get('violations'))} ({pct(c.get('share'))})",
+                ]
+                for c in constraints
+            ),
+        )
+    return html
+
+
 class FidelitySection:
     id: ClassVar[str] = "fidelity"
     title: ClassVar[str] = "Fidelity"
@@ -568,12 +693,13 @@ class FidelitySection:
     def render(self, report: Mapping[str, Any]) -> str | None:
         m = metric(report, "fidelity.quality")
         if not m:
-            return None
+            return _structural_part(report) or None
         details = _mapping(m.get("details"))
         props = _mapping(details.get("properties"))
         html = f"<p>Overall quality <b>{fmt(m.get('value'))}</b></p>" + _metric_table(
             report, _names(report, "fidelity.")
         )
+        html += _structural_part(report)
         if props:
             html += "<h3>SDMetrics properties</h3>" + table(
                 ["Property", "Score", ""], ([e(k), fmt(v), bar(v)] for k, v in props.items())

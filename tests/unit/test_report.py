@@ -49,15 +49,20 @@ def customers(n: int, seed: int) -> pd.DataFrame:
     )
 
 
-@cache
-def _validated() -> ValidationOutcome:
+def _canary_train() -> pd.DataFrame:
     train = customers(300, 1)
     train.loc[[5, 6], "region"] = CANARY_CATEGORY  # a category of two real people
     train.loc[7, "spend"] = CANARY_NUMBER  # one outlier
+    return train
+
+
+@cache
+def _validated(synthetic: str = "copy") -> ValidationOutcome:
+    train = _canary_train()
     return validate_all(
         ValidationInput(
             train=train,
-            synthetic=train.copy(),  # a copy: every canary reaches the synthetic side too
+            synthetic=_synthetic(train, synthetic),
             schema=SCHEMA,
             privacy=PrivacySpent(private=True, epsilon=2.5, delta=1e-6, accountant="prv"),
             pii_replay={"email": 0},
@@ -69,8 +74,23 @@ def _validated() -> ValidationOutcome:
     )
 
 
-def make_report(*, gate: list[dict[str, Any]] | None = None, budget: bool = True) -> dict[str, Any]:
-    outcome = _validated()
+def _synthetic(train: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """A copy (every canary reaches the synthetic side too), or a structurally broken one."""
+    syn = train.copy()
+    if kind == "broken":
+        syn["age"] = syn["age"] + 0.5  # fractions in an integer column
+        syn.loc[:30, "spend"] = -CANARY_NUMBER  # far outside the real range
+        syn["churned"] = True  # collapsed to one class
+    return syn
+
+
+def make_report(
+    *,
+    gate: list[dict[str, Any]] | None = None,
+    budget: bool = True,
+    synthetic: str = "copy",
+) -> dict[str, Any]:
+    outcome = _validated(synthetic)
     return {
         "run": {"id": "run-1", "job": "crm", "requested_by": "alice", "started_at": "t0"},
         "provenance": {"synthesizer": "dp-ctgan", "rows_synthetic": 300, "spec_hash": "ab12"},
@@ -167,8 +187,16 @@ def test_every_area_has_a_section_and_a_summary_row(html: str) -> None:
     ):
         assert f'<section id="{section}">' in html, section
     summary = html.split('<section id="provenance">', maxsplit=1)[0]
-    for area in ("Privacy", "Fidelity", "Utility", "Bias and fairness", "Data quality"):
+    for area in (
+        "Privacy",
+        "Fidelity",
+        "Structural validity",
+        "Utility",
+        "Bias and fairness",
+        "Data quality",
+    ):
         assert f">{area}</a>" in summary, area
+    assert '<h3 id="structural">Structural validity</h3>' in html  # the summary's anchor
 
 
 def test_summary_uses_the_gate_where_a_rule_exists_and_advice_elsewhere(html: str) -> None:
@@ -270,3 +298,79 @@ def test_a_resampled_release_says_it_spent_no_budget(report: dict[str, Any]) -> 
     assert note in summary
     assert note in details.split('<section id="privacy">')[1]
     assert note not in render_html(report)
+
+
+STRUCTURAL_FAILED = {
+    "rule_id": "structural-validity",
+    "metric": "structural.validity",
+    "passed": False,
+    "observed": 0.25,
+    "threshold": 1.0,
+    "comparator": ">=",
+    "severity": "block",
+    "reason": "structural.validity is 0.25, needs >= 1.0",
+}
+
+
+def _part(html: str) -> str:
+    return html.split('<h3 id="structural">')[1].split("<h3>", maxsplit=1)[0]
+
+
+def test_structural_validity_is_one_line_when_every_column_is_valid(html: str) -> None:
+    part = _part(html)
+    assert "All 4 modelled columns are structurally valid." in part
+    assert "(advisory)" in part  # no rule reads it in this report
+    assert "Columns that fail" not in part
+    assert "structural.collapsed_columns" in part  # the metric table
+
+
+def test_structural_validity_lists_failing_columns_with_reasons_and_no_value(
+    tmp_path: Path,
+) -> None:
+    report = make_report(gate=[STRUCTURAL_FAILED], synthetic="broken")
+    out = render_html(report)
+    part = _part(out)
+    assert 'class="pill fail">fail · gate</span>' in part
+    assert "3 of 4 columns are not valid: <code>spend</code>, <code>age</code>, " in part
+    rows = part.split("Columns that fail")[1]
+    assert "not a whole number: 100.0%" in rows
+    assert "outside the real range: 10.3%" in rows
+    assert "a single value, where the real column holds several" in rows
+    assert "<code>region</code>" not in rows  # the valid column is not listed
+    summary = out.split('<section id="provenance">', maxsplit=1)[0]
+    row = summary.split('href="#structural"')[1].split("</tr>")[0]
+    assert 'class="pill fail">fail</span>' in row
+    assert "1 of 4 checks passed" in row
+    assert "structural.validity &gt;= 1.0" in row
+    json_path, html_path = write_report(report, tmp_path)
+    for path in (json_path, html_path):
+        text = path.read_text("utf-8")
+        assert "7777777" not in text, path.name
+        assert CANARY_CATEGORY not in text, path.name
+
+
+def test_structural_part_says_why_it_was_not_computed() -> None:
+    report = make_report()
+    for m in report["metrics"]:
+        if m["name"].startswith("structural."):
+            m["value"] = None
+            m["details"] = {"skipped": "the synthetic table has no rows"}
+    out = render_html(report)
+    assert "Not computed: the synthetic table has no rows." in _part(out)
+    summary = out.split('<section id="provenance">', maxsplit=1)[0]
+    assert "the synthetic table has no rows" in summary.split('href="#structural"')[1]
+
+
+def test_structural_rows_escape_hostile_column_names() -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    report = make_report(synthetic="broken")
+    for m in report["metrics"]:
+        if m["name"] == "structural.validity":
+            m["details"]["columns"][1]["column"] = evil
+            m["details"]["columns"][1]["reasons"] = [evil]
+            m["details"]["constraints"] = [
+                {"constraint": evil, "passed": False, "violations": 3, "share": 0.01}
+            ]
+    out = render_html(report)
+    assert "<img" not in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in _part(out)
