@@ -12,9 +12,12 @@ from synthgate.privacy._accounting import (
     PrivacyAccount,
     calibrate_sgd_noise,
     compose,
+    exponential_mechanism,
     gaussian_epsilon,
     gaussian_sigma_for_rho,
+    rdp_rho_for_epsilon,
     running_epsilon,
+    stage_split,
 )
 from synthgate.privacy._budget import BudgetLedger, BudgetStatus
 
@@ -25,7 +28,10 @@ __all__ = [
     "PrivacyAccount",
     "calibrate_sgd_noise",
     "compose",
+    "exponential_mechanism",
     "gaussian_epsilon",
     "gaussian_sigma_for_rho",
+    "rdp_rho_for_epsilon",
     "running_epsilon",
+    "stage_split",
 ]

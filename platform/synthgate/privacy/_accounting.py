@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from synthgate.contracts import StageSpend
 from synthgate.errors import ConfigError
 
 __all__ = [
@@ -13,9 +14,12 @@ __all__ = [
     "PrivacyAccount",
     "calibrate_sgd_noise",
     "compose",
+    "exponential_mechanism",
     "gaussian_epsilon",
     "gaussian_sigma_for_rho",
+    "rdp_rho_for_epsilon",
     "running_epsilon",
+    "stage_split",
 ]
 
 MAX_SGD_NOISE = 50.0  # beyond this the model learns nothing: refuse before training
@@ -35,6 +39,9 @@ class GaussianMechanism:
     sample_rate: float = 1.0
     steps: int = 1
     extra_delta: float = 0.0  # e.g. partition selection's thresholding failure
+    # a ρ-zCDP mechanism that is not Gaussian (the exponential mechanism), entered as
+    # the Gaussian with the same Rényi curve (σ = 1/√(2ρ)): only RDP composes it soundly
+    rdp_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -46,6 +53,17 @@ class GaussianMechanism:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def exponential_mechanism(stage: str, mechanism: str, epsilon0: float) -> GaussianMechanism:
+    """The exponential mechanism at ε₀ (score sensitivity 1) as an accountant entry.
+
+    It is ε₀²/8-zCDP (Cesar & Rogers 2021, bounded range), so its Rényi divergence
+    of every order α is at most α·ε₀²/8: that of a Gaussian with σ = 2/ε₀.
+    """
+    if not epsilon0 > 0:
+        raise ValueError(f"epsilon0 must be > 0, got {epsilon0}")
+    return GaussianMechanism(stage, mechanism, 2.0 / epsilon0, rdp_only=True)
 
 
 def gaussian_sigma_for_rho(rho: float) -> float:
@@ -128,23 +146,72 @@ class PrivacyAccount:
             "mechanisms": [m.to_dict() for m in self.mechanisms],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PrivacyAccount:
+        return cls(
+            epsilon=data["epsilon"],
+            delta=data["delta"],
+            accountant=data["accountant"],
+            rdp_epsilon=data["rdp_epsilon"],
+            accountant_delta=data["accountant_delta"],
+            mechanisms=tuple(GaussianMechanism(**m) for m in data["mechanisms"]),
+        )
+
+
+def rdp_rho_for_epsilon(epsilon: float, delta: float) -> float:
+    """The largest zCDP ρ whose RDP conversion at *delta* is at most *epsilon*.
+
+    Tighter than ε = ρ + 2√(ρ ln 1/δ): the accountant's own conversion is used,
+    so a plan built on this ρ composes to the requested ε.
+    """
+    if delta <= 0:
+        raise ValueError(f"delta must be > 0, got {delta}")
+
+    def eps(rho: float) -> float:
+        return _epsilon([(gaussian_sigma_for_rho(rho), 1.0, 1)], delta, "rdp")
+
+    lo, hi = 1e-9, 1.0
+    while eps(hi) < epsilon:
+        hi *= 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if eps(mid) <= epsilon else (lo, mid)
+    return lo
+
+
+def stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:
+    """Each mechanism's own ε (informational); the total is composed, not summed."""
+    return tuple(
+        StageSpend(
+            stage=mech.stage,
+            mechanism=mech.mechanism,
+            epsilon=compose([mech], delta=account.delta).epsilon,
+            delta=mech.extra_delta,
+            details=mech.to_dict(),
+        )
+        for mech in account.mechanisms
+    )
+
 
 def compose(mechanisms: Sequence[GaussianMechanism], *, delta: float) -> PrivacyAccount:
     """Compose *mechanisms* at total *delta*: PRV ε (RDP ε recorded beside it).
 
     The thresholding δ of partition selection is spent first; the accountant
-    gets the rest.
+    gets the rest. When a mechanism is only known by its Rényi curve
+    (``rdp_only``), RDP is the accountant of record and no PRV figure is given.
     """
     extra = sum(m.extra_delta for m in mechanisms)
     acc_delta = delta - extra
     if acc_delta <= 0:
         raise ValueError(f"delta {delta} is used up by partition selection ({extra})")
     history = _history(mechanisms)
+    rdp = _epsilon(history, acc_delta, "rdp")
+    rdp_only = any(m.rdp_only for m in mechanisms)
     return PrivacyAccount(
-        epsilon=_epsilon(history, acc_delta, "prv"),
+        epsilon=rdp if rdp_only else _epsilon(history, acc_delta, "prv"),
         delta=delta,
-        accountant="prv",
-        rdp_epsilon=_epsilon(history, acc_delta, "rdp"),
+        accountant="rdp" if rdp_only else "prv",
+        rdp_epsilon=rdp,
         accountant_delta=acc_delta,
         mechanisms=tuple(mechanisms),
     )
