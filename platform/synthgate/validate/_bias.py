@@ -13,14 +13,22 @@ Reported per attribute:
   holdout (binary targets);
 - when the job asks for rebalancing, how far each group's share moved toward
   the requested one.
+
+Degenerate columns are reported, never fatal: an attribute that is entirely
+missing (real or synthetic) is skipped with the reason; outcome rates count
+only rows whose target is known, and are withheld where a group has none; the
+fairness gaps are skipped, with the reason, when no model could be trained on
+the synthetic rows (an empty or single-valued synthetic target).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from synthgate.contracts import Goal
 from synthgate.validate._binning import build_binning, value_key
@@ -120,6 +128,8 @@ def _fairness(
     t = models.target
     if t.task is not Task.BINARY:
         return None
+    if models.pred_syn is None:
+        return {"skipped": models.syn_skipped or "no model was trained on the synthetic rows"}
     truth = models.y_true == t.positive
     rows: list[dict[str, Any]] = []
     gaps: dict[str, dict[str, float | None]] = {}
@@ -192,11 +202,12 @@ def _outcomes(
     syn_rates: list[float | None] = []
     real_counts = [int((real_cells == i).sum()) for i in range(g)]
     syn_counts = [int((syn_cells == i).sum()) for i in range(g)]
+    real_known, syn_known = real_y.notna().to_numpy(), syn_y.notna().to_numpy()
     if target.task is Task.BINARY:
         real_pos = (real_y.map(value_key, na_action="ignore") == target.positive).to_numpy()
         syn_pos = (syn_y.map(value_key, na_action="ignore") == target.positive).to_numpy()
         for i in range(g):
-            in_r, in_s = real_cells == i, syn_cells == i
+            in_r, in_s = (real_cells == i) & real_known, (syn_cells == i) & syn_known
             pos = int((in_r & real_pos).sum())
             neg = int(in_r.sum()) - pos
             if pos >= k and neg >= k:  # both cells of the group × outcome table ≥ k
@@ -211,20 +222,25 @@ def _outcomes(
             else f"share in the positive class of {tname}"
         )
     elif target.task is Task.REGRESSION:
-        ry = np.asarray(real_y.astype(float))
-        sy = np.asarray(syn_y.astype(float))
+        ry = pd.to_numeric(real_y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        sy = pd.to_numeric(syn_y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        real_known, syn_known = np.isfinite(ry), np.isfinite(sy)
         for i in range(g):
-            in_r, in_s = real_cells == i, syn_cells == i
-            real_rates.append(float(np.nanmean(ry[in_r])) if in_r.sum() >= k else None)
-            syn_rates.append(float(np.nanmean(sy[in_s])) if in_s.any() else None)
+            in_r, in_s = (real_cells == i) & real_known, (syn_cells == i) & syn_known
+            real_rates.append(float(ry[in_r].mean()) if in_r.sum() >= k else None)
+            syn_rates.append(float(sy[in_s].mean()) if in_s.any() else None)
         out["outcome"] = f"mean of {tname}"
     if not real_rates:
         return []
+    if not syn_known.any():
+        out["outcome_skipped"] = f"the synthetic {tname} column is empty"
     spread_r, spread_s = _spread(real_rates), _spread(syn_rates)
     delta = _delta(spread_r, spread_s)
     noise = 0.0
     if target.task is Task.REGRESSION and delta is not None:
-        scale = float(np.nanstd(np.asarray(real_y.astype(float)))) or 1.0
+        present = pd.to_numeric(real_y, errors="coerce").dropna()
+        scale = float(present.std(ddof=0)) if len(present) else 0.0
+        scale = scale if math.isfinite(scale) and scale > 0 else 1.0
         delta = delta / scale  # in standard deviations of the target
     elif target.task is Task.BINARY:
         noise = _noise(_spread_se(real_rates, real_counts), _spread_se(syn_rates, syn_counts))
@@ -243,6 +259,14 @@ def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:
     k = ctx.options.k_min
     if name not in ctx.columns:
         return {"attribute": name, "skipped": "not modelled (dropped or replaced by fake values)"}
+    if ctx.real[name].isna().all():
+        return {"attribute": name, "skipped": "the real column has no value"}
+    if ctx.synthetic[name].isna().all():
+        return {
+            "attribute": name,
+            "skipped": "the synthetic column has no value, so no group can be compared "
+            "(see structural validity)",
+        }
     col = ctx.schema.column(name)
     binning = build_binning(col, ctx.real[name], k=k, max_bins=6, max_categories=20)
     if binning is None or len(binning.labels) < 2:
@@ -278,14 +302,17 @@ def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:
     if not isinstance(target, str):
         flags += _outcomes(ctx, target, real_cells, syn_cells, g, out)
         models = fitted_models(ctx)
+        fair = None
         if not isinstance(models, str):
             fair = _fairness(models, binning.assign(models.holdout[name]), g, k)
-            if fair is not None:
-                out["fairness"] = fair
-                if fair["parity_amplified"]:
-                    flags.append("the synthetic-trained model is less fair (demographic parity)")
-                if fair["eodds_amplified"]:
-                    flags.append("the synthetic-trained model is less fair (equalized odds)")
+        if fair is not None and "skipped" in fair:
+            out["fairness_skipped"] = fair["skipped"]
+        elif fair is not None:
+            out["fairness"] = fair
+            if fair["parity_amplified"]:
+                flags.append("the synthetic-trained model is less fair (demographic parity)")
+            if fair["eodds_amplified"]:
+                flags.append("the synthetic-trained model is less fair (equalized odds)")
     out["amplified"] = bool(flags)
     out["flags"] = flags + ([f"{len(erased)} group(s) erased"] if erased else [])
     return out
@@ -302,9 +329,11 @@ def analyse_bias(ctx: ValidationContext) -> list[dict[str, Any]]:
 def _analysed(ctx: ValidationContext) -> list[dict[str, Any]] | str:
     if not ctx.input.protected_attributes:
         return "no validation.protected_attributes in the job spec"
-    done = [a for a in analyse_bias(ctx) if "skipped" not in a]
+    attrs = analyse_bias(ctx)
+    done = [a for a in attrs if "skipped" not in a]
     if not done:
-        return "no protected attribute could be analysed"
+        why = "; ".join(f"{a['attribute']}: {a['skipped']}" for a in attrs)
+        return f"no protected attribute could be analysed ({why})"
     return done
 
 
@@ -321,8 +350,17 @@ def _max_of(ctx: ValidationContext, key: str, *, nested: str | None = None) -> M
         if v is not None:
             values[a["attribute"]] = float(v)
     if not values:
-        return Measurement.skip("not computable for any protected attribute")
+        return Measurement.skip(_why_not(attrs, nested or key))
     return Measurement(max(values.values()), {"per_attribute": values})
+
+
+def _why_not(attrs: Sequence[Mapping[str, Any]], key: str) -> str:
+    """The attributes' own reasons for a figure none of them has, else a general one."""
+    field = {"fairness": "fairness_skipped", "outcome_gap_delta": "outcome_skipped"}.get(key)
+    reasons = sorted({str(a[field]) for a in attrs if field and a.get(field)})
+    if reasons:
+        return "; ".join(reasons)
+    return "not computable for any protected attribute"
 
 
 def _share_gap(ctx: ValidationContext) -> Measurement:

@@ -113,14 +113,28 @@ def fidelity_quality(
     )
 
 
+def _no_rows(ctx: ValidationContext) -> str | None:
+    """Why no distribution can be compared at all (SDMetrics scores empty frames 0.5)."""
+    if len(ctx.synthetic) == 0:
+        return "the synthetic table has no rows"
+    if len(ctx.real) == 0:
+        return "no real training rows to compare with"
+    return None
+
+
 def _quality(ctx: ValidationContext) -> Measurement:
+    if why := _no_rows(ctx):
+        return Measurement.skip(why)
     sd = _sdmetrics(ctx)
-    return Measurement(
-        sd["score"], {"properties": sd["properties"], "column_shapes": sd["column_shapes"]}
-    )
+    details = {"properties": sd["properties"], "column_shapes": sd["column_shapes"]}
+    if sd["score"] is None:
+        return Measurement(None, details, "SDMetrics could not score the table")
+    return Measurement(sd["score"], details)
 
 
 def _column_shapes(ctx: ValidationContext) -> Measurement:
+    if why := _no_rows(ctx):
+        return Measurement.skip(why)
     sd = _sdmetrics(ctx)
     n = ctx.options.max_model_rows
     real = ctx.sample(ctx.real, n, purpose="fidelity", salt="real")
@@ -130,22 +144,32 @@ def _column_shapes(ctx: ValidationContext) -> Measurement:
         binning = build_binning(col, real[col.name], k=ctx.options.k_min)
         if binning is not None:
             plots.append(distribution(binning, syn[col.name]))
-    return Measurement(
-        sd["properties"].get("Column Shapes"),
-        {"per_column": sd["column_shapes"], "distributions": plots, "k_min": ctx.options.k_min},
-    )
+    score = sd["properties"].get("Column Shapes")
+    details = {
+        "per_column": sd["column_shapes"],
+        "distributions": plots,
+        "k_min": ctx.options.k_min,
+    }
+    if score is None:  # e.g. every synthetic column is entirely missing
+        return Measurement(None, details, "SDMetrics could not score any column's shape")
+    return Measurement(score, details)
 
 
 def _pair_trends(ctx: ValidationContext) -> Measurement:
     if len(ctx.columns) < 2:
         return Measurement.skip("the table has fewer than two modelled columns")
+    if why := _no_rows(ctx):
+        return Measurement.skip(why)
     sd = _sdmetrics(ctx)
-    return Measurement(
-        sd["properties"].get("Column Pair Trends"), {"worst_pairs": sd["worst_pairs"]}
-    )
+    score = sd["properties"].get("Column Pair Trends")
+    if score is None:
+        return Measurement.skip("SDMetrics could not score any pair of columns")
+    return Measurement(score, {"worst_pairs": sd["worst_pairs"]})
 
 
 def _min_column_shape(ctx: ValidationContext) -> Measurement:
+    if why := _no_rows(ctx):
+        return Measurement.skip(why)
     shapes = {k: v for k, v in _sdmetrics(ctx)["column_shapes"].items() if v is not None}
     if not shapes:
         return Measurement.skip("no column could be scored")
@@ -241,6 +265,8 @@ def association_matrix(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray[A
 def _correlation_diff(ctx: ValidationContext) -> Measurement:
     if len(ctx.columns) < 2:
         return Measurement.skip("the table has fewer than two modelled columns")
+    if why := _no_rows(ctx):
+        return Measurement.skip(why)
     n = ctx.options.max_model_rows
     schema = ctx.schema.select(ctx.columns[:MAX_HEATMAP_COLUMNS])
     real = ctx.sample(ctx.real, n, purpose="fidelity", salt="real")

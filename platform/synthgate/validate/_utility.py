@@ -5,6 +5,13 @@ Train-on-synthetic / test-on-real (TSTR) against train-on-real / test-on-real
 follows the target column's type: binary classification (ROC AUC),
 multi-class classification (macro F1) or regression (R²), each with
 scikit-learn's HistGradientBoosting and native categorical support.
+
+Degenerate columns never break the metrics. A feature with no value in a
+model's training frame (an all-missing synthetic column, say) is left out of
+that model and listed in the details; a model with no usable feature predicts
+a constant. When the synthetic target is empty or holds a single value, no
+synthetic-trained model can be built: the real-trained score is still
+reported and the synthetic-trained metrics are "not computed", with the reason.
 """
 
 from __future__ import annotations
@@ -64,10 +71,12 @@ class Models:
     holdout: pd.DataFrame  # real holdout rows with a known target (in memory only)
     y_true: np.ndarray[Any, Any]
     pred_real: np.ndarray[Any, Any]  # labels (classification) or values (regression)
-    pred_syn: np.ndarray[Any, Any]
+    pred_syn: np.ndarray[Any, Any] | None  # None: see ``syn_skipped``
     score_real: float
-    score_syn: float
+    score_syn: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: why no model could be trained on the synthetic rows
+    syn_skipped: str | None = None
 
 
 def target_of(ctx: ValidationContext) -> Target | str:
@@ -83,6 +92,8 @@ def _target_of(ctx: ValidationContext) -> Target | str:
         return f"target column {name!r} was not modelled (dropped or replaced by fake values)"
     col = ctx.schema.column(name)
     real = ctx.real[name].dropna()
+    if real.empty:
+        return "the target column has no value in the real training rows"
     keys = real.map(value_key)
     counts = keys.value_counts()
     if col.type.is_temporal:
@@ -119,9 +130,9 @@ def _feature_frames(
                     x[s.isna().to_numpy()] = np.nan
                     out[i][name] = x / 86_400e9
                 else:
-                    out[i][name] = pd.to_numeric(s, errors="coerce").to_numpy(
-                        dtype=float, na_value=np.nan
-                    )
+                    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                    x[~np.isfinite(x)] = np.nan  # an infinite synthetic value: unusable
+                    out[i][name] = x
         else:
             cats = list(reference[name].dropna().map(value_key).value_counts().index[:_MAX_LEVELS])
             for i, f in enumerate(frames):
@@ -134,16 +145,43 @@ def _labels(series: pd.Series[Any]) -> np.ndarray[Any, Any]:
     return series.map(value_key).to_numpy(dtype=object)
 
 
+@dataclass(frozen=True)
+class _Fit:
+    pred: np.ndarray[Any, Any]  # labels (classification) or values (regression)
+    proba: np.ndarray[Any, Any] | None  # P(positive), binary tasks only
+    unused: list[str]  # features with no value in the training frame, left out
+
+
 def _fit_predict(
     target: Target,
     x_train: pd.DataFrame,
     y_train: np.ndarray[Any, Any],
     x_test: pd.DataFrame,
     seed: int,
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
-    """Predictions (labels or values) and, for binary tasks, P(positive)."""
+) -> _Fit:
+    """Fit on the features that hold a value in *x_train*; predict *x_test*."""
+    usable = [c for c in x_train.columns if x_train[c].notna().any()]
+    unused = [c for c in x_train.columns if c not in usable]
+    if not usable:
+        pred, proba = _constant(target, y_train, len(x_test))
+        return _Fit(pred, proba, unused)
     with threadpool_limits(limits=MODEL_THREADS, user_api="openmp"):
-        return _fit_predict_unlimited(target, x_train, y_train, x_test, seed)
+        pred, proba = _fit_predict_unlimited(target, x_train[usable], y_train, x_test[usable], seed)
+    return _Fit(pred, proba, unused)
+
+
+def _constant(
+    target: Target, y_train: np.ndarray[Any, Any], n: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+    """A model without features: the mean, or the most frequent class."""
+    if target.task is Task.REGRESSION:
+        mean = float(np.mean(y_train.astype(float))) if len(y_train) else 0.0
+        return np.full(n, mean), None
+    labels, counts = np.unique(y_train, return_counts=True)
+    const = labels[int(np.argmax(counts))] if len(labels) else ""
+    share = float(np.mean(y_train == target.positive)) if len(y_train) else 0.0
+    proba = np.full(n, share) if target.task is Task.BINARY else None
+    return np.full(n, const, dtype=object), proba
 
 
 def _fit_predict_unlimited(
@@ -210,8 +248,40 @@ def _score(
     return float(f1_score(y_true, pred, average="macro", zero_division=0)), {"accuracy": acc}
 
 
+def _synthetic_target_problem(y_syn: np.ndarray[Any, Any]) -> str | None:
+    """Why no model can learn the target from the synthetic rows, if it cannot."""
+    if len(y_syn) == 0:
+        return "the synthetic target column is empty: no model can be trained on it"
+    if len(pd.unique(y_syn)) < 2:
+        return (
+            "the synthetic target column holds a single value: a model trained on it "
+            "can only predict a constant"
+        )
+    return None
+
+
+def _known_target(frame: pd.DataFrame, target: Target) -> pd.DataFrame:
+    """Rows whose target is known (and, for regression, a finite number)."""
+    y = frame[target.column]
+    keep = y.notna()
+    if target.task is Task.REGRESSION:
+        values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        keep &= np.isfinite(values)
+    return frame[keep.to_numpy()]
+
+
+def _targets(target: Target, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    if target.task is Task.REGRESSION:
+        return pd.to_numeric(frame[target.column], errors="coerce").to_numpy(dtype=float)
+    return _labels(frame[target.column])
+
+
 def fitted_models(ctx: ValidationContext) -> Models | str:
-    """TRTR and TSTR models (memoised), or the reason they cannot be built."""
+    """TRTR and TSTR models (memoised), or the reason they cannot be built.
+
+    When only the synthetic side is unusable (its target is empty or constant),
+    the real-trained model is still built and ``syn_skipped`` says why.
+    """
 
     def build() -> Models | str:
         target = target_of(ctx)
@@ -221,36 +291,39 @@ def fitted_models(ctx: ValidationContext) -> Models | str:
             return f"fewer than {MIN_HOLDOUT_ROWS} holdout rows"
         n = ctx.options.max_model_rows
         name = target.column
-        real = ctx.sample(ctx.real[ctx.real[name].notna()], n, purpose="utility", salt="real")
+        real = ctx.sample(_known_target(ctx.real, target), n, purpose="utility", salt="real")
         syn = ctx.sample(
-            ctx.synthetic[ctx.synthetic[name].notna()], n, purpose="utility", salt="synthetic"
+            _known_target(ctx.synthetic, target), n, purpose="utility", salt="synthetic"
         )
-        hold = ctx.sample(
-            ctx.holdout[ctx.holdout[name].notna()], n, purpose="utility", salt="holdout"
-        )
+        hold = ctx.sample(_known_target(ctx.holdout, target), n, purpose="utility", salt="holdout")
+        if len(hold) < MIN_HOLDOUT_ROWS:
+            return f"fewer than {MIN_HOLDOUT_ROWS} holdout rows with a known target"
         if target.task is Task.BINARY and hold[name].map(value_key).nunique() < 2:
             return "the holdout holds a single target class"
         features = [c for c in ctx.columns if c != name]
         if not features:
             return "the target is the only modelled column"
         x_real, x_syn, x_hold = _feature_frames(ctx, features, [real, syn, hold], real)
-        if target.task is Task.REGRESSION:
-            y_real = real[name].to_numpy(dtype=float)
-            y_syn = pd.to_numeric(syn[name], errors="coerce").to_numpy(dtype=float)
-            y_true = hold[name].to_numpy(dtype=float)
-        else:
-            y_real, y_syn, y_true = _labels(real[name]), _labels(syn[name]), _labels(hold[name])
+        y_real, y_syn, y_true = (_targets(target, f) for f in (real, syn, hold))
         seed = ctx.options.seed % 2**31
-        pred_real, proba_real = _fit_predict(target, x_real, y_real, x_hold, seed)
-        pred_syn, proba_syn = _fit_predict(target, x_syn, y_syn, x_hold, seed)
-        score_real, extra_real = _score(target, y_true, pred_real, proba_real)
-        score_syn, extra_syn = _score(target, y_true, pred_syn, proba_syn)
+        fit_real = _fit_predict(target, x_real, y_real, x_hold, seed)
+        score_real, extra_real = _score(target, y_true, fit_real.pred, fit_real.proba)
+        unused = {"real": fit_real.unused}
+        skipped = _synthetic_target_problem(y_syn)
+        pred_syn: np.ndarray[Any, Any] | None = None
+        score_syn: float | None = None
+        extra_syn: dict[str, float] = {}
+        if skipped is None:
+            fit_syn = _fit_predict(target, x_syn, y_syn, x_hold, seed)
+            pred_syn = fit_syn.pred
+            score_syn, extra_syn = _score(target, y_true, fit_syn.pred, fit_syn.proba)
+            unused["synthetic"] = fit_syn.unused
         return Models(
             target=target,
             features=features,
             holdout=hold,
             y_true=y_true,
-            pred_real=pred_real,
+            pred_real=fit_real.pred,
             pred_syn=pred_syn,
             score_real=score_real,
             score_syn=score_syn,
@@ -258,7 +331,9 @@ def fitted_models(ctx: ValidationContext) -> Models | str:
                 "real": extra_real,
                 "synthetic": extra_syn,
                 "rows": {"real": len(real), "synthetic": len(syn), "holdout": len(hold)},
+                "features_without_values": {k: v for k, v in unused.items() if v},
             },
+            syn_skipped=skipped,
         )
 
     return ctx.memo("utility.models", build)
@@ -266,7 +341,7 @@ def fitted_models(ctx: ValidationContext) -> Models | str:
 
 def _common(m: Models) -> dict[str, Any]:
     t = m.target
-    return {
+    out = {
         "target": t.column,
         "task": t.task.value,
         "score": t.task.score_name,
@@ -274,6 +349,9 @@ def _common(m: Models) -> dict[str, Any]:
         "model": "HistGradientBoosting (scikit-learn), 100 iterations",
         "rows": m.extra["rows"],
     }
+    if m.extra["features_without_values"]:
+        out["features_without_values"] = m.extra["features_without_values"]
+    return out
 
 
 def _trtr(ctx: ValidationContext) -> Measurement:
@@ -287,6 +365,8 @@ def _tstr(ctx: ValidationContext) -> Measurement:
     m = fitted_models(ctx)
     if isinstance(m, str):
         return Measurement.skip(m)
+    if m.score_syn is None:
+        return Measurement(None, _common(m), m.syn_skipped)
     return Measurement(round(m.score_syn, 4), {**_common(m), **m.extra["synthetic"]})
 
 
@@ -294,6 +374,8 @@ def _ratio(ctx: ValidationContext) -> Measurement:
     m = fitted_models(ctx)
     if isinstance(m, str):
         return Measurement.skip(m)
+    if m.score_syn is None:
+        return Measurement(None, {**_common(m), "trtr": round(m.score_real, 4)}, m.syn_skipped)
     if m.score_real <= 0:
         return Measurement.skip("the model trained on real data has no skill on the holdout")
     return Measurement(
