@@ -770,6 +770,13 @@ class UtilitySection:
                 f"{fmt(rows.get('real'))} real and {fmt(rows.get('synthetic'))} synthetic rows, "
                 f"tested on {fmt(rows.get('holdout'))} holdout rows.</p>"
             )
+        unused = _mapping(_details(report, "utility.trtr_score").get("features_without_values"))
+        for side, cols in unused.items():
+            intro += explain(
+                f"Left out of the model trained on {side} rows, having no value there: "
+                + ", ".join(str(c) for c in _list(cols))
+                + "."
+            )
         return intro + _metric_table(report, names, 4)
 
 
@@ -834,6 +841,12 @@ class BiasSection:
                     f"sampling noise ±{fmt(a.get('outcome_noise'))}). A rate is withheld where a "
                     "group holds fewer than 10 real rows with, or without, the outcome."
                 )
+            for key, what in (
+                ("outcome_skipped", "Outcome rates of the synthetic table not compared"),
+                ("fairness_skipped", "Fairness of the two models not compared"),
+            ):
+                if a.get(key):
+                    html += f'<p class="muted">{e(what)}: {e(a[key])}.</p>'
             fair = _mapping(a.get("fairness"))
             if fair:
                 html += table(

@@ -81,6 +81,10 @@ def _synthetic(train: pd.DataFrame, kind: str) -> pd.DataFrame:
         syn["age"] = syn["age"] + 0.5  # fractions in an integer column
         syn.loc[:30, "spend"] = -CANARY_NUMBER  # far outside the real range
         syn["churned"] = True  # collapsed to one class
+    if kind == "empty-target":
+        syn["churned"] = None
+    if kind == "empty-feature":
+        syn["spend"] = np.nan
     return syn
 
 
@@ -374,3 +378,26 @@ def test_structural_rows_escape_hostile_column_names() -> None:
     out = render_html(report)
     assert "<img" not in out
     assert "&lt;img src=x onerror=alert(1)&gt;" in _part(out)
+
+
+def _section(html: str, name: str) -> str:
+    return html.split(f'<section id="{name}">')[1].split("</section>", maxsplit=1)[0]
+
+
+def test_metrics_not_computed_on_an_empty_synthetic_target_say_why() -> None:
+    out = render_html(make_report(synthetic="empty-target"))
+    assert "not computed: the synthetic target column is empty" in _section(out, "utility")
+    bias = _section(out, "bias")
+    assert "Fairness of the two models not compared: the synthetic target column is empty" in bias
+    assert "Outcome rates of the synthetic table not compared: the synthetic churned column" in bias
+    row = _section(out, "summary").split('href="#utility"')[1].split("</tr>")[0]
+    assert "the synthetic target column is empty" in row
+    assert "1 of 4 columns are not valid: <code>churned</code>" in _part(out)
+
+
+def test_a_feature_left_out_of_a_model_is_named() -> None:
+    utility = _section(render_html(make_report(synthetic="empty-feature")), "utility")
+    assert "Left out of the model trained on synthetic rows, having no value there: spend." in (
+        utility
+    )
+    assert "not computed" not in utility
