@@ -287,3 +287,33 @@ def test_no_real_value_or_small_cell_reaches_the_details() -> None:
     assert "share of missing values moved beyond its allowance" in flag["reasons"]
     drift = next(m for m in out.metrics if m.name == "structural.null_share_drift")
     assert "flag" not in drift.details["per_column"]
+
+
+def test_a_masked_copy_is_judged_against_every_real_row() -> None:
+    holdout = loans(100, 9)
+    holdout.loc[0, "amount"] = 5_000.0  # a real value beyond the training rows' range
+    copy = pd.concat([REAL, holdout], ignore_index=True)
+    data = ValidationInput(
+        train=REAL,
+        synthetic=copy,
+        schema=SCHEMA,
+        privacy=NOT_PRIVATE,
+        pii_replay={},
+        holdout=holdout,
+        masked_copy=True,
+        options=ValidationOptions(strict=True),
+    )
+    assert validate_all(data, STRUCTURAL).flat["structural.validity"] == 1.0
+    synthetic = validate_all(
+        ValidationInput(
+            train=REAL,
+            synthetic=copy,
+            schema=SCHEMA,
+            privacy=NOT_PRIVATE,
+            pii_replay={},
+            holdout=holdout,
+            options=ValidationOptions(strict=True),
+        ),
+        STRUCTURAL,
+    )
+    assert columns(synthetic)["amount"]["invalid"] == {"outside_range": pytest.approx(1 / 500)}

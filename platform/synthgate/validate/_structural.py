@@ -1,8 +1,9 @@
 """Structural validity: could every synthetic value have come from its real column?
 
 Checked per modelled column, on the real training rows and the synthetic rows
-(model dtypes), and per declared inter-column constraint. A column passes when
-all three hold:
+(model dtypes), and per declared inter-column constraint. A masked copy holds
+every real row, so it is judged against the training and holdout rows. A column
+passes when all three hold:
 
 - **values in domain**: at most 0.1% of synthetic rows hold an invalid value:
   a number or date outside the real column's observed range widened by 1% of
@@ -59,6 +60,8 @@ __all__ = [
     "ColumnCheck",
     "Invalid",
     "StructuralChecks",
+    "check_column",
+    "reference",
     "structural_checks",
 ]
 
@@ -280,7 +283,7 @@ def _unparseable(raw: pd.DataFrame, name: str, model: pd.Series[Any]) -> int:
 
 
 def _invalid(ctx: ValidationContext, col: ColumnSchema) -> dict[Invalid, int]:
-    real, syn = ctx.real[col.name], ctx.synthetic[col.name]
+    real, syn = reference(ctx)[col.name], ctx.synthetic[col.name]
     unparseable = _unparseable(ctx.input.synthetic, col.name, syn)
     out: dict[Invalid, int] = {Invalid.UNPARSEABLE: unparseable}
     if not col.nullable:
@@ -360,8 +363,20 @@ def _withheld(real: pd.Series[Any], k: int) -> bool:
     return 0 < missing < k or 0 < present < k
 
 
+def reference(ctx: ValidationContext) -> pd.DataFrame:
+    """The real rows a synthetic value is judged against: the training rows, or, for a
+    masked copy (which holds every real row), the training and holdout rows."""
+
+    def build() -> pd.DataFrame:
+        if ctx.input.masked_copy and ctx.holdout is not None:
+            return pd.concat([ctx.real, ctx.holdout], ignore_index=True)
+        return ctx.real
+
+    return ctx.memo("structural.reference", build)
+
+
 def check_column(ctx: ValidationContext, col: ColumnSchema) -> ColumnCheck:
-    real, syn = ctx.real[col.name], ctx.synthetic[col.name]
+    real, syn = reference(ctx)[col.name], ctx.synthetic[col.name]
     real_null = float(real.isna().mean())
     return ColumnCheck(
         column=col.name,
