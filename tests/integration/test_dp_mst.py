@@ -177,7 +177,7 @@ def test_a_single_column_table_is_synthesized() -> None:
     assert out["x"].between(0, 6).all()
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     epsilon=st.floats(0.05, 20.0),
     delta=st.floats(1e-9, 1e-4),
@@ -203,7 +203,7 @@ def test_the_plan_composes_to_the_requested_epsilon(
         assert account.epsilon >= epsilon * 0.98  # the budget is used, not wasted
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(epsilon=st.floats(0.01, 50.0), delta=st.floats(1e-10, 1e-3))
 def test_rho_for_epsilon_never_overshoots(epsilon: float, delta: float) -> None:
     rho = rdp_rho_for_epsilon(epsilon, delta)

@@ -22,6 +22,11 @@ __all__ = [
     "stage_split",
 ]
 
+#: Rényi orders the RDP conversion searches: Opacus's defaults (up to 63) and
+#: larger ones, which small ε and small δ need
+RDP_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [
+    int(64 * 1.25**k) for k in range(1, 40)
+]
 MAX_SGD_NOISE = 50.0  # beyond this the model learns nothing: refuse before training
 
 
@@ -118,11 +123,15 @@ def _epsilon(history: list[tuple[float, float, int]], delta: float, accountant: 
 
     if accountant == "prv" and len(history) == 1 and history[0][1] >= 1.0:
         return gaussian_epsilon(history[0][0], delta)  # exact; PRV would approximate it
-    acc = PRVAccountant() if accountant == "prv" else RDPAccountant()
-    acc.history = list(history)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(acc.get_epsilon(delta))
+        if accountant == "prv":
+            prv = PRVAccountant()
+            prv.history = list(history)
+            return float(prv.get_epsilon(delta))
+        rdp = RDPAccountant()
+        rdp.history = list(history)
+        return float(rdp.get_epsilon(delta, alphas=RDP_ORDERS))
 
 
 @dataclass(frozen=True, slots=True)
