@@ -227,13 +227,24 @@ class RebalanceSpec(_Spec):
 
 
 class SynthesisSpec(_Spec):
-    synthesizer: str = "dp-ctgan"
+    """``synthesizer: auto`` (the default) picks a DP engine from public facts."""
+
+    synthesizer: str = "auto"
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     rows: int | None = Field(default=None, ge=1, le=100_000_000)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     columns: dict[str, ColumnHint] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     rebalance: RebalanceSpec | None = None
+
+    @model_validator(mode="after")
+    def _params_need_an_engine(self) -> SynthesisSpec:
+        if self.params and self.synthesizer == "auto":
+            raise ValueError(
+                "synthesis.params apply to one engine: name it in synthesis.synthesizer "
+                "(dp-mst or dp-ctgan), or remove synthesis.params"
+            )
+        return self
 
 
 class ExpectationSpec(_Spec):

@@ -55,7 +55,7 @@ from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import JobLocked, Store, job_lock, utcnow
 from synthgate.store.models import ReleaseRow, RunRow
-from synthgate.synth import create_synthesizer
+from synthgate.synth import AUTO, choose_engine, create_synthesizer
 
 __all__ = [
     "EXIT_NOTHING_TO_DO",
@@ -103,6 +103,7 @@ class Preflight:
     pii_policy: PolicyPack
     source_key: str
     pseudonymizer: Pseudonymizer | None  # the key, loaded once, when the job may use it
+    engine_choice: str | None = None  # why `synthesizer: auto` chose its engine
 
     def close(self) -> None:
         self.source.close()
@@ -120,13 +121,20 @@ def _check_columns(spec_path: str, names: list[str], known: list[str], problems:
 def preflight(loaded: LoadedSpec) -> Preflight:
     """Resolve plugins, open the source and sink, check names — or raise."""
     spec = loaded.spec
-    synthesizer = create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
+    auto = spec.synthesis.synthesizer == AUTO
+    synthesizer = (
+        None if auto else create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
+    )
     policy = load_policy(spec.release.policy)
     pii_policy = policy if spec.pii_policy == spec.release.policy else load_policy(spec.pii_policy)
     pseudonymizer = st.require_pii_key(spec, pii_policy)  # checked before any row is read
     source = open_source(spec.source.url)
     try:
         schema = source.schema(spec.source.table)
+        choice = choose_engine(schema, epsilon=spec.synthesis.privacy.epsilon) if auto else None
+        if synthesizer is None:
+            assert choice is not None
+            synthesizer = create_synthesizer(choice.synthesizer, {})
         known = schema.column_names
         problems: list[str] = []
         if spec.source.columns:
@@ -169,6 +177,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         pii_policy,
         source_key(spec.source.url, spec.source.table),
         pseudonymizer,
+        choice.reason if choice is not None else None,
     )
 
 
@@ -498,6 +507,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         log_event("run.started", job=spec.name, run_id=run.id, synthesizer=synthesizer_name)
 
     snapshot_id: str | None = None
+    privacy: PrivacyRequest | None = None  # known once the training rows are
     try:
         extract_summary: dict[str, Any] = {"model_hash": mhash, "policy_hash": policy_hash}
         with run.stage("extract", extract_summary) as folder:
@@ -674,6 +684,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     "table": spec.source.table,
                     "snapshot_id": snapshot_id,
                     "synthesizer": synthesizer_name,
+                    "synthesizer_choice": pre.engine_choice,
                     "params": {
                         **dict(fit.params),
                         **({} if private else {"seed": seed}),
@@ -777,9 +788,14 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             details={"release": release_id, "status": status.value, "mode": mode.value},
         )
     except BaseException as exc:
+        cost = _failure_cost(
+            exc, ledger, audit, settings.user, pre.source_key, run.id, privacy, private=private
+        )
+        if cost is not None and isinstance(exc, SynthgateError):
+            _end_with(exc, cost)
         reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
-            reason = "interrupted"
+            reason = "interrupted" + (f"; {cost}" if cost else "")
         # a failed run leaves no release and no synthetic table behind
         shutil.rmtree(run.dir / "sample", ignore_errors=True)
         shutil.rmtree(run.dir / "report", ignore_errors=True)
@@ -791,7 +807,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             raise
         raise SynthesisError(
             f"run {run.id} failed with an internal error ({type(exc).__name__})",
-            hint="rerun with --debug for the traceback",
+            hint="rerun with --debug for the traceback" + (f"; {cost}" if cost else ""),
         ) from exc
     finally:
         pre.close()
@@ -916,6 +932,51 @@ def _charge(
         budget["model_run"] = model_run
     budget["spent_this_run"] = epsilon
     return budget, epsilon
+
+
+def _failure_cost(
+    exc: BaseException,
+    ledger: BudgetLedger,
+    audit: AuditLog,
+    actor: str,
+    source: str,
+    run_id: str,
+    privacy: PrivacyRequest | None,
+    *,
+    private: bool,
+) -> str | None:
+    """What a failed private run cost, as the sentence its error ends with (None for a
+    run without a DP synthesizer). A fit that failed after its DP mechanisms touched
+    rows is charged what it spent (``SynthesisError.spent_epsilon``) before the error
+    is raised on: the ledger never under-counts."""
+    if not private:
+        return None
+    spent = exc.spent_epsilon if isinstance(exc, SynthesisError) else None
+    if spent:
+        delta = privacy.delta if privacy is not None else 0.0
+        ledger.record(
+            source, run_id, epsilon=spent, delta=delta, accountant="failed-fit", stages=()
+        )
+        audit.append(
+            actor=actor,
+            action="budget.spent",
+            subject=run_id,
+            details={"source": source, "epsilon": spent, "delta": delta, "failed_fit": True},
+        )
+    charged = sum(
+        e.epsilon for e in ledger.entries(source) if e.run_id == run_id and e.stage == "total"
+    )
+    if charged > 0:
+        return f"epsilon {charged:.3g} of this run was charged"
+    return "no privacy budget was charged"
+
+
+def _end_with(exc: SynthgateError, sentence: str) -> None:
+    """Append *sentence* to the error's one line (after its hint, when it has one)."""
+    if exc.hint:
+        exc.hint = f"{exc.hint}; {sentence}"
+    else:
+        exc.message = f"{exc.message}; {sentence}"
 
 
 def _not_charged(
