@@ -304,8 +304,8 @@ class DPCTGANSynthesizer:
             raise ConfigError(
                 f"synthesis.params.batch_size {chosen} is larger than the training table "
                 f"({rows} rows)",
-                hint="remove synthesis.params.batch_size to have it chosen from the row count, "
-                f"or set it to at most {batch_size_for(rows)}",
+                hint="remove synthesis.params.batch_size to have it chosen from the row count "
+                f"({batch_size_for(rows)} here), or set it to at most {rows}",
             )
         return chosen
 
