@@ -184,7 +184,7 @@ def rdp_rho_for_epsilon(epsilon: float, delta: float) -> float:
         hi *= 2.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if eps(mid) <= epsilon else (lo, mid)
+        lo, hi = (mid, hi) if eps(mid) <= epsilon * (1.0 - 1e-9) else (lo, mid)
     return lo
 
 
