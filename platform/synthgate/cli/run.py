@@ -37,6 +37,8 @@ def error_document(exc: SynthgateError) -> dict[str, object]:
     return {
         "error": str(exc),
         "error_type": type(exc).__name__,
+        # every problem a config error found, one line each (the spec checks list them all)
+        "problems": list(getattr(exc, "problems", [])),
         "transient": exc.transient,
         "exit_code": exc.exit_code,
     }

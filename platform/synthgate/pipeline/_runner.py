@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from synthgate import __version__
 from synthgate.audit import AuditLog
-from synthgate.config import LoadedSpec
+from synthgate.config import JobSpec, LoadedSpec
 from synthgate.contracts import (
     FitResult,
     PrivacyRequest,
@@ -118,55 +118,112 @@ def _check_columns(spec_path: str, names: list[str], known: list[str], problems:
             )
 
 
+def _check_spec_columns(
+    spec: JobSpec, schema: TableSchema, synthesizer: Synthesizer, problems: list[str]
+) -> None:
+    """Every column the spec names exists in the source table."""
+    known = schema.column_names
+    if spec.source.columns:
+        _check_columns("source.columns", spec.source.columns, known, problems)
+        known = [c for c in known if c in spec.source.columns]
+    _check_columns("pii.columns", list(spec.pii.columns), known, problems)
+    _check_columns("synthesis.columns", list(spec.synthesis.columns), known, problems)
+    if spec.validation.target_column:
+        _check_columns("validation.target_column", [spec.validation.target_column], known, problems)
+    _check_columns(
+        "validation.protected_attributes", spec.validation.protected_attributes, known, problems
+    )
+    if spec.synthesis.rebalance:
+        _check_columns(
+            "synthesis.rebalance.column", [spec.synthesis.rebalance.column], known, problems
+        )
+        if not hasattr(synthesizer, "released_domain"):
+            problems.append(
+                f"synthesis.rebalance: {synthesizer.name} cannot sample conditionally; "
+                "use synthesizer dp-ctgan"
+            )
+
+
+_T = TypeVar("_T")
+
+
+def _attempt(problems: list[str], where: str, check: Callable[[], _T]) -> _T | None:
+    """*check*'s result, or None with its problem added to *problems* when the spec is
+    at fault (exit code 2); any other error (worth a retry) is raised as it is."""
+    try:
+        return check()
+    except SynthgateError as exc:
+        if exc.exit_code != ConfigError.exit_code:
+            raise
+        problems.append(f"{where}: {exc}")
+        problems.extend(f"{where}: {p}" for p in getattr(exc, "problems", ()))
+        return None
+
+
+def _writable_sink(spec: JobSpec) -> Sink:
+    sink = open_sink(spec.target.url)
+    try:
+        sink.check_writable(spec.target_table, mode=spec.target.mode)
+    except BaseException:
+        sink.close()
+        raise
+    return sink
+
+
+def _spec_error(loaded: LoadedSpec, problems: list[str]) -> ConfigError:
+    return ConfigError(
+        f"job spec {loaded.path} does not fit its source, target or policies "
+        f"({len(problems)} problem(s))",
+        problems=problems,
+    )
+
+
 def preflight(loaded: LoadedSpec) -> Preflight:
-    """Resolve plugins, open the source and sink, check names — or raise."""
+    """Resolve plugins, open the source and sink, check names — or raise one ConfigError
+    that lists every problem found. An error worth retrying (a database that cannot be
+    reached) is raised as it is."""
     spec = loaded.spec
     auto = spec.synthesis.synthesizer == AUTO
     synthesizer = (
         None if auto else create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
     )
-    policy = load_policy(spec.release.policy)
-    pii_policy = policy if spec.pii_policy == spec.release.policy else load_policy(spec.pii_policy)
-    pseudonymizer = st.require_pii_key(spec, pii_policy)  # checked before any row is read
-    source = open_source(spec.source.url)
+    problems: list[str] = []
+    policy = _attempt(problems, "release.policy", lambda: load_policy(spec.release.policy))
+    pii_policy = (
+        policy
+        if spec.pii_policy == spec.release.policy
+        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy))
+    )
+    pseudonymizer = None
+    if pii_policy is not None:  # checked before any row is read
+        pseudonymizer = _attempt(problems, "pii", lambda: st.require_pii_key(spec, pii_policy))
+    source = _attempt(problems, "source.url", lambda: open_source(spec.source.url))
+    sink: Sink | None = None
     try:
-        schema = source.schema(spec.source.table)
+        sink = _attempt(problems, "target", lambda: _writable_sink(spec))
+        schema = (
+            _attempt(problems, "source.table", lambda: source.schema(spec.source.table))
+            if source is not None
+            else None
+        )
+        if schema is None:
+            raise _spec_error(loaded, problems)
         choice = choose_engine(schema, epsilon=spec.synthesis.privacy.epsilon) if auto else None
         if synthesizer is None:
             assert choice is not None
             synthesizer = create_synthesizer(choice.synthesizer, {})
-        known = schema.column_names
-        problems: list[str] = []
-        if spec.source.columns:
-            _check_columns("source.columns", spec.source.columns, known, problems)
-            known = [c for c in known if c in spec.source.columns]
-        _check_columns("pii.columns", list(spec.pii.columns), known, problems)
-        _check_columns("synthesis.columns", list(spec.synthesis.columns), known, problems)
-        if spec.validation.target_column:
-            _check_columns(
-                "validation.target_column", [spec.validation.target_column], known, problems
-            )
-        _check_columns(
-            "validation.protected_attributes", spec.validation.protected_attributes, known, problems
-        )
-        if spec.synthesis.rebalance:
-            _check_columns(
-                "synthesis.rebalance.column", [spec.synthesis.rebalance.column], known, problems
-            )
-            if not hasattr(synthesizer, "released_domain"):
-                problems.append(
-                    f"synthesis.rebalance: {synthesizer.name} cannot sample conditionally; "
-                    "use synthesizer dp-ctgan"
-                )
+        _check_spec_columns(spec, schema, synthesizer, problems)
         if problems:
-            raise ConfigError(
-                f"job spec {loaded.path} does not match the source table", problems=problems
-            )
-        sink = open_sink(spec.target.url)
-        sink.check_writable(spec.target_table, mode=spec.target.mode)
+            raise _spec_error(loaded, problems)
     except BaseException:
-        source.close()
+        for opened in (source, sink):
+            if opened is not None:
+                opened.close()
         raise
+    assert source is not None
+    assert sink is not None
+    assert policy is not None
+    assert pii_policy is not None
     return Preflight(
         loaded,
         source,
