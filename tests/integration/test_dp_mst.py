@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import synthgate.synth.dp_mst._synthesizer as mst_module
 from synthgate.contracts import ColumnSchema, LogicalType, PrivacyRequest, TableSchema
 from synthgate.privacy import GaussianMechanism, compose, rdp_rho_for_epsilon
 from synthgate.synth import create_synthesizer
@@ -70,10 +71,18 @@ def _hazards(seed: int = 0) -> tuple[pd.DataFrame, TableSchema]:
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[DPMSTSynthesizer, pd.DataFrame, Path]:
     frame, schema = _hazards()
     synth = DPMSTSynthesizer()
-    synth.fit(frame, schema, privacy=PrivacyRequest(epsilon=3.0, delta=1e-5), seed=7)
+    with pytest.MonkeyPatch.context() as mp:  # reproducible noise for a reproducible test
+        mp.setattr(mst_module, "noise_generator", lambda: np.random.default_rng(11))
+        synth.fit(frame, schema, privacy=PrivacyRequest(epsilon=3.0, delta=1e-5), seed=7)
     folder = tmp_path_factory.mktemp("mst") / "model"
     synth.save(folder)
     return synth, frame, folder
+
+
+def test_noise_is_drawn_from_fresh_entropy_not_the_job_seed() -> None:
+    first = mst_module.noise_generator().random(4)
+    second = mst_module.noise_generator().random(4)
+    assert not np.array_equal(first, second)
 
 
 def test_registered_as_a_plugin() -> None:

@@ -133,6 +133,12 @@ class _Plan:
         self.mechanisms = mechs
 
 
+def noise_generator() -> np.random.Generator:
+    """The source of every DP noise draw: fresh OS entropy, never the job's seed
+    (a known seed would let anyone subtract the noise). Tests replace it."""
+    return np.random.default_rng(secrets.randbits(63))
+
+
 class DPMSTSynthesizer:
     name: ClassVar[str] = "dp-mst"
     private: ClassVar[bool] = True
@@ -159,7 +165,7 @@ class DPMSTSynthesizer:
     ) -> FitResult:
         start = time.perf_counter()
         plan = _Plan(self.params, schema, privacy)
-        rng = np.random.default_rng(secrets.randbits(63))  # noise is never seeded
+        rng = noise_generator()
         self._sample_seed = seed
         ran: list[GaussianMechanism] = []
         domains: list[ColumnDomain] = []
