@@ -71,7 +71,11 @@ def test_a_run_on_repeated_and_empty_headers_finishes(
     csv = _messy_csv(tmp_path / "messy.csv")
     spec = write_spec(_spec(csv, tmp_path))
     assert main(["run", str(spec), "--dry-run", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["columns"][2:4] == ["region_2", "column_4"]
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["columns"][2:4] == ["region_2", "column_4"]
+    assert dry["renamed_columns"] == {"region_2": "region", "column_4": ""}
+    assert main(["run", str(spec), "--dry-run"]) == 0
+    assert "column_4 (empty header)" in capsys.readouterr().out
 
     code = main(["run", str(spec), "--json"])
     out = json.loads(capsys.readouterr().out)

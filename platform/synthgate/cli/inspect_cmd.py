@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from synthgate.cli._common import out, print_json
@@ -11,7 +12,7 @@ from synthgate.errors import UnsupportedType
 from synthgate.release import load_policy
 from synthgate.sources import open_source
 
-__all__ = ["inspect"]
+__all__ = ["inspect", "rename_note", "renamed_columns"]
 
 
 def inspect(
@@ -51,7 +52,7 @@ def inspect(
             return
         schema = source.schema(table)
         rows = source.row_count(table)
-        renamed = _renamed_columns(source, table)
+        renamed = renamed_columns(source, table)
         findings: dict[str, Any] = {}
         actions: dict[str, Any] = {}
         unreadable: list[str] = []
@@ -124,16 +125,16 @@ def inspect(
             f"[yellow]{name}: not read for PII (its type cannot be read; see its native type)[/]"
         )
     if renamed:
-        out.print(f"[yellow]{_rename_note(renamed)}[/]", highlight=False)
+        out.print(f"[yellow]{escape(rename_note(renamed))}[/]", highlight=False)
 
 
-def _renamed_columns(source: Source, table: str) -> dict[str, str]:
+def renamed_columns(source: Source, table: str) -> dict[str, str]:
     """Columns a file source renamed (empty or repeated header names): new → old."""
     lookup = getattr(source, "renamed_columns", None)
     return dict(lookup(table)) if callable(lookup) else {}
 
 
-def _rename_note(renamed: dict[str, str]) -> str:
+def rename_note(renamed: dict[str, str]) -> str:
     parts = [
         f"{new} (header {old!r} repeated)" if old.strip() else f"{new} (empty header)"
         for new, old in renamed.items()

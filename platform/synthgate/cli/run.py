@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from synthgate.cli._common import StageProgress, err, out, print_json, settings
+from synthgate.cli.inspect_cmd import rename_note, renamed_columns
 from synthgate.config import load_job_spec
 from synthgate.errors import SynthgateError
 from synthgate.pipeline import RunMode, RunOutcome, preflight, run_job
@@ -85,11 +86,13 @@ def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force:
     if dry_run:
         pre = preflight(loaded)
         try:
+            renamed = renamed_columns(pre.source, loaded.spec.source.table)
             summary = {
                 "job": loaded.spec.name,
                 "spec_hash": loaded.spec_hash,
                 "table": loaded.spec.source.table,
                 "columns": pre.schema.column_names,
+                "renamed_columns": renamed,
                 "synthesizer": pre.synthesizer.name,
                 "policy": pre.policy.name,
                 "ok": True,
@@ -102,6 +105,8 @@ def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force:
             out.print(
                 f"spec {job} is valid; source table and target are reachable; nothing written"
             )
+            if renamed:
+                out.print(rename_note(renamed), markup=False, highlight=False)
         return
     progress = StageProgress(enabled=None if not json_out else False)
     try:
