@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -37,6 +37,7 @@ from synthgate.errors import ConfigError, redact, register_secret
 
 __all__ = [
     "ColumnHint",
+    "ConstraintSpec",
     "ExpectationSpec",
     "JobSpec",
     "LoadedSpec",
@@ -226,6 +227,38 @@ class RebalanceSpec(_Spec):
     to: RebalanceTarget = RebalanceTarget.UNIFORM
 
 
+class ConstraintSpec(_Spec):
+    """A declared rule between columns, held on every synthetic row.
+
+    ``{type: inequality, low: opened, high: closed}`` · ``{type: age, column: age,
+    born: dob, at: 2024-06-30}`` (or ``at_column: visit_date``) ·
+    ``{type: combination, columns: [city, state]}``.
+    """
+
+    type: Literal["inequality", "age", "combination"]
+    low: str | None = None
+    high: str | None = None
+    column: str | None = None
+    born: str | None = None
+    at: date | None = None
+    at_column: str | None = None
+    columns: list[str] | None = Field(default=None, min_length=2, max_length=8)
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> ConstraintSpec:
+        need = {
+            "inequality": ("low", "high"),
+            "age": ("column", "born"),
+            "combination": ("columns",),
+        }[self.type]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"this {self.type} constraint needs {', '.join(missing)}")
+        if self.type == "age" and (self.at is None) == (self.at_column is None):
+            raise ValueError("an age constraint needs exactly one of at (a date) or at_column")
+        return self
+
+
 class SynthesisSpec(_Spec):
     """``synthesizer: auto`` (the default) picks a DP engine from public facts."""
 
@@ -236,6 +269,7 @@ class SynthesisSpec(_Spec):
     columns: dict[str, ColumnHint] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     rebalance: RebalanceSpec | None = None
+    constraints: list[ConstraintSpec] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _params_need_an_engine(self) -> SynthesisSpec:

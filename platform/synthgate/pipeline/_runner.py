@@ -56,6 +56,7 @@ from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import JobLocked, Store, job_lock, utcnow
 from synthgate.store.models import ReleaseRow, RunRow
 from synthgate.synth import AUTO, choose_engine, create_synthesizer
+from synthgate.synth.constraints import build_constraints, constraint_columns
 
 __all__ = [
     "EXIT_NOTHING_TO_DO",
@@ -128,6 +129,9 @@ def _check_spec_columns(
         known = [c for c in known if c in spec.source.columns]
     _check_columns("pii.columns", list(spec.pii.columns), known, problems)
     _check_columns("synthesis.columns", list(spec.synthesis.columns), known, problems)
+    for i, constraint in enumerate(spec.synthesis.constraints):
+        where = f"synthesis.constraints[{i}]"
+        _check_columns(where, constraint_columns(constraint), known, problems)
     if spec.validation.target_column:
         _check_columns("validation.target_column", [spec.validation.target_column], known, problems)
     _check_columns(
@@ -640,6 +644,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 pseudonymizer=pre.pseudonymizer,
             )
         schema = st.model_schema(data, masked, spec)
+        constraints = build_constraints(spec.synthesis.constraints, schema)
         privacy = PrivacyRequest(
             epsilon=spec.synthesis.privacy.epsilon,
             delta=spec.synthesis.privacy.resolve_delta(len(masked.train)),
@@ -676,6 +681,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                         folder,
                         seed=seed,
                         progress=run.progress.training_step,
+                        constraints=constraints,
                     )
                     model_dir = folder / "model"
                     synth_summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
@@ -700,6 +706,8 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     folder,
                     seed=seed,
                     rebalance=spec.synthesis.rebalance,
+                    constraints=constraints,
+                    schema=schema,
                 )
         with run.stage("validate", {}) as folder:
             metrics, flat, validation = st.validate(
@@ -711,6 +719,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 spec=spec,
                 source_schema=data.schema,
                 seed=seed,
+                constraints=constraints,
             )
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from synthgate.pii import (
 )
 from synthgate.release import GateDecision, PolicyPack, evaluate_gate
 from synthgate.reporting import json_safe
+from synthgate.synth.constraints import Constraint, learnable, restore
 from synthgate.validate import ValidationInput, ValidationOptions, validate_all
 
 __all__ = [
@@ -318,8 +319,10 @@ def synthesize(
     *,
     seed: int,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> FitResult:
-    result = synth.fit(masked.train, schema, privacy=privacy, seed=seed, progress=progress)
+    train, learned = learnable(masked.train, schema, constraints)
+    result = synth.fit(train, learned, privacy=privacy, seed=seed, progress=progress)
     saved = synth.save(folder / "model")
     write_json(
         folder / "fit.json",
@@ -356,8 +359,12 @@ def sample(
     *,
     seed: int,
     rebalance: RebalanceSpec | None = None,
+    constraints: Sequence[Constraint] = (),
+    schema: TableSchema | None = None,
 ) -> Sampled:
     model_frame = _rebalanced(synth, rows, rebalance, seed) if rebalance else synth.sample(rows)
+    if schema is not None:
+        model_frame = restore(model_frame, schema, constraints)
     release = refill(
         model_frame,
         masked.plan,
@@ -486,6 +493,7 @@ def validate(
     spec: JobSpec | None = None,
     source_schema: TableSchema | None = None,
     seed: int = 0,
+    constraints: Sequence[Constraint] = (),
 ) -> tuple[list[MetricResult], dict[str, Any], dict[str, Any]]:
     """Every metric of the registry; returns results, the flat map, the report part.
 
@@ -512,6 +520,7 @@ def validate(
             rebalance=rebalance.model_dump(mode="json") if rebalance is not None else None,
             options=ValidationOptions(seed=seed),
             masked_copy=spec.masked_copy if spec is not None else False,
+            constraints=tuple(constraints),
         )
     )
     write_json(
