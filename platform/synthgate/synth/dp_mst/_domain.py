@@ -95,7 +95,11 @@ def trim_noise(
         if out[cell] < floor:
             out[cell] = 0.0
     if dom.kind is CellKind.NUMBER:
-        out[: dom.value_cells] = trim_tails(out[: dom.value_cells], floor)
+        values = out[: dom.value_cells]
+        kept = trim_tails(values, floor)
+        # the trimmed mass was real rows with values: it stays with the values, not the nulls
+        before, after = float(np.maximum(values, 0).sum()), float(np.maximum(kept, 0).sum())
+        out[: dom.value_cells] = kept * (before / after) if after > 0 else kept
     return norm_sub(out)
 
 

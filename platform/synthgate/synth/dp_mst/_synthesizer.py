@@ -61,6 +61,7 @@ __all__ = ["DPMSTParams", "DPMSTSynthesizer"]
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 MODEL_FILE = "model.json"
 _MAX_TRIES = 200
+SELECTION_WEIGHT = 3.0  # a partition selection's share of discovery against one bounds pass
 
 
 class DPMSTParams(BaseModel):
@@ -113,9 +114,15 @@ class _Plan:
             "two_way": params.two_way_share if edges else 0.0,
         }
         part = {k: rho * w / sum(weights.values()) for k, w in weights.items()}
-        disc_sigma = gaussian_sigma_for_rho(part["discovery"] / len(planned)) if planned else 1.0
+        # partition selection decides which categories exist at all: it weighs more than a
+        # bounds pass, whose error only widens or narrows a range by a bin
+        weight = SELECTION_WEIGHT * selected + (len(planned) - selected)
+        unit = part["discovery"] / weight if planned else 1.0
         self.discovery = DomainBudget(
-            disc_sigma, disc_sigma, selection_delta, max_categories=params.max_categories
+            gaussian_sigma_for_rho(unit * SELECTION_WEIGHT),
+            gaussian_sigma_for_rho(unit),
+            selection_delta,
+            max_categories=params.max_categories,
         )
         self.one_way_sigma = gaussian_sigma_for_rho(part["one_way"] / d)
         self.epsilon0 = math.sqrt(8.0 * part["select"] / edges) if edges else 0.0
