@@ -107,12 +107,17 @@ def trim_tails(values: np.ndarray[Any, Any], floor: float) -> np.ndarray[Any, An
     """Empty the outermost bins, at each end, until the noisy mass of the k outermost
     bins reaches floor·√k: k empty bins reach it by noise alone rarely, while a
     thin real tail does once it has added up. Values then never land in a stretch
-    of the range that holds no data."""
+    of the range that holds no data. When the two ends would meet (a column too
+    thin to tell its tails from noise), nothing is trimmed: the DP range holds."""
+    cuts = []
+    for order in (np.arange(values.size), np.arange(values.size)[::-1]):
+        reached = np.cumsum(values[order]) >= floor * np.sqrt(np.arange(1, values.size + 1))
+        cuts.append(int(np.argmax(reached)) if reached.any() else values.size)
     out = values.copy()
-    for order in (np.arange(out.size), np.arange(out.size)[::-1]):
-        reached = np.cumsum(out[order]) >= floor * np.sqrt(np.arange(1, out.size + 1))
-        first = int(np.argmax(reached)) if reached.any() else out.size
-        out[order[:first]] = 0.0
+    if cuts[0] + cuts[1] >= values.size:
+        return out
+    out[: cuts[0]] = 0.0
+    out[values.size - cuts[1] :] = 0.0
     return out
 
 
