@@ -219,3 +219,12 @@ def test_rho_for_epsilon_never_overshoots(epsilon: float, delta: float) -> None:
     sigma = (1.0 / (2.0 * rho)) ** 0.5
     account = compose([GaussianMechanism("t", "g", sigma)], delta=delta)
     assert account.rdp_epsilon <= epsilon * 1.0001
+
+
+def test_the_default_row_count_is_a_dp_estimate_not_the_exact_count(
+    fitted: tuple[DPMSTSynthesizer, pd.DataFrame, Path],
+) -> None:
+    synth, real, folder = fitted
+    estimate = synth.released_rows()
+    assert estimate == pytest.approx(len(real), rel=0.05)
+    assert DPMSTSynthesizer.load(folder).released_rows() == estimate

@@ -696,7 +696,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 mode=mode,
                 model_run=model_run,
             )
-            rows = spec.synthesis.rows or len(data.frame)
+            rows = spec.synthesis.rows or _default_rows(synth, len(data.frame))
             with run.stage("sample", {"rows": rows}) as folder:
                 sampled = st.sample(
                     synth,
@@ -903,6 +903,13 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         model_run=model_run,
         message=note,
     )
+
+
+def _default_rows(synth: Synthesizer, real_rows: int) -> int:
+    """The synthetic row count when the spec sets none: the engine's DP estimate of the
+    table's size where it has one (no exact count leaves), else the real count."""
+    estimate = getattr(synth, "released_rows", None)
+    return int(estimate()) if callable(estimate) else real_rows
 
 
 def _fresh_seed(loaded: LoadedSpec) -> int:

@@ -24,9 +24,11 @@ __all__ = [
 
 #: Rényi orders the RDP conversion searches: Opacus's defaults (up to 63) and
 #: larger ones, which small ε and small δ need
-RDP_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [
-    int(64 * 1.25**k) for k in range(1, 40)
-]
+RDP_ORDERS = (
+    [1 + x / 10.0 for x in range(1, 100)]
+    + list(range(12, 64))
+    + [int(64 * 1.25**k) for k in range(1, 40)]
+)
 MAX_SGD_NOISE = 50.0  # beyond this the model learns nothing: refuse before training
 
 

@@ -289,6 +289,14 @@ class DPMSTSynthesizer:
             out[dom.name] = dom.decode(fine, rng).to_numpy()
         return pd.DataFrame(out)
 
+    def released_rows(self) -> int:
+        """The table's size as the DP 1-way histograms tell it (their mean total):
+        post-processing, so a default synthetic row count reveals no exact count."""
+        if self._tree is None:
+            raise SynthesisError("released_rows() called before fit() or load()")
+        totals = [sum(d.fine_counts) for d in self._domains if d.fine_counts]
+        return max(1, round(float(np.mean(totals)))) if totals else 1
+
     def released_domain(self, column: str) -> list[Any]:
         dom = next((d for d in self._domains if d.name == column), None)
         if dom is None or dom.kind is not CellKind.CATEGORY:
