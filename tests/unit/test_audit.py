@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from synthgate.audit import AuditLog
+from synthgate.errors import ConfigError
 from synthgate.store import Store
 
 
@@ -238,3 +239,178 @@ def test_since_rejects_what_is_not_a_time(since: str) -> None:
 
     with pytest.raises(ConfigError, match="is not a time"):
         since_timestamp(since)
+
+
+# --------------------------------------------------------------------------- one algorithm per store
+
+
+def _keyed(tmp_path: Path, key: bytes = b"the-store-key-0001") -> AuditLog:
+    log = AuditLog(Store(f"sqlite:///{tmp_path / 'k.db'}"), key=key)
+    for i in range(3):
+        log.append(actor="a", action="x", subject=str(i))
+    return log
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        (b"", "is keyed (hmac-sha256) but SYNTHGATE_AUDIT_KEY is not set"),
+        (b"another-key-000001", "SYNTHGATE_AUDIT_KEY is not the key this store's audit log"),
+    ],
+)
+def test_a_process_without_the_store_key_refuses_to_write(
+    tmp_path: Path, key: bytes, says: str
+) -> None:
+    from synthgate.audit import AuditKeyError
+
+    keyed = _keyed(tmp_path)
+    with pytest.raises(AuditKeyError) as info:
+        AuditLog(keyed.store, key=key).append(actor="b", action="y", subject="s")
+    message = str(info.value)
+    assert says in message
+    assert "nothing was written" in message
+    assert "\n" not in message
+    assert "the-store-key" not in message
+    assert info.value.exit_code == 2
+    report = keyed.verify()  # nothing was appended, the head was not flipped
+    assert report.ok
+    assert (report.checked, report.algorithm) == (3, "hmac-sha256")
+
+
+def test_a_keyed_process_refuses_to_write_to_an_unkeyed_log(tmp_path: Path) -> None:
+    from synthgate.audit import AuditKeyError
+
+    plain = AuditLog(Store(f"sqlite:///{tmp_path / 'p.db'}"), key=b"")
+    plain.append(actor="a", action="x", subject="s")
+    with pytest.raises(AuditKeyError, match=r"not keyed \(sha256\).*synthgate audit rekey"):
+        AuditLog(plain.store, key=b"a-key-set-too-late").append(actor="b", action="y", subject="s")
+    report = AuditLog(plain.store, key=b"a-key-set-too-late").verify()
+    assert report.ok
+    assert report.algorithm == "sha256"
+    assert "rekey" in (AuditLog(plain.store, key=b"a-key-set-too-late").note() or "")
+
+
+def test_an_empty_log_takes_the_algorithm_of_its_first_writer(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'e.db'}")
+    AuditLog(store, key=b"first-writer-key-1").append(actor="a", action="x", subject="s")
+    with store.engine.connect() as conn:
+        algorithm, check = conn.execute(text("SELECT algorithm, key_check FROM audit_head")).one()
+    assert algorithm == "hmac-sha256"
+    assert check
+    assert len(check) == 64
+
+
+def test_verify_names_the_algorithm_and_the_range(tmp_path: Path) -> None:
+    keyed = _keyed(tmp_path)
+    report = keyed.verify()
+    assert (report.first_seq, report.last_seq, report.checked) == (1, 3, 3)
+    line = report.describe()
+    assert line.startswith("audit log intact (hmac-sha256): events 1 to 3 verified; head 3 ")
+    refused = AuditLog(keyed.store, key=b"").verify()
+    assert not refused.ok
+    assert refused.first_bad_seq is None
+    assert "SYNTHGATE_AUDIT_KEY is not set" in refused.describe()
+
+
+def test_verification_goes_on_from_a_checkpoint(tmp_path: Path) -> None:
+    from synthgate.audit import ChainWatch
+
+    keyed = _keyed(tmp_path)
+    watch = ChainWatch(keyed.store, key=b"the-store-key-0001")
+    first = watch.verify()
+    assert (first.first_seq, first.last_seq) == (1, 3)
+    keyed.append(actor="a", action="x", subject="later")
+    second = watch.verify()
+    assert (second.ok, second.first_seq, second.last_seq, second.checked) == (True, 4, 4, 1)
+    assert watch.verify().checked == 0  # nothing new
+    # the checkpoint event itself rewritten: found without walking the chain again
+    with keyed.store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET hash = 'feed' WHERE seq = 4"))
+    broken = watch.verify()
+    assert (broken.ok, broken.first_bad_seq) == (False, 4)
+    assert "changed since it was verified" in (broken.reason or "")
+    assert not watch.verify().ok  # after a failure the whole chain is walked again
+    assert watch.verify(full=True).first_seq == 1
+
+
+def test_rekey_moves_an_unkeyed_chain_to_a_key(tmp_path: Path) -> None:
+    from synthgate.audit import AuditKeyError
+
+    plain = AuditLog(Store(f"sqlite:///{tmp_path / 'p.db'}"), key=b"")
+    for i in range(4):
+        plain.append(actor="a", action="x", subject=str(i), details={"i": i})
+    before = list(plain.events())
+    new = b"a-brand-new-key-0042"
+    with pytest.raises(ConfigError, match="at least 16"):
+        plain.rekey(b"short", actor="root", details={})
+    result = plain.rekey(new, actor="root", details={"actor_role": "admin"})
+    assert (result.events, result.from_algorithm, result.to_algorithm) == (
+        4,
+        "sha256",
+        "hmac-sha256",
+    )
+    keyed = AuditLog(plain.store, key=new)
+    report = keyed.verify()
+    assert report.ok
+    assert (report.algorithm, report.checked) == ("hmac-sha256", 5)
+    after = list(keyed.events())
+    assert [(e.seq, e.actor, e.details) for e in after[:4]] == [
+        (e.seq, e.actor, e.details) for e in before
+    ]
+    assert all(a.hash != b.hash for a, b in zip(after, before, strict=False))
+    event = after[-1]
+    assert (event.action, event.actor) == ("audit.rekeyed", "root")
+    assert event.details["previous_head"] == {"seq": 4, "hash": before[-1].hash}
+    assert new.decode() not in str(event.details)
+    with pytest.raises(AuditKeyError):
+        plain.append(actor="a", action="x", subject="unkeyed writer")
+    keyed.append(actor="a", action="x", subject="keyed writer")
+    assert keyed.verify().ok
+
+
+def test_rekey_needs_an_intact_log_and_the_current_key(tmp_path: Path) -> None:
+    keyed = _keyed(tmp_path)
+    with pytest.raises(ConfigError, match=r"not rekeyed: .*SYNTHGATE_AUDIT_KEY is not set"):
+        AuditLog(keyed.store, key=b"").rekey(b"a-brand-new-key-0042", actor="root", details={})
+    with pytest.raises(ConfigError, match="already has"):
+        keyed.rekey(b"the-store-key-0001", actor="root", details={})
+    with keyed.store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
+    with pytest.raises(ConfigError, match="not rekeyed: audit log broken at event 2"):
+        keyed.rekey(b"a-brand-new-key-0042", actor="root", details={})
+
+
+def test_upgrading_a_keyed_0003_store_records_its_key_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+
+    from synthgate.audit._log import _mac, key_check, seal_head
+    from synthgate.store._store import _alembic_config
+
+    key = b"the-store-key-0001"
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    old = Store(url, migrate=False)
+    with old.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0003")
+        ts = "2026-01-01T00:00:00.000000Z"
+        digest = _mac(key, ("0" * 64 + AuditLog._body(1, ts, "a", "x", "s", "{}")).encode())
+        conn.execute(
+            text("INSERT INTO audit_events VALUES (1, :ts, 'a', 'x', 's', '{}', :p, :h)"),
+            {"ts": ts, "p": "0" * 64, "h": digest},
+        )
+        algorithm, seal = seal_head(key, 1, digest)
+        conn.execute(
+            text("UPDATE audit_head SET seq = 1, hash = :h, algorithm = :a, seal = :s"),
+            {"h": digest, "a": algorithm, "s": seal},
+        )
+    old.dispose()
+    monkeypatch.setenv("SYNTHGATE_AUDIT_KEY", key.decode())
+    store = Store(url)  # runs 0004 with the key in the environment
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT algorithm, key_check FROM audit_head")).one()
+    assert tuple(row) == ("hmac-sha256", key_check(key))
+    assert AuditLog(store).verify().ok
+    monkeypatch.delenv("SYNTHGATE_AUDIT_KEY")
+    with pytest.raises(ConfigError, match="SYNTHGATE_AUDIT_KEY is not set"):
+        AuditLog(store).append(actor="b", action="y", subject="s")

@@ -112,3 +112,54 @@ def test_expire_sweep_and_audit_queries(
     assert "cannot write the audit export" in err
     code, out, _ = run(monkeypatch, capsys, "dave", "audit", "verify", "--json")
     assert json.loads(out)["ok"] is True
+
+
+def test_audit_key_rekey_and_verify_through_the_cli(
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    make_release(store, tmp_path / "b", release_id="rel-b")
+    run(monkeypatch, capsys, "bob", "reject", "rel-b", "--reason", "not needed")
+    code, out, _ = run(monkeypatch, capsys, "dave", "audit", "verify")
+    assert code == 0
+    assert out.startswith("audit log intact (sha256): events 1 to 1 verified; head 1 ")
+
+    key = "a-fresh-audit-key-0001"
+    monkeypatch.setattr("sys.stdin", io.StringIO(key + "\n"))
+    code, out, err = run(monkeypatch, capsys, "root", "audit", "rekey", "--new-key-stdin")
+    assert code == 0, err
+    assert "1 events moved from sha256 to hmac-sha256, recorded as event 2" in out
+    assert key not in out + err
+
+    # a process started without the key refuses to write, in one line, and writes nothing
+    make_release(store, tmp_path / "c", release_id="rel-c")
+    code, _, err = run(monkeypatch, capsys, "bob", "approve", "rel-c", "-m", "fine")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "keyed (hmac-sha256) but SYNTHGATE_AUDIT_KEY is not set; nothing was written" in err
+    monkeypatch.setenv("SYNTHGATE_AUDIT_KEY", "the-wrong-key-00001")
+    code, _, err = run(monkeypatch, capsys, "bob", "approve", "rel-c", "-m", "fine")
+    assert code == 2
+    assert "not the key this store's audit log is keyed with" in err
+    assert "the-wrong-key" not in err
+    code, out, _ = run(monkeypatch, capsys, "dave", "audit", "verify")
+    assert code == 1
+    assert "not the key" in out
+
+    monkeypatch.setenv("SYNTHGATE_AUDIT_KEY", key)
+    code, out, _ = run(monkeypatch, capsys, "dave", "audit", "verify", "--json")
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert (report["algorithm"], report["first_seq"], report["last_seq"]) == ("hmac-sha256", 1, 2)
+    code, _, _ = run(monkeypatch, capsys, "bob", "approve", "rel-c", "-m", "fine")
+    assert code == 0
+    code, out, _ = run(monkeypatch, capsys, "dave", "audit", "log", "--json")
+    assert [json.loads(line)["action"] for line in out.splitlines()] == [
+        "release.rejected",
+        "audit.rekeyed",
+        "release.approved",
+    ]

@@ -3,9 +3,15 @@
 from synthgate.audit._log import (
     AUDIT_KEY_ENV,
     GENESIS_HASH,
+    HMAC_SHA256,
+    SHA256,
+    AuditKeyError,
     AuditLog,
     ChainReport,
+    ChainWatch,
+    Checkpoint,
     EventRecord,
+    RekeyResult,
     canonical_json,
     since_timestamp,
 )
@@ -13,9 +19,15 @@ from synthgate.audit._log import (
 __all__ = [
     "AUDIT_KEY_ENV",
     "GENESIS_HASH",
+    "HMAC_SHA256",
+    "SHA256",
+    "AuditKeyError",
     "AuditLog",
     "ChainReport",
+    "ChainWatch",
+    "Checkpoint",
     "EventRecord",
+    "RekeyResult",
     "canonical_json",
     "since_timestamp",
 ]

@@ -5,13 +5,14 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,11 +24,18 @@ __all__ = [
     "AUDIT_KEY_ENV",
     "GENESIS_HASH",
     "HEAD_ID",
+    "HMAC_SHA256",
+    "SHA256",
+    "AuditKeyError",
     "AuditLog",
     "ChainReport",
+    "ChainWatch",
+    "Checkpoint",
     "EventRecord",
+    "RekeyResult",
     "audit_key_from_env",
     "canonical_json",
+    "key_check",
     "seal_head",
     "since_timestamp",
 ]
@@ -35,9 +43,16 @@ __all__ = [
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 AUDIT_KEY_ENV = "SYNTHGATE_AUDIT_KEY"
+SHA256 = "sha256"
+HMAC_SHA256 = "hmac-sha256"
+MIN_KEY_LENGTH = 16
 _APPEND_TRIES = 5
-_SHA256 = "sha256"
-_HMAC = "hmac-sha256"
+_KEY_CHECK_TEXT = b"synthgate audit key check v1"
+_REKEY_HINT = "key the log with: synthgate audit rekey (it needs the current key, if any)"
+
+
+class AuditKeyError(ConfigError):
+    """This process's ``SYNTHGATE_AUDIT_KEY`` does not fit the store's audit log."""
 
 
 def canonical_json(value: Any) -> str:
@@ -56,6 +71,15 @@ def _mac(key: bytes | None, payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def _algorithm(key: bytes | None) -> str:
+    return HMAC_SHA256 if key else SHA256
+
+
+def key_check(key: bytes) -> str:
+    """A value that tells whether a process holds a store's key, without revealing the key."""
+    return _mac(key, _KEY_CHECK_TEXT)
+
+
 def seal_head(key: bytes | None, seq: int, digest: str) -> tuple[str, str]:
     """``(algorithm, seal)`` of the chain head *seq*/*digest*.
 
@@ -64,7 +88,11 @@ def seal_head(key: bytes | None, seq: int, digest: str) -> tuple[str, str]:
     nor rebuild the chain.
     """
     payload = canonical_json({"head": {"hash": digest, "seq": seq}}).encode()
-    return (_HMAC if key else _SHA256), _mac(key, payload)
+    return _algorithm(key), _mac(key, payload)
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +120,46 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """An event already verified, with its hash: verification can go on from there."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
+    """What a verification found. Events *first_seq* to *last_seq* were checked this time."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
     head_seq: int | None = None
     head_hash: str | None = None
+    algorithm: str | None = None
+    first_seq: int = 1
+    last_seq: int = 0
+    note: str | None = None
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        if not self.ok or self.head_seq is None or self.head_hash is None:
+            return None
+        return Checkpoint(self.head_seq, self.head_hash)
+
+    def describe(self) -> str:
+        """One line: the algorithm and the range checked, or where and why it broke."""
+        algorithm = self.algorithm or "unknown algorithm"
+        if not self.ok:
+            where = f" at event {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+            return f"audit log broken{where} ({algorithm}): {self.reason}"
+        if self.checked == 0:
+            span = "no new events" if self.first_seq > 1 else "no events yet"
+        else:
+            span = f"events {self.first_seq} to {self.last_seq} verified"
+        head = f"head {self.head_seq} {(self.head_hash or '')[:16]}…"
+        return f"audit log intact ({algorithm}): {span}; {head}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,7 +169,19 @@ class ChainReport:
             "reason": self.reason,
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
+            "algorithm": self.algorithm,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "note": self.note,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RekeyResult:
+    events: int
+    from_algorithm: str
+    to_algorithm: str
+    event: EventRecord
 
 
 def _record(row: AuditEvent) -> EventRecord:
@@ -124,39 +197,99 @@ def _record(row: AuditEvent) -> EventRecord:
     )
 
 
+_ROW = (
+    AuditEvent.seq,
+    AuditEvent.ts,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.subject,
+    AuditEvent.details,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def _body(seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
+    return canonical_json(
+        {
+            "seq": seq,
+            "ts": ts,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": json.loads(details),
+        }
+    )
+
+
 class AuditLog:
     """Appends events to, and verifies, the chain kept in the metadata store.
 
     Each event's hash is SHA-256 over the previous hash and the canonical JSON
-    of the event (seq, time, actor, action, subject, details). With
-    ``SYNTHGATE_AUDIT_KEY`` set, it is an HMAC-SHA256 under that key instead, so
+    of the event (seq, time, actor, action, subject, details) — or an
+    HMAC-SHA256 under ``SYNTHGATE_AUDIT_KEY`` when the store's log is keyed, so
     that someone with write access to the database cannot rebuild the chain.
 
-    The ``audit_head`` row holds the last seq and hash, sealed the same way,
-    and moves in the same transaction as each append: deleting the newest
-    events (truncation) is detected too. Appends are serialised by locking
-    that row.
+    **One algorithm per store.** The ``audit_head`` row records it, with a check
+    value of the key. A process whose key does not fit (none for a keyed log, a
+    wrong one, or one for an unkeyed log) refuses to append
+    (:class:`AuditKeyError`); an empty log takes the algorithm of its first
+    writer, and :meth:`rekey` moves a log to another key.
+
+    The head also holds the last seq and hash, sealed the same way, and moves
+    in the same transaction as each append: deleting the newest events
+    (truncation) is detected too. Appends are serialised by locking that row.
     """
+
+    _body = staticmethod(_body)  # what each event's hash covers
 
     def __init__(self, store: Store, *, key: bytes | None = None) -> None:
         self.store = store
         self._key = key if key is not None else audit_key_from_env()
 
-    def _digest(self, prev_hash: str, body: str) -> str:
-        return _mac(self._key, (prev_hash + body).encode())
+    # ------------------------------------------------------------------ keys
 
-    @staticmethod
-    def _body(seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
-        return canonical_json(
-            {
-                "seq": seq,
-                "ts": ts,
-                "actor": actor,
-                "action": action,
-                "subject": subject,
-                "details": json.loads(details),
-            }
-        )
+    def _key_problem(self, head: AuditHead) -> str | None:
+        """Why this process cannot use its key on the log *head* anchors; None when it can."""
+        if head.algorithm == SHA256:
+            if self._key:
+                return (
+                    f"the audit log of this store is not keyed ({SHA256}) but {AUDIT_KEY_ENV} "
+                    "is set"
+                )
+            return None
+        if not self._key:
+            return f"the audit log of this store is keyed ({HMAC_SHA256}) but {AUDIT_KEY_ENV} is not set"
+        if head.key_check is not None:
+            if not _same(key_check(self._key), head.key_check):
+                return f"{AUDIT_KEY_ENV} is not the key this store's audit log is keyed with"
+            return None
+        if not _same(seal_head(self._key, head.seq, head.hash)[1], head.seal):
+            return (
+                f"{AUDIT_KEY_ENV} does not verify this store's audit head: it is not the log's key, "
+                "or the head was altered"
+            )
+        return None
+
+    def _writer_key(self, head: AuditHead) -> bytes | None:
+        """The key to append with; adopts this process's algorithm while the log is empty."""
+        if head.seq == 0 and head.hash == GENESIS_HASH:
+            head.algorithm = _algorithm(self._key)
+            head.key_check = key_check(self._key) if self._key else None
+            return self._key
+        problem = self._key_problem(head)
+        if problem is not None:
+            hint = (
+                f"unset {AUDIT_KEY_ENV}, or {_REKEY_HINT}"
+                if head.algorithm == SHA256
+                else f"set {AUDIT_KEY_ENV} to the key every synthgate process of this store uses"
+            )
+            raise AuditKeyError(f"{problem}; nothing was written to the audit log", hint=hint)
+        if self._key and head.key_check is None:
+            head.key_check = key_check(self._key)  # proven by the seal: remember it
+        return self._key
+
+    # ------------------------------------------------------------------ appending
 
     def append_in(
         self,
@@ -176,10 +309,11 @@ class AuditLog:
                 "nothing more is appended",
                 hint="run: synthgate audit verify",
             )
+        key = self._writer_key(head)
         seq = head.seq + 1
         prev = head.hash
         ts = utcnow()
-        digest = self._digest(prev, self._body(seq, ts, actor, action, subject, detail_json))
+        digest = _mac(key, (prev + _body(seq, ts, actor, action, subject, detail_json)).encode())
         session.add(
             AuditEvent(
                 seq=seq,
@@ -193,7 +327,7 @@ class AuditLog:
             )
         )
         head.seq, head.hash = seq, digest
-        head.algorithm, head.seal = seal_head(self._key, seq, digest)
+        head.seal = seal_head(key, seq, digest)[1]
         session.flush()
         return EventRecord(seq, ts, actor, action, subject, json.loads(detail_json), prev, digest)
 
@@ -210,6 +344,8 @@ class AuditLog:
             except IntegrityError:
                 continue  # another writer took this seq; read the new head and retry
         raise StoreError("audit log is busy: could not append an event after several tries")
+
+    # ------------------------------------------------------------------ reading
 
     def events(
         self,
@@ -257,63 +393,211 @@ class AuditLog:
             ) from None
         return count
 
-    def verify(self) -> ChainReport:
-        """Walk the whole chain and check it against the head; name the first bad event."""
-        expected_prev = GENESIS_HASH
-        checked = 0
+    # ------------------------------------------------------------------ verifying
+
+    def verify(self, *, since: Checkpoint | None = None) -> ChainReport:
+        """Check the chain against the head; name the first bad event.
+
+        With *since* (an event verified before, and its hash), only the events
+        after it are checked, after making sure that event still has that hash.
+        """
         with self.store.session() as s:
-            rows = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+            return self._verify_in(s, since or Checkpoint(0, GENESIS_HASH))
+
+    def _verify_in(self, s: Session, start: Checkpoint) -> ChainReport:
+        head = s.get(AuditHead, HEAD_ID)
+        anchor = (
+            s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == start.seq))
+            if start.seq
+            else GENESIS_HASH
+        )
+        rows = s.execute(
+            select(*_ROW).where(AuditEvent.seq > start.seq).order_by(AuditEvent.seq)
+        ).all()
+        algorithm = head.algorithm if head is not None else _algorithm(self._key)
+        base = _Base(head, algorithm, start.seq + 1)
+        if head is not None and head.algorithm == HMAC_SHA256:
+            problem = self._key_problem(head)
+            if problem is not None:
+                return base.broken(None, f"{problem}, so it cannot be verified", 0)
+        if anchor != start.hash:
+            return base.broken(start.seq, f"event {start.seq} changed since it was verified", 0)
+        # an unkeyed log verifies without a key, even when this process has one
+        key = self._key if algorithm == HMAC_SHA256 else None
+        return _walk(rows, base, start, key)
+
+    def note(self) -> str | None:
+        """A remark about this process's key that does not make the log broken."""
+        with self.store.session() as s:
             head = s.get(AuditHead, HEAD_ID)
-        head_seq = head.seq if head else None
-        head_hash = head.hash if head else None
+        if head is not None and head.algorithm == SHA256 and self._key:
+            return f"{AUDIT_KEY_ENV} is set but this log is not keyed; {_REKEY_HINT}"
+        return None
 
-        def broken(seq: int, reason: str) -> ChainReport:
-            return ChainReport(False, checked, seq, reason, head_seq, head_hash)
+    # ------------------------------------------------------------------ rekeying
 
-        for expected_seq, row in enumerate(rows, start=1):
-            checked += 1
-            if row.seq != expected_seq:
-                reason = (
-                    f"event {expected_seq} is missing (found {row.seq} next)"
-                    if row.seq > expected_seq
-                    else f"sequence goes back to {row.seq} after {expected_seq - 1}"
+    def rekey(self, new_key: bytes, *, actor: str, details: Mapping[str, Any]) -> RekeyResult:
+        """Move the whole chain to *new_key* (HMAC-SHA256) and record that as an event.
+
+        The chain must verify with this process's (current) key first. Every
+        event's hash is recomputed under the new key, the head is re-sealed and
+        an ``audit.rekeyed`` event, itself keyed, records the previous head.
+        """
+        if len(new_key) < MIN_KEY_LENGTH:
+            raise ConfigError(f"the new audit key must be at least {MIN_KEY_LENGTH} characters")
+        with self.store.session() as s:
+            head = s.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
+            report = self._verify_in(s, Checkpoint(0, GENESIS_HASH))
+            if head is not None and _same(head.key_check, key_check(new_key)):
+                raise ConfigError("the new audit key is the key the log already has")
+            if not report.ok or head is None:
+                raise ConfigError(
+                    f"the audit log is not rekeyed: {report.describe()}",
+                    hint="only an intact log is moved to a new key",
                 )
-                return broken(expected_seq, reason)
-            if row.prev_hash != expected_prev:
-                return broken(row.seq, "its previous-hash link does not match the event before")
-            try:
-                body = self._body(row.seq, row.ts, row.actor, row.action, row.subject, row.details)
-            except json.JSONDecodeError:
-                return broken(row.seq, "its details are not valid JSON")
-            if not hmac.compare_digest(self._digest(row.prev_hash, body), row.hash):
-                return broken(row.seq, "its content does not match its hash" + self._key_hint(head))
-            expected_prev = row.hash
-        last_seq = rows[-1].seq if rows else 0
-        if head is None:
-            return broken(last_seq + 1, "the audit head (the chain's anchor) is missing")
-        algorithm, seal = seal_head(self._key, head.seq, head.hash)
-        if head.algorithm != algorithm or not hmac.compare_digest(seal, head.seal):
-            return broken(
-                min(head.seq, last_seq) + 1,
-                "the audit head's seal does not match its content" + self._key_hint(head),
+            before = head.algorithm
+            previous = {"seq": head.seq, "hash": head.hash}
+            count = _rehash(s, new_key)
+            head.algorithm = HMAC_SHA256
+            head.key_check = key_check(new_key)
+            head.seal = seal_head(new_key, head.seq, head.hash)[1]
+            event = AuditLog(self.store, key=new_key).append_in(
+                s,
+                actor=actor,
+                action="audit.rekeyed",
+                subject="audit",
+                details={
+                    "from": before,
+                    "to": HMAC_SHA256,
+                    "events": count,
+                    "previous_head": previous,
+                    **details,
+                },
             )
-        if head.seq > last_seq:
-            first = last_seq + 1
-            span = f"event {first}" if first == head.seq else f"events {first} to {head.seq}"
-            return broken(first, f"{span} are missing: the log was cut after event {last_seq}")
-        if head.seq < last_seq:
-            return broken(
-                head.seq + 1,
-                f"events after {head.seq} were added outside synthgate (the head ends there)",
-            )
-        if head.hash != expected_prev:
-            return broken(last_seq, "the last event's hash does not match the audit head")
-        return ChainReport(True, checked, None, None, head_seq, head_hash)
+        return RekeyResult(count, before, HMAC_SHA256, event)
 
-    def _key_hint(self, head: AuditHead | None) -> str:
-        if head is not None and head.algorithm == _HMAC and not self._key:
-            return f" (the log is keyed: set {AUDIT_KEY_ENV} to verify it)"
-        return ""
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    head: AuditHead | None
+    algorithm: str
+    first_seq: int
+
+    def report(self, ok: bool, checked: int, bad: int | None, reason: str | None) -> ChainReport:
+        head = self.head
+        return ChainReport(
+            ok,
+            checked,
+            bad,
+            reason,
+            head.seq if head else None,
+            head.hash if head else None,
+            self.algorithm,
+            self.first_seq,
+            self.first_seq + checked - 1,
+        )
+
+    def broken(self, bad: int | None, reason: str, checked: int) -> ChainReport:
+        return self.report(False, checked, bad, reason)
+
+
+def _head_problem(head: AuditHead, key: bytes | None) -> bool:
+    algorithm, seal = seal_head(key, head.seq, head.hash)
+    return head.algorithm != algorithm or not _same(seal, head.seal)
+
+
+def _walk(rows: Sequence[Any], base: _Base, start: Checkpoint, key: bytes | None) -> ChainReport:
+    expected_prev = start.hash
+    checked = 0
+    for expected_seq, row in enumerate(rows, start=start.seq + 1):
+        seq, ts, actor, action, subject, details, prev_hash, digest = row
+        checked += 1
+        if seq != expected_seq:
+            reason = (
+                f"event {expected_seq} is missing (found {seq} next)"
+                if seq > expected_seq
+                else f"sequence goes back to {seq} after {expected_seq - 1}"
+            )
+            return base.broken(expected_seq, reason, checked)
+        if prev_hash != expected_prev:
+            return base.broken(
+                seq, "its previous-hash link does not match the event before", checked
+            )
+        try:
+            body = _body(seq, ts, actor, action, subject, details)
+        except json.JSONDecodeError:
+            return base.broken(seq, "its details are not valid JSON", checked)
+        if not _same(_mac(key, (prev_hash + body).encode()), digest):
+            return base.broken(seq, "its content does not match its hash", checked)
+        expected_prev = digest
+    last_seq = rows[-1][0] if rows else start.seq
+    head = base.head
+    if head is None:
+        return base.broken(last_seq + 1, "the audit head (the chain's anchor) is missing", checked)
+    if _head_problem(head, key):
+        bad = min(head.seq, last_seq) + 1
+        return base.broken(bad, "the audit head's seal does not match its content", checked)
+    if head.seq > last_seq:
+        first = last_seq + 1
+        span = f"event {first}" if first == head.seq else f"events {first} to {head.seq}"
+        return base.broken(
+            first, f"{span} are missing: the log was cut after event {last_seq}", checked
+        )
+    if head.seq < last_seq:
+        return base.broken(
+            head.seq + 1,
+            f"events after {head.seq} were added outside synthgate (the head ends there)",
+            checked,
+        )
+    if head.hash != expected_prev:
+        return base.broken(last_seq, "the last event's hash does not match the audit head", checked)
+    return base.report(True, checked, None, None)
+
+
+def _rehash(session: Session, key: bytes) -> int:
+    """Recompute every event's links and hash under *key*; the number of events."""
+    rows = session.execute(select(*_ROW).order_by(AuditEvent.seq)).all()
+    prev = GENESIS_HASH
+    changes = []
+    for seq, ts, actor, action, subject, details, _prev, _hash in rows:
+        digest = _mac(key, (prev + _body(seq, ts, actor, action, subject, details)).encode())
+        changes.append({"b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    if changes:
+        table = cast("Table", AuditEvent.__table__)
+        session.connection().execute(
+            update(table)
+            .where(table.c.seq == bindparam("b_seq"))
+            .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
+            changes,
+        )
+    head = session.get_one(AuditHead, HEAD_ID)
+    head.hash = prev
+    return len(rows)
+
+
+class ChainWatch:
+    """Verifies a store's chain from the last point it verified (the console's audit page).
+
+    The first check, and every check after a failure, walks the whole chain;
+    later ones check that the last verified event still has its hash and walk
+    only the events after it. :meth:`verify` with ``full=True`` walks it all.
+    """
+
+    def __init__(self, store: Store, *, key: bytes | None = None) -> None:
+        self._log = AuditLog(store, key=key)
+        self._lock = threading.Lock()
+        self._checkpoint: Checkpoint | None = None
+        self.full_at: str | None = None
+
+    def verify(self, *, full: bool = False) -> ChainReport:
+        with self._lock:
+            since = None if full else self._checkpoint
+            report = self._log.verify(since=since)
+            self._checkpoint = report.checkpoint
+            if since is None and report.ok:
+                self.full_at = utcnow()
+            return report
 
 
 _RELATIVE = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[mhdw])\s*$")

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from synthgate.audit import AuditLog, since_timestamp
+from synthgate.cli._auth import current_actor
 from synthgate.cli._common import EXIT_ERROR, err, out, print_json, settings
-from synthgate.release import get_release
+from synthgate.errors import ConfigError
+from synthgate.release import Permission, get_release, require
 from synthgate.store import Store
 
 __all__ = ["app"]
@@ -32,20 +34,80 @@ def verify(
     """Check the whole hash chain and its head; exit 1 and name the first broken event if it fails.
 
     Detects edited, deleted, reordered and inserted events, and events cut off
-    the end. Set SYNTHGATE_AUDIT_KEY when the log was written with it.
+    the end. Prints the store's algorithm (sha256, or hmac-sha256 for a keyed
+    log, which needs SYNTHGATE_AUDIT_KEY) and the range of events checked.
     """
-    report = AuditLog(Store(settings(ctx).store_url)).verify()
+    log_ = AuditLog(Store(settings(ctx).store_url))
+    report = log_.verify()
+    note = log_.note()
     if json_out:
-        print_json(report.to_dict())
-    elif report.ok:
-        out.print(
-            f"audit log intact: {report.checked} events verified; head {report.head_seq} "
-            f"{(report.head_hash or '')[:16]}…"
-        )
+        print_json({**report.to_dict(), "note": note})
     else:
-        out.print(f"[red]audit log broken[/] at event {report.first_bad_seq}: {report.reason}")
+        out.print(report.describe(), markup=False, style=None if report.ok else "red")
+        if note:
+            err.print(f"note: {note}", markup=False)
     if not report.ok:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _read_key(from_stdin: bool) -> bytes:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n").encode()
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "no terminal to prompt for the new audit key on",
+            hint="pipe it in with: synthgate audit rekey --new-key-stdin",
+        )
+    first = typer.prompt("new audit key", hide_input=True, err=True)
+    second = typer.prompt("repeat it", hide_input=True, err=True)
+    if first != second:
+        raise ConfigError("the two keys differ; nothing was changed")
+    return str(first).encode()
+
+
+@app.command("rekey")
+def rekey(
+    ctx: typer.Context,
+    new_key_stdin: Annotated[
+        bool,
+        typer.Option("--new-key-stdin", help="Read the new key from the first line of stdin."),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Move the audit log to a new key (HMAC-SHA256); admins only.
+
+    The log must verify first, with SYNTHGATE_AUDIT_KEY as its current key
+    (unset for an unkeyed log). Every event is re-hashed under the new key, the
+    head is re-sealed, and an audit.rekeyed event records the previous head.
+    From then on every synthgate process of this store needs the new key in
+    SYNTHGATE_AUDIT_KEY; one without it, or with another, refuses to write.
+    The new key is prompted for, or read with --new-key-stdin; never an argument.
+    """
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    actor = current_actor(cfg, store)
+    require(actor, Permission.MANAGE_AUDIT)
+    new_key = _read_key(new_key_stdin)
+    result = AuditLog(store).rekey(new_key, actor=actor.name, details=actor.audit_details())
+    if json_out:
+        print_json(
+            {
+                "events": result.events,
+                "from": result.from_algorithm,
+                "to": result.to_algorithm,
+                "seq": result.event.seq,
+            }
+        )
+        return
+    out.print(
+        f"audit log rekeyed: {result.events} events moved from {result.from_algorithm} to "
+        f"{result.to_algorithm}, recorded as event {result.event.seq}",
+        markup=False,
+    )
+    err.print(
+        "set SYNTHGATE_AUDIT_KEY to the new key for every synthgate process of this store",
+        markup=False,
+    )
 
 
 @app.command("log")

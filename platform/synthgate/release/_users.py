@@ -98,6 +98,7 @@ class Permission(enum.StrEnum):
     REVOKE = "revoke releases"
     EXPIRE = "expire releases"
     MANAGE_USERS = "manage users"
+    MANAGE_AUDIT = "rekey the audit log"
     READ = "read releases and the audit log"
 
 

@@ -185,7 +185,9 @@ class AuditHead(Base):
     """The anchor of the audit chain: last seq and hash, sealed (HMAC with the key).
 
     A bare chain cannot show that its last events were deleted; the head can,
-    because it is updated in the same transaction as every append.
+    because it is updated in the same transaction as every append. ``algorithm``
+    is the store's one audit algorithm (``sha256`` or ``hmac-sha256``), changed
+    only by a rekey; ``key_check`` tells whether a process holds the key.
     """
 
     __tablename__ = "audit_head"
@@ -195,6 +197,7 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(16))
     seal: Mapped[str] = mapped_column(String(64))
+    key_check: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class BudgetEntry(Base):

@@ -145,6 +145,9 @@ class ChainOut(BaseModel):
     reason: str | None
     head_seq: int | None
     head_hash: str | None
+    algorithm: str | None = Field(description="sha256, or hmac-sha256 for a keyed log.")
+    first_seq: int = Field(description="The first event checked.")
+    last_seq: int = Field(description="The last event checked.")
 
 
 class StageOut(BaseModel):
