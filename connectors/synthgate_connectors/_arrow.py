@@ -38,9 +38,11 @@ __all__ = [
     "column_to_array",
     "conform",
     "decimal_params",
+    "first_unreadable",
     "frame_to_batch",
     "is_zoned",
     "logical_from_arrow",
+    "unreadable_value",
 ]
 
 _INTEGER_HINTS = ("INT", "SERIAL")
@@ -124,6 +126,37 @@ def _mismatch(col: ColumnSchema) -> UnsupportedType:
         hint="clean the column, exclude it with source.columns, or declare its type "
         "under synthesis.columns",
     )
+
+
+def unreadable_value(table: str, col: ColumnSchema, row: int | None) -> UnsupportedType:
+    """A value of *col* in *table* that its type cannot hold: where it is (the row's
+    number in read order, from 1), never what it is."""
+    at = f" at row {row} of the read" if row is not None else ""
+    return UnsupportedType(
+        f"table {table!r}: column {col.name!r} is declared {col.native_type or col.type.value} "
+        f"but holds a value{at} that is not {col.type.value} or does not fit its precision",
+        hint="clean that value, leave the column out with source.columns, or cast it in a view",
+    )
+
+
+def first_unreadable(values: Sequence[Any], col: ColumnSchema, target: pa.DataType) -> int | None:
+    """The index of the first value :func:`column_to_array` refuses, found by
+    bisecting prefixes (an error path: a few conversions, each vectorised)."""
+    low, high = 0, len(values)  # values[:low] convert; values[:high] do not
+
+    def converts(stop: int) -> bool:
+        try:
+            column_to_array(values[:stop], col, target)
+        except UnsupportedType:
+            return False
+        return True
+
+    if converts(high):
+        return None
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if converts(mid) else (low, mid)
+    return high - 1
 
 
 def _coerce(series: pd.Series[Any], col: ColumnSchema, target: pa.DataType) -> pd.Series[Any]:

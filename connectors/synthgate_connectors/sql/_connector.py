@@ -19,6 +19,7 @@ from synthgate.errors import (
     UnsupportedType,
 )
 from synthgate_connectors.sql._engine import (
+    backend,
     connect,
     make_engine,
     normalise,
@@ -30,6 +31,7 @@ from synthgate_connectors.sql._engine import (
 from synthgate_connectors.sql._read import read_rows, select_sql
 from synthgate_connectors.sql._reflect import Reflected, list_tables, reflect
 from synthgate_connectors.sql._types import ReadAs
+from synthgate_connectors.sql._where import where_sql
 from synthgate_connectors.sql._write import write_table
 
 __all__ = ["SqlConnector", "SqlSink", "SqlSource"]
@@ -84,6 +86,7 @@ class SqlSource:
             raise ConfigError(f"source.sample_rows must be at least 1, got {sample_rows}")
         if where is not None and not where.strip():
             raise ConfigError("source.where is empty; remove it or write a condition")
+        condition = None if where is None else where_sql(where, backend(self.url))
         reflected = self._reflect(table)
         full = reflected.schema
         if columns is not None:
@@ -105,7 +108,7 @@ class SqlSource:
         what = f"reading {table!r}"
         with connect(self.engine, self.url, what=what) as conn:
             sql = select_sql(
-                conn, table, schema, reflected.read_as, where=where, sample_rows=sample_rows
+                conn, table, schema, reflected.read_as, where=condition, sample_rows=sample_rows
             )
             yield from read_rows(conn, self.url, sql, schema, chunk_rows=chunk_rows, what=what)
 

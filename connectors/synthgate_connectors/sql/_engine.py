@@ -4,8 +4,9 @@ Driver errors become one-line synthgate errors: *terminal* ones (wrong
 password, unknown database or table, a constraint violated) and *transient*
 ones (connection refused or reset, server starting or shutting down, deadlock,
 serialization failure), which :func:`connect` retries with backoff. Messages
-keep the driver's first line with every quoted literal masked, so no data
-value and no secret can reach a log.
+keep the driver's first line with every quoted literal masked, and a data
+error (a value that does not convert: it is quoted in the driver's message)
+is named by its code alone, so no data value and no secret can reach a log.
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ _PG_TRANSIENT = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not
 _MY_AUTH = {1044, 1045, 1698}
 _MY_NO_DB = {1049}
 _MY_NO_TABLE = {1146}
+_PG_DATA_CLASS = "22"  # data exception: invalid text, out of range, bad date …
+_MY_DATA = {
+    1264: "a value is out of range",
+    1265: "data truncated",
+    1292: "a value is incorrect for its type",
+    1366: "a value is incorrect for its column",
+    1367: "an illegal value",
+    1406: "data too long",
+    1411: "a value is incorrect for a function",
+}
+_GENERIC = {"DataError", "Error", "DatabaseError", "OperationalError", "ProgrammingError"}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _MY_TRANSIENT = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055}
 _TEXT_AUTH = re.compile(r"password authentication failed|access denied", re.I)
 _TEXT_NO_DB = re.compile(r"database \S+ does not exist|unknown database", re.I)
@@ -166,12 +179,25 @@ def _driver_code(exc: BaseException) -> tuple[str | None, int | None]:
 
 
 def _driver_text(exc: BaseException) -> str:
+    sqlstate, code = _driver_code(exc)
+    if (sqlstate or "").startswith(_PG_DATA_CLASS) or code in _MY_DATA:
+        # these messages quote the value itself, in any quotes and anywhere in the line
+        return _data_error(exc, sqlstate, code)
     args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     raw = args[1] if len(args) > 1 and isinstance(args[0], int) else str(exc)
     lines = [ln for ln in str(raw).strip().splitlines() if ln.strip()]
     first = lines[0] if lines else type(exc).__name__
     first = _TRAILING_VALUE.sub("", _QUOTED.sub("'…'", first))
     return redact(first.strip())
+
+
+def _data_error(exc: BaseException, sqlstate: str | None, code: int | None) -> str:
+    """A data error named by its condition (psycopg's class name) and code, no value."""
+    if sqlstate:
+        name = type(exc).__name__
+        words = _CAMEL.sub(" ", name).lower() if name not in _GENERIC else "data exception"
+        return f"{words} (SQLSTATE {sqlstate})"
+    return f"{_MY_DATA.get(code or 0, 'incorrect value')} (error {code})"
 
 
 def _kind(exc: BaseException) -> str:

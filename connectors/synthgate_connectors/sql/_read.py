@@ -11,7 +11,14 @@
 
 Memory stays bounded by one chunk (its raw text plus its batch) whatever the
 table size. A value that does not fit its column's type is a clear error
-naming the column, never the value.
+naming the table, the column and the row's number in read order, never the
+value.
+
+Every read runs in a read-only transaction (PostgreSQL ``SET TRANSACTION READ
+ONLY``, MySQL ``START TRANSACTION READ ONLY``, SQLite ``PRAGMA query_only``), and
+PostgreSQL's ``COPY`` is sent through the extended protocol, which carries
+exactly one statement. The ``where`` filter arrives already parsed and
+re-rendered as one condition (see ``_where``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ from sqlalchemy.engine import URL, Connection
 
 from synthgate.contracts import ColumnSchema, TableSchema
 from synthgate.errors import SynthgateError, UnsupportedType
-from synthgate_connectors._arrow import arrow_schema, column_to_array
+from synthgate_connectors._arrow import (
+    arrow_schema,
+    column_to_array,
+    first_unreadable,
+    unreadable_value,
+)
 from synthgate_connectors.sql._engine import backend, source_error
 from synthgate_connectors.sql._types import ReadAs
 
@@ -47,7 +59,9 @@ def select_sql(
     where: str | None,
     sample_rows: int | None,
 ) -> str:
-    """``SELECT`` of the schema's columns, filtered and sampled as asked."""
+    """``SELECT`` of the schema's columns, filtered and sampled as asked.
+
+    *where* is a condition already checked and rendered by :func:`where_sql`."""
     kind = conn.dialect.name
     quote = conn.dialect.identifier_preparer.quote
     exprs = []
@@ -110,6 +124,7 @@ def _read_postgres(
     )
     dbapi: Any = conn.connection.driver_connection
     with dbapi.cursor() as cur:
+        cur.execute("SET TRANSACTION READ ONLY")
         # text forms Arrow parses exactly: ISO dates, UTC instants, shortest exact floats
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
         cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
@@ -119,10 +134,10 @@ def _read_postgres(
     with ThreadPoolExecutor(max_workers=1) as parser:
         try:
             pending: Future[pa.RecordBatch] | None = None
-            for chunk in _copy_out(dbapi, f"COPY ({sql}) TO STDOUT (FORMAT csv)", chunk_rows):
-                nxt = parser.submit(
-                    _parse_csv, chunk, schema, target, read_opts, parse_opts, convert_opts
-                )
+            copy = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+            for index, chunk in enumerate(_copy_out(dbapi, copy, chunk_rows)):
+                options = (read_opts, parse_opts, convert_opts)
+                nxt = parser.submit(_parse_csv, chunk, schema, target, options, index * chunk_rows)
                 if pending is not None:
                     yield pending.result()
                 pending = nxt
@@ -144,7 +159,8 @@ def _copy_out(dbapi: Any, command: str, chunk_rows: int) -> Iterator[bytearray]:
     from psycopg import pq
 
     pgconn = dbapi.pgconn
-    pgconn.send_query(command.encode())
+    # the extended protocol runs one statement: a second one is a syntax error
+    pgconn.send_query_params(command.encode(), None)
     first = pgconn.get_result()
     if first is None or first.status != pq.ExecStatus.COPY_OUT:
         _raise_result(first, pgconn)
@@ -181,14 +197,18 @@ def _raise_result(result: Any, pgconn: Any) -> None:
     raise cls(message.strip() or "COPY failed")
 
 
+_CsvOptions = tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]
+
+
 def _parse_csv(
     data: bytes | bytearray,
     schema: TableSchema,
     target: pa.Schema,
-    read_opts: pacsv.ReadOptions,
-    parse_opts: pacsv.ParseOptions,
-    convert_opts: pacsv.ConvertOptions,
+    options: _CsvOptions,
+    first_row: int,
 ) -> pa.RecordBatch:
+    """One chunk of ``COPY`` output as a batch; *first_row* rows were read before it."""
+    read_opts, parse_opts, convert_opts = options
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
@@ -198,22 +218,42 @@ def _parse_csv(
         )
     except pa.ArrowInvalid as exc:
         match = _CSV_COLUMN.search(str(exc))
-        col = schema.columns[int(match[1])] if match else None
-        raise _unreadable(col) from None
+        if match is None:
+            raise UnsupportedType(
+                f"table {schema.name!r}: a row read from it is not well-formed",
+                hint="exclude unusual columns with source.columns or cast them in a view",
+            ) from None
+        col = schema.columns[int(match[1])]
+        row = _csv_row(data, col, target.field(col.name).type, options)
+        raise unreadable_value(
+            schema.name, col, None if row is None else first_row + row + 1
+        ) from None
     return table.cast(target).combine_chunks().to_batches()[0]
 
 
-def _unreadable(col: ColumnSchema | None) -> UnsupportedType:
-    if col is None:
-        return UnsupportedType(
-            "a value read from the source does not fit its column's type",
-            hint="exclude the column with source.columns or cast it in a view",
-        )
-    return UnsupportedType(
-        f"column {col.name!r} is declared {col.native_type or col.type.value} but holds a value "
-        f"that synthgate cannot read as {col.type.value} exactly",
-        hint="exclude it with source.columns or cast it in a view",
+def _csv_row(
+    data: bytes | bytearray, col: ColumnSchema, target: pa.DataType, options: _CsvOptions
+) -> int | None:
+    """Index of the first value of *col* in a chunk that Arrow refuses as *target*."""
+    read_opts, parse_opts, convert_opts = options
+    as_text = pacsv.ConvertOptions(
+        include_columns=[col.name],
+        column_types={col.name: pa.string()},
+        null_values=convert_opts.null_values,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
     )
+    try:
+        text = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=as_text,
+        ).column(0)
+    except pa.ArrowInvalid:
+        return None
+    values = text.to_pylist()
+    return first_unreadable(values, col, target)
 
 
 # --------------------------------------------------------------------------- MySQL
@@ -229,11 +269,15 @@ def _read_mysql(
     saved = dbapi.decoders
     dbapi.decoders = {}  # every value as text; Arrow casts in bulk
     try:
+        with dbapi.cursor() as plain:
+            plain.execute("START TRANSACTION READ ONLY")
         cur = dbapi.cursor(pymysql.cursors.SSCursor)
         try:
             cur.execute(sql)
+            read = 0
             while rows := cur.fetchmany(chunk_rows):
-                yield _text_batch(rows, schema, target)
+                yield _text_batch(rows, schema, target, read)
+                read += len(rows)
         finally:
             cur.close()
     finally:
@@ -241,7 +285,7 @@ def _read_mysql(
 
 
 def _text_batch(
-    rows: Sequence[Sequence[Any]], schema: TableSchema, target: pa.Schema
+    rows: Sequence[Sequence[Any]], schema: TableSchema, target: pa.Schema, first_row: int
 ) -> pa.RecordBatch:
     arrays = []
     for values, col, field in zip(zip(*rows, strict=True), schema.columns, target, strict=True):
@@ -249,8 +293,19 @@ def _text_batch(
             text = pa.array(values, type=pa.string())
             arrays.append(text if field.type == pa.string() else text.cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            arrays.append(column_to_array(values, col, field.type))
+            arrays.append(_column(values, col, field.type, schema.name, first_row))
     return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def _column(
+    values: Sequence[Any], col: ColumnSchema, target: pa.DataType, table: str, first_row: int
+) -> pa.Array:
+    """:func:`column_to_array`, whose error names the table and the row in read order."""
+    try:
+        return column_to_array(values, col, target)
+    except UnsupportedType:
+        row = first_unreadable(values, col, target)
+        raise unreadable_value(table, col, None if row is None else first_row + row + 1) from None
 
 
 # --------------------------------------------------------------------------- SQLite and others
@@ -261,16 +316,23 @@ def _read_dbapi(
 ) -> Iterator[pa.RecordBatch]:
     target = arrow_schema(schema)
     dbapi: Any = conn.connection.driver_connection
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:  # this connection writes nothing until the read ends
+        dbapi.execute("PRAGMA query_only = ON")
     cur = dbapi.cursor()
     try:
         cur.execute(sql)
+        read = 0
         while rows := cur.fetchmany(chunk_rows):
             arrays = [
-                column_to_array(values, col, field.type)
+                _column(values, col, field.type, schema.name, read)
                 for values, col, field in zip(
                     zip(*rows, strict=True), schema.columns, target, strict=True
                 )
             ]
+            read += len(rows)
             yield pa.RecordBatch.from_arrays(arrays, schema=target)
     finally:
         cur.close()
+        if sqlite:
+            dbapi.execute("PRAGMA query_only = OFF")
