@@ -119,7 +119,7 @@ def test_run_end_to_end_holds_release_and_leaks_nothing(
         (
             lambda s, d: s["synthesis"].update(synthesizer="magic"),
             2,
-            "unknown synthesizer 'magic'; available: dp-ctgan, sdv-ctgan, sdv-gaussian-copula",
+            "unknown synthesizer 'magic'; available: dp-ctgan, dp-mst, sdv-ctgan, sdv-gaussian-copula",
         ),
         (lambda s, d: s["source"].update(table="custmers"), 2, "tables there: customers"),
         (lambda s, d: s["source"].update(url=f"sqlite:///{d / 'nope.db'}"), 2, "does not exist"),

@@ -228,3 +228,23 @@ def test_the_default_row_count_is_a_dp_estimate_not_the_exact_count(
     estimate = synth.released_rows()
     assert estimate == pytest.approx(len(real), rel=0.05)
     assert DPMSTSynthesizer.load(folder).released_rows() == estimate
+
+
+def test_a_target_column_anchors_every_measurement(tmp_path: Path) -> None:
+    frame, schema = _hazards(seed=3)
+    synth = DPMSTSynthesizer(target="status")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mst_module, "noise_generator", lambda: np.random.default_rng(5))
+        fit = synth.fit(frame, schema, privacy=PrivacyRequest(epsilon=3.0, delta=1e-5), seed=1)
+    names = [s.mechanism for s in fit.privacy.stages]
+    assert sum(n.startswith("2-way:target-") for n in names) == 9  # every column x target
+    assert sum(n.startswith("3-way:edge-") for n in names) == 8  # a tree over the other nine
+    assert sum(n.startswith("tree-edge:") for n in names) == 8
+    assert fit.privacy.epsilon is not None
+    assert fit.privacy.epsilon <= 3.0
+    fake = synth.sample(20_000, seed=2)
+    assert (fake["status"] == "late").mean() == pytest.approx(0.06, abs=0.02)
+    assert fake["score"].dropna().between(1, 10).all()
+    synth.save(tmp_path / "model")
+    loaded = DPMSTSynthesizer.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(loaded.sample(300, seed=4), synth.sample(300, seed=4))

@@ -212,10 +212,18 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         )
         if schema is None:
             raise _spec_error(loaded, problems)
-        choice = choose_engine(schema, epsilon=spec.synthesis.privacy.epsilon) if auto else None
+        choice = (
+            choose_engine(
+                schema,
+                epsilon=spec.synthesis.privacy.epsilon,
+                target=spec.validation.target_column,
+            )
+            if auto
+            else None
+        )
         if synthesizer is None:
             assert choice is not None
-            synthesizer = create_synthesizer(choice.synthesizer, {})
+            synthesizer = create_synthesizer(choice.synthesizer, choice.params)
         _check_spec_columns(spec, schema, synthesizer, problems)
         if problems:
             raise _spec_error(loaded, problems)

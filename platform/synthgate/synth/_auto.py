@@ -7,7 +7,8 @@ no budget and cannot leak. It is recorded with its reason in the run's report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from synthgate.contracts import TableSchema
 
@@ -22,10 +23,14 @@ MST_MAX_COLUMNS = 400
 class EngineChoice:
     synthesizer: str
     reason: str
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def choose_engine(schema: TableSchema, *, epsilon: float) -> EngineChoice:
-    """dp-mst for every table it can hold; dp-ctgan for very wide ones."""
+def choose_engine(
+    schema: TableSchema, *, epsilon: float, target: str | None = None
+) -> EngineChoice:
+    """dp-mst for every table it can hold, conditioned on the spec's target column
+    when there is one; dp-ctgan for very wide tables."""
     width = len(schema.columns)
     if width > MST_MAX_COLUMNS:
         return EngineChoice(
@@ -33,9 +38,11 @@ def choose_engine(schema: TableSchema, *, epsilon: float) -> EngineChoice:
             f"auto chose dp-ctgan: {width} columns exceed dp-mst's {MST_MAX_COLUMNS} "
             "(it scores every pair of columns)",
         )
+    around = f", every measurement conditioned on the target column {target!r}" if target else ""
     return EngineChoice(
         "dp-mst",
-        f"auto chose dp-mst for {width} columns at epsilon {epsilon:g}: a marginal-based "
-        "engine that keeps every column's distribution and the strongest pairs, and "
-        "measured ahead of dp-ctgan on every benchmark table (docs/synthesis.md)",
+        f"auto chose dp-mst for {width} columns at epsilon {epsilon:g}{around}: a "
+        "marginal-based engine that keeps every column's distribution and the strongest "
+        "pairs, and measured ahead of dp-ctgan on every benchmark table (docs/synthesis.md)",
+        {"target": target} if target else {},
     )

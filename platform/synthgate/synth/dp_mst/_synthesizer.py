@@ -37,6 +37,7 @@ from synthgate.privacy import (
     rdp_rho_for_epsilon,
     stage_split,
 )
+from synthgate.synth.dp_mst._anchored import AnchoredNoise, fit_anchored
 from synthgate.synth.dp_mst._domain import (
     CellKind,
     ColumnDomain,
@@ -62,6 +63,7 @@ ProgressFn = Callable[[int, int, dict[str, float]], None]
 MODEL_FILE = "model.json"
 _MAX_TRIES = 200
 SELECTION_WEIGHT = 3.0  # a partition selection's share of discovery against one bounds pass
+ANCHOR_SHARE = 0.4  # with a target: the share of the pair budget for each column x target
 
 
 class DPMSTParams(BaseModel):
@@ -77,6 +79,10 @@ class DPMSTParams(BaseModel):
         default=0.15, gt=0, lt=0.5, description="exponential mechanism choosing the tree"
     )
     max_categories: int = Field(default=200, ge=2, le=2000)
+    target: str | None = Field(
+        default=None,
+        description="a column every measurement is conditioned on (the spec's target column)",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> DPMSTParams:
@@ -101,7 +107,10 @@ class _Plan:
     def __init__(self, params: DPMSTParams, schema: TableSchema, privacy: PrivacyRequest) -> None:
         cols = schema.columns
         d = len(cols)
-        edges = max(d - 1, 0)
+        names = [c.name for c in cols]
+        self.anchor = names.index(params.target) if params.target in names and d > 1 else None
+        anchors = d - 1 if self.anchor is not None else 0
+        edges = max(d - 1 - (self.anchor is not None), 0)
         probe = DomainBudget(1.0, 1.0, 0.0)
         planned = [m for c in cols for m in discovery_mechanisms(c, probe)]
         selected = sum(m.mechanism.startswith("partition-selection:") for m in planned)
@@ -111,7 +120,10 @@ class _Plan:
             "discovery": params.discovery_share if planned else 0.0,
             "one_way": params.one_way_share,
             "select": params.selection_share if edges else 0.0,
-            "two_way": params.two_way_share if edges else 0.0,
+            "anchor": params.two_way_share * (ANCHOR_SHARE if edges else 1.0) if anchors else 0.0,
+            "two_way": params.two_way_share * (1.0 - ANCHOR_SHARE if anchors else 1.0)
+            if edges
+            else 0.0,
         }
         part = {k: rho * w / sum(weights.values()) for k, w in weights.items()}
         # partition selection decides which categories exist at all: it weighs more than a
@@ -127,14 +139,20 @@ class _Plan:
         self.one_way_sigma = gaussian_sigma_for_rho(part["one_way"] / d)
         self.epsilon0 = math.sqrt(8.0 * part["select"] / edges) if edges else 0.0
         self.two_way_sigma = gaussian_sigma_for_rho(part["two_way"] / edges) if edges else 1.0
+        self.anchor_sigma = gaussian_sigma_for_rho(part["anchor"] / anchors) if anchors else 1.0
         mechs = [m for c in cols for m in discovery_mechanisms(c, self.discovery)]
-        mechs += [GaussianMechanism("measure", f"1-way:{c.name}", self.one_way_sigma) for c in cols]
+        mechs += [GaussianMechanism("measure", f"1-way:{n}", self.one_way_sigma) for n in names]
+        mechs += [
+            GaussianMechanism("measure", f"2-way:target-{k + 1}", self.anchor_sigma)
+            for k in range(anchors)
+        ]
         mechs += [
             exponential_mechanism("select", f"tree-edge:{k + 1}", self.epsilon0)
             for k in range(edges)
         ]
+        kind = "3-way" if anchors else "2-way"
         mechs += [
-            GaussianMechanism("measure", f"2-way:edge-{k + 1}", self.two_way_sigma)
+            GaussianMechanism("measure", f"{kind}:edge-{k + 1}", self.two_way_sigma)
             for k in range(edges)
         ]
         self.mechanisms = mechs
@@ -187,20 +205,13 @@ class DPMSTSynthesizer:
         coarse = np.column_stack([dom.encode_coarse(fine[:, i]) for i, dom in enumerate(domains)])
         sizes = [dom.coarse_cells for dom in domains]
         d = len(domains)
-        total_steps = 2 * max(d - 1, 0)
-        report = _reporter(progress, total_steps)
-        edges = (
-            select_tree(coarse, sizes, one_way, epsilon0=plan.epsilon0, rng=rng, progress=report)
-            if d > 1
-            else []
-        )
-        ran += [m for m in plan.mechanisms if m.stage == "select"]
-        two_way = []
-        for k, (i, j) in enumerate(edges):
-            real = pair_counts(coarse[:, i], coarse[:, j], sizes[i], sizes[j])
-            two_way.append(real + rng.normal(0.0, plan.two_way_sigma, size=real.shape))
-            report(d - 1 + k + 1)
-        ran += [m for m in plan.mechanisms if m.mechanism.startswith("2-way:")]
+        report = _reporter(progress, 3 * max(d - 1, 0))
+        if plan.anchor is not None:
+            noise = AnchoredNoise(plan.anchor_sigma, plan.epsilon0, plan.two_way_sigma)
+            tree, edges = fit_anchored(coarse, sizes, one_way, plan.anchor, noise, rng, report)
+        else:
+            tree, edges = self._fit_tree(coarse, sizes, one_way, plan, rng, report)
+        ran += [m for m in plan.mechanisms if m.stage != "preprocess" and m not in ran]
         if [m.mechanism for m in ran] != [m.mechanism for m in plan.mechanisms]:
             raise SynthesisError("dp-mst ran different mechanisms than were accounted for")
         account = compose(ran, delta=privacy.delta)
@@ -209,7 +220,7 @@ class DPMSTSynthesizer:
                 f"composed epsilon {account.epsilon:.4f} exceeds the requested {privacy.epsilon}"
             )
         self._domains = domains
-        self._tree = estimate_tree(d, edges, one_way, two_way)
+        self._tree = tree
         self._schema = schema
         self._account = account
         self._edges = [(domains[i].name, domains[j].name) for i, j in edges]
@@ -226,6 +237,29 @@ class DPMSTSynthesizer:
             },
             privacy=self.privacy_spent(),
         )
+
+    @staticmethod
+    def _fit_tree(
+        coarse: np.ndarray[Any, Any],
+        sizes: list[int],
+        one_way: list[np.ndarray[Any, Any]],
+        plan: _Plan,
+        rng: np.random.Generator,
+        report: Callable[[int], None],
+    ) -> tuple[TreeModel, list[tuple[int, int]]]:
+        """Plain MST: a spanning tree of pairs, then a noisy 2-way table per edge."""
+        d = len(sizes)
+        edges = (
+            select_tree(coarse, sizes, one_way, epsilon0=plan.epsilon0, rng=rng, progress=report)
+            if d > 1
+            else []
+        )
+        two_way = []
+        for k, (i, j) in enumerate(edges):
+            real = pair_counts(coarse[:, i], coarse[:, j], sizes[i], sizes[j])
+            two_way.append(real + rng.normal(0.0, plan.two_way_sigma, size=real.shape))
+            report(d - 1 + k + 1)
+        return estimate_tree(d, edges, one_way, two_way, sizes), edges
 
     @staticmethod
     def _measure_one_way(

@@ -20,7 +20,16 @@ import numpy as np
 
 from synthgate.synth.dp_mst._domain import norm_sub
 
-__all__ = ["TreeModel", "estimate_tree", "pair_counts", "select_tree"]
+__all__ = [
+    "TreeModel",
+    "consistent_pair",
+    "estimate_tree",
+    "orient",
+    "pair_counts",
+    "probabilities",
+    "select_tree",
+    "spanning_tree",
+]
 
 Array = np.ndarray[Any, Any]
 _IPF_ROUNDS = 30
@@ -61,14 +70,28 @@ def select_tree(
     d = len(sizes)
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
     total = float(np.mean([max(float(m.sum()), 1.0) for m in one_way]))
-    probs = [m / m.sum() if m.sum() > 0 else np.full(len(m), 1.0 / len(m)) for m in one_way]
+    probs = [probabilities(m) for m in one_way]
     scores = np.empty(len(pairs))
     for k, (i, j) in enumerate(pairs):
         real = pair_counts(codes[:, i], codes[:, j], sizes[i], sizes[j])
         scores[k] = np.abs(real - total * np.outer(probs[i], probs[j])).sum()
-    comps = _Components(d)
+    return spanning_tree(list(range(d)), pairs, scores, epsilon0, rng, progress)
+
+
+def spanning_tree(
+    nodes: Sequence[int],
+    pairs: Sequence[tuple[int, int]],
+    scores: Array,
+    epsilon0: float,
+    rng: np.random.Generator,
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[int, int]]:
+    """Kruskal's algorithm with each edge drawn by the exponential mechanism at ε₀
+    (probability ∝ exp(ε₀·score/2), scores of sensitivity 1) among the pairs that
+    join two components: len(nodes) − 1 draws."""
+    comps = _Components(max(nodes, default=-1) + 1)
     edges: list[tuple[int, int]] = []
-    for _ in range(d - 1):
+    for _ in range(len(nodes) - 1):
         open_ = [k for k, (i, j) in enumerate(pairs) if comps.find(i) != comps.find(j)]
         s = scores[open_]
         weights = np.exp(0.5 * epsilon0 * (s - s.max()))
@@ -83,30 +106,36 @@ def select_tree(
 
 @dataclass(slots=True)
 class TreeModel:
-    """Sampling order, parents and conditional tables over coarse cells."""
+    """A Bayesian network over coarse cells: each column's parents and the table of
+    P(column | parents), its rows in the mixed-radix order of the parents' cells."""
 
     order: list[int]
-    parent: list[int]  # -1 for a root
+    parents: list[list[int]]  # [] for a root
+    sizes: list[int]
     marginals: list[list[float]]  # per column: P(coarse cell), used for roots
-    conditionals: dict[int, list[list[float]]]  # child → P(child | parent) rows
+    conditionals: dict[int, list[list[float]]]
 
     def sample(self, n: int, rng: np.random.Generator) -> Array:
-        """Coarse codes of *n* rows (n × columns), drawn from the root down."""
-        out = np.zeros((n, len(self.parent)), dtype=np.int64)
+        """Coarse codes of *n* rows (n × columns), drawn from the roots down."""
+        out = np.zeros((n, len(self.parents)), dtype=np.int64)
         for col in self.order:
-            par = self.parent[col]
-            if par < 0:
+            given = self.parents[col]
+            if not given:
                 p = np.asarray(self.marginals[col])
                 out[:, col] = _draw(np.cumsum(p), rng.random(n))
                 continue
+            row: Array = np.zeros(n, dtype=np.int64)
+            for parent in given:
+                row = row * self.sizes[parent] + out[:, parent]
             table = np.cumsum(np.asarray(self.conditionals[col]), axis=1)
-            out[:, col] = draw_rows(table, out[:, par], rng)
+            out[:, col] = draw_rows(table, row, rng)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "order": self.order,
-            "parent": self.parent,
+            "parents": self.parents,
+            "sizes": self.sizes,
             "marginals": self.marginals,
             "conditionals": {str(k): v for k, v in self.conditionals.items()},
         }
@@ -115,7 +144,8 @@ class TreeModel:
     def from_dict(cls, data: dict[str, Any]) -> TreeModel:
         return cls(
             order=list(data["order"]),
-            parent=list(data["parent"]),
+            parents=[list(p) for p in data["parents"]],
+            sizes=list(data["sizes"]),
             marginals=data["marginals"],
             conditionals={int(k): v for k, v in data["conditionals"].items()},
         )
@@ -148,47 +178,67 @@ def _ipf(table: Array, rows: Array, cols: Array) -> Array:
     return t
 
 
-def _probabilities(counts: Array) -> Array:
+def probabilities(counts: Array) -> Array:
     c = np.maximum(counts, 0.0)
     out: Array = c / c.sum() if c.sum() > 0 else np.full(len(c), 1.0 / len(c))
     return out
 
 
-def estimate_tree(
-    d: int, edges: Sequence[tuple[int, int]], one_way: Sequence[Array], two_way: Sequence[Array]
-) -> TreeModel:
-    """Orient the tree from column 0 (breadth first) and fit each edge's conditional."""
-    margins = [_probabilities(m) for m in one_way]
-    neighbours: dict[int, list[tuple[int, int]]] = {i: [] for i in range(d)}
+def orient(nodes: Sequence[int], edges: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(parent, child, edge index) in breadth-first order from the first node of each
+    component; a node without edges is a root."""
+    neighbours: dict[int, list[tuple[int, int]]] = {i: [] for i in nodes}
     for k, (i, j) in enumerate(edges):
         neighbours[i].append((j, k))
         neighbours[j].append((i, k))
-    parent = [-1] * d
-    order: list[int] = []
     seen: set[int] = set()
-    conditionals: dict[int, list[list[float]]] = {}
-    for root in range(d):
+    out: list[tuple[int, int, int]] = []
+    for root in nodes:
         if root in seen:
             continue
         queue = [root]
         seen.add(root)
         while queue:
             node = queue.pop(0)
-            order.append(node)
             for other, k in neighbours[node]:
-                if other in seen:
-                    continue
-                seen.add(other)
-                parent[other] = node
-                i, _ = edges[k]
-                table = norm_sub(two_way[k] if i == node else two_way[k].T)
-                conditionals[other] = _conditional(table, margins[node], margins[other])
-                queue.append(other)
-    return TreeModel(order, parent, [m.tolist() for m in margins], conditionals)
+                if other not in seen:
+                    seen.add(other)
+                    out.append((node, other, k))
+                    queue.append(other)
+    return out
+
+
+def estimate_tree(
+    d: int,
+    edges: Sequence[tuple[int, int]],
+    one_way: Sequence[Array],
+    two_way: Sequence[Array],
+    sizes: Sequence[int],
+) -> TreeModel:
+    """Orient the tree from column 0 (breadth first) and fit each edge's conditional."""
+    margins = [probabilities(m) for m in one_way]
+    parents: list[list[int]] = [[] for _ in range(d)]
+    conditionals: dict[int, list[list[float]]] = {}
+    arcs = orient(list(range(d)), edges)
+    for parent, child, k in arcs:
+        i, _ = edges[k]
+        table = two_way[k] if i == parent else two_way[k].T
+        conditionals[child] = _conditional(table, margins[parent], margins[child])
+        parents[child] = [parent]
+    children = {c for _, c, _ in arcs}
+    order = [i for i in range(d) if i not in children] + [c for _, c, _ in arcs]
+    return TreeModel(order, parents, list(sizes), [m.tolist() for m in margins], conditionals)
+
+
+def consistent_pair(table: Array, rows: Array, cols: Array) -> Array:
+    """A noisy 2-way table, non-negative, fitted to its noisy margins (probabilities)."""
+    t = norm_sub(table)
+    joint: Array = _ipf(t, rows, cols) if t.sum() > 0 else np.outer(rows, cols)
+    return joint
 
 
 def _conditional(table: Array, parent: Array, child: Array) -> list[list[float]]:
-    joint = _ipf(table, parent, child) if table.sum() > 0 else np.outer(parent, child)
+    joint = consistent_pair(table, parent, child)
     rows = joint.sum(axis=1, keepdims=True)
     cond = np.divide(joint, rows, out=np.tile(child, (len(parent), 1)), where=rows > 0)
     result: list[list[float]] = cond.tolist()
