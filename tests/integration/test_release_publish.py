@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -228,3 +229,33 @@ def test_credentials_come_from_the_environment_at_publish_time(
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
     assert b"release.published" in raw
     assert canary.encode() not in raw
+
+
+def test_a_release_whose_expiry_passes_during_the_write_is_not_published(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgate.release import _service as service
+
+    make_release(store, tmp_path, status=ReleaseStatus.APPROVED)
+    original = service._batches
+
+    def clock_passes_expiry(table: pa.Table) -> Iterator[pa.RecordBatch]:
+        yield from original(table)
+        with store.engine.begin() as conn:  # the release's time runs out, no sweep runs
+            conn.exec_driver_sql("UPDATE releases SET expires_at = '2000-01-01T00:00:00.000000Z'")
+
+    monkeypatch.setattr(service, "_batches", clock_passes_expiry)
+    with pytest.raises(ReleaseStateError, match=r"expired at 2000-01-01.* nothing was written"):
+        publish(store, ENG, "rel-1")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        assert not sa.inspect(engine).has_table("customers_syn")
+    finally:
+        engine.dispose()
+    release = get_release(store, "rel-1")
+    assert (release.status, release.publish_claim) == ("EXPIRED", None)
+    assert [e.action for e in AuditLog(store).events(subject="rel-1")] == [
+        "release.publish_started",
+        "release.publish_stopped",
+        "release.expired",
+    ]

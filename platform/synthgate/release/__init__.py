@@ -26,6 +26,7 @@ from synthgate.release._policy import (
 from synthgate.release._service import (
     Decision,
     PublishResult,
+    PublishStopped,
     approvals_of,
     approve,
     auto_approve,
@@ -88,6 +89,7 @@ __all__ = [
     "Permission",
     "PolicyPack",
     "PublishResult",
+    "PublishStopped",
     "ReleaseStatus",
     "Role",
     "Rule",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.engine import make_url
@@ -40,9 +41,13 @@ from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, re
 from synthgate.store import Store, process_lock, utcnow
 from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, ReleaseRow
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = [
     "Decision",
     "PublishResult",
+    "PublishStopped",
     "approvals_of",
     "approve",
     "auto_approve",
@@ -167,8 +172,13 @@ def approvals_of(store: Store, release_id: str) -> list[ApprovalRow]:
         )
 
 
-def _load(s: Session, release_id: str) -> ReleaseRow:
-    release = s.get(ReleaseRow, release_id, populate_existing=True)
+def _load(s: Session, release_id: str, *, lock: bool = False) -> ReleaseRow:
+    """The release as stored now; with *lock*, its row is locked until the transaction ends.
+
+    That row lock is *the release lock*: revoke, expiry and the last step of a
+    publish take it (on SQLite every write transaction is exclusive anyway).
+    """
+    release = s.get(ReleaseRow, release_id, populate_existing=True, with_for_update=lock)
     if release is None:
         raise ConfigError(
             f"no release {release_id!r}", hint="list them with: synthgate releases list"
@@ -384,13 +394,14 @@ def revoke(
     """
     note = _text(reason, "reason", f"revoke {release_id}")
     now = now or utcnow()
-    if expected_version is None:
-        expected_version = get_release(store, release_id).version
     with store.session() as s:
-        release = _load(s, release_id)
+        # under the release lock: a publish past its last check finishes first
+        release = _load(s, release_id, lock=True)
         own = actor.name == release.requested_by and actor.can(Permission.RUN)
         if not own:
             require(actor, Permission.REVOKE)
+        if expected_version is None:
+            expected_version = release.version
         _check_version(release, expected_version)
         before = _status(release)
         check_transition(before, ReleaseStatus.REVOKED, release_id=release_id)
@@ -413,6 +424,8 @@ def revoke(
                 "reason": note,
                 "previous": before.value,
                 "was_published": before is ReleaseStatus.PUBLISHED,
+                # a publish in flight stops before its write commits
+                "publish_in_flight": release.publish_claim is not None,
                 "version": version,
                 **actor.audit_details(),
             },
@@ -549,7 +562,25 @@ def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _
     )
 
 
-def _write(plan: _Plan, release_id: str) -> tuple[int, str]:
+def _batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
+    return iter(table.to_batches(max_chunksize=_BATCH_ROWS))
+
+
+def _then(batches: Iterator[pa.RecordBatch], last: Callable[[], None]) -> Iterator[pa.RecordBatch]:
+    """*batches*, then *last*: called when the sink asks for more after the last batch."""
+    yield from batches
+    last()
+
+
+def _write(
+    plan: _Plan, release_id: str, before_commit: Callable[[], None] | None = None
+) -> tuple[int, str]:
+    """Write the release's table; *before_commit* runs inside the write, before it commits.
+
+    A sink reads every batch before it commits (the staging table is loaded,
+    then swapped in or appended), so a callable run when the batches run out
+    runs inside the write's transaction: when it raises, nothing is written.
+    """
     import pyarrow.parquet as pq
 
     from synthgate.sources import open_sink
@@ -563,19 +594,72 @@ def _write(plan: _Plan, release_id: str) -> tuple[int, str]:
             f"{', '.join(missing)}"
         )
     schema = plan.schema.replace_columns([plan.schema.column(n) for n in names])
+    batches = _batches(table)
+    if before_commit is not None:
+        batches = _then(batches, before_commit)
     sink = open_sink(plan.url)
     try:
         # the release id as idempotency key: a retried publish never writes the table twice
         result = sink.write(
-            plan.table,
-            iter(table.to_batches(max_chunksize=_BATCH_ROWS)),
-            schema=schema,
-            mode=plan.mode,
-            idempotency_key=release_id,
+            plan.table, batches, schema=schema, mode=plan.mode, idempotency_key=release_id
         )
     finally:
         sink.close()
     return result.rows, result.content_hash
+
+
+class PublishStopped(ReleaseStateError):
+    """The release was revoked or expired while it was being published; nothing was written."""
+
+
+class _CommitGate:
+    """The release lock, taken inside the write just before it commits and held until the
+    outcome is recorded.
+
+    :meth:`check` runs when the sink has loaded every row and before its
+    transaction commits: it locks the release (the lock revoke and expiry take)
+    and refuses unless the release is still APPROVED, under this publish's
+    claim and not past its expiry. The lock is held while the sink commits and
+    the store records PUBLISHED with its audit event in the same transaction, so
+    a revoke either stops the write or comes after it, never in between.
+    """
+
+    def __init__(self, store: Store, release_id: str, claimed: int, stack: ExitStack) -> None:
+        self._store = store
+        self._id = release_id
+        self._claimed = claimed
+        self._stack = stack
+        self.session: Session | None = None
+        self.release: ReleaseRow | None = None
+        self.landed = False
+
+    def check(self) -> None:
+        rid = self._id
+        s = self._stack.enter_context(self._store.session())
+        current = _load(s, rid, lock=True)
+        now = utcnow()
+        if current.status != ReleaseStatus.APPROVED.value or current.version != self._claimed:
+            raise PublishStopped(
+                f"release {rid} became {current.status} while it was being published; "
+                "nothing was written to the target",
+                hint=f"see: synthgate releases show {rid}",
+            )
+        if current.expires_at <= now:
+            raise PublishStopped(
+                f"release {rid} expired at {current.expires_at} while it was being published; "
+                "nothing was written to the target",
+                hint="run the job again for a new release",
+            )
+        self.session, self.release = s, current
+
+    def held(self) -> tuple[Session, ReleaseRow]:
+        """The locked session and release after the write; checked now if the sink did not
+        ask (it found this very write already recorded under the idempotency key)."""
+        if self.session is None or self.release is None:
+            self.check()
+        if self.session is None or self.release is None:  # pragma: no cover - check() sets them
+            raise ReleaseStateError(f"release {self._id} could not be locked")
+        return self.session, self.release
 
 
 def publish(
@@ -599,6 +683,13 @@ def publish(
     (and audited). The release id is the sink's idempotency key, so a write
     that did land before the crash is not repeated. *retry* is kept for
     scripts written before claims were taken over by themselves.
+
+    A revoke or an expiry while the table is being written stops the write:
+    just before the sink commits, the release is checked again under the
+    release lock that revoke and expiry take (:class:`_CommitGate`), and that
+    lock is held until PUBLISHED and its audit event are recorded. A stopped
+    publish raises :class:`PublishStopped` and is audited as
+    ``release.publish_stopped``; a write that landed is always audited.
     """
     require(actor, Permission.PUBLISH)
 
@@ -645,9 +736,10 @@ def _publish_locked(
         )
         raise
     with store.session() as s:
-        current = _load(s, release_id)
+        current = _load(s, release_id, lock=True)
         _check_version(current, release.version)
-        claimed = _bump(s, current, release.version, publish_claim=f"{actor.name} at {now}")
+        claim = f"{actor.name} at {now}"
+        claimed = _bump(s, current, release.version, publish_claim=claim)
         audit.append_in(
             s,
             actor=actor.name,
@@ -659,61 +751,79 @@ def _publish_locked(
                 **actor.audit_details(),
             },
         )
+    stack = ExitStack()
+    gate = _CommitGate(store, release_id, claimed, stack)
     try:
-        rows, content_hash = _write(plan, release_id)
-    except BaseException as exc:
-        reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
-        with store.session() as s:
-            current = _load(s, release_id)
-            if current.version == claimed:
-                _bump(s, current, claimed, publish_claim=None)
+        with stack:
+            rows, content_hash = _write(plan, release_id, gate.check)
+            gate.landed = True
+            session, current = gate.held()
+            published_at = utcnow()
+            version = _bump(
+                session,
+                current,
+                claimed,
+                status=ReleaseStatus.PUBLISHED.value,
+                updated_at=published_at,
+                publish_claim=None,
+                published_at=published_at,
+                published_by=actor.name,
+                published_hash=content_hash,
+                published_rows=rows,
+            )
             audit.append_in(
-                s,
+                session,
                 actor=actor.name,
-                action="release.publish_failed",
+                action="release.published",
                 subject=release_id,
-                details={"error": redact(reason)},
+                details={
+                    "target": redact(plan.url),
+                    "table": plan.table,
+                    "mode": plan.mode.value,
+                    "rows": rows,
+                    "content_hash": content_hash,
+                    "spec_changed_since_run": plan.spec_changed,
+                    "version": version,
+                    **actor.audit_details(),
+                },
             )
+    except BaseException as exc:
+        _publish_failed(store, actor, release_id, (claimed, claim), exc, landed=gate.landed)
         raise
-    published_at = utcnow()
+    return PublishResult(release_id, plan.table, rows, plan.mode.value, content_hash, published_at)
+
+
+def _publish_failed(
+    store: Store,
+    actor: Actor,
+    release_id: str,
+    claimed: tuple[int, str],
+    exc: BaseException,
+    *,
+    landed: bool,
+) -> None:
+    """Record a publish that did not end PUBLISHED: stopped, failed, or written but unrecorded.
+
+    *claimed* is the version and claim this publish set; the claim is withdrawn.
+    """
+    reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
+    stopped = isinstance(exc, PublishStopped) and not landed
+    version, claim = claimed
     with store.session() as s:
-        current = _load(s, release_id)
-        if current.version != claimed:
-            raise ConflictError(
-                f"release {release_id} changed while it was being published (now "
-                f"{current.status}); the table {plan.table!r} was written to the target",
-                hint="check the release and remove the table from the target if it must not stay",
-            )
-        check_transition(_status(current), ReleaseStatus.PUBLISHED, release_id=release_id)
-        version = _bump(
-            s,
-            current,
-            claimed,
-            status=ReleaseStatus.PUBLISHED.value,
-            updated_at=published_at,
-            publish_claim=None,
-            published_at=published_at,
-            published_by=actor.name,
-            published_hash=content_hash,
-            published_rows=rows,
-        )
-        audit.append_in(
+        current = _load(s, release_id, lock=True)
+        if current.version == version:
+            _bump(s, current, version, publish_claim=None)  # APPROVED: it may be published again
+        elif current.publish_claim == claim:
+            current.publish_claim = None  # revoked or expired meanwhile: final, version kept
+        AuditLog(store).append_in(
             s,
             actor=actor.name,
-            action="release.published",
+            action="release.publish_stopped" if stopped else "release.publish_failed",
             subject=release_id,
-            details={
-                "target": redact(plan.url),
-                "table": plan.table,
-                "mode": plan.mode.value,
-                "rows": rows,
-                "content_hash": content_hash,
-                "spec_changed_since_run": plan.spec_changed,
-                "version": version,
-                **actor.audit_details(),
-            },
+            details={"error": redact(reason), "target_written": landed, **actor.audit_details()},
         )
-    return PublishResult(release_id, plan.table, rows, plan.mode.value, content_hash, published_at)
+    if stopped:
+        expire_due(store, release_ids=[release_id])  # one that ran out of time is marked so
 
 
 # --------------------------------------------------------------------------- policies
