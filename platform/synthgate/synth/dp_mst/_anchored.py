@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from synthgate.synth.dp_mst._domain import norm_sub
+from synthgate.synth._dp_histograms import norm_sub
 from synthgate.synth.dp_mst._tree import (
     TreeModel,
     consistent_pair,
