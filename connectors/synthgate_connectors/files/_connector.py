@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from synthgate.contracts import (
     ColumnSchema,
+    LogicalType,
     TableSchema,
     WriteMode,
     WriteResult,
@@ -28,6 +29,7 @@ from synthgate.errors import (
     SourceNotFound,
     TableNotFound,
     TargetNotWritable,
+    UnsupportedType,
 )
 from synthgate_connectors._arrow import arrow_schema, conform, logical_from_arrow
 from synthgate_connectors._sample import sample_batches
@@ -91,9 +93,11 @@ class FileSource:
         try:
             return pq.read_schema(path)
         except (pa.ArrowInvalid, OSError) as exc:
-            # Arrow's message about a Parquet footer quotes no value
+            # the footer holds min/max statistics: keep Arrow's words up to the detail
+            what = str(exc).splitlines()[0].split(":")[0].strip()
             raise SourceError(
-                f"{path} cannot be read as parquet: {str(exc).splitlines()[0]}"
+                f"{path} cannot be read as parquet: {what}",
+                hint="check that the file is a complete Parquet file, or write it again",
             ) from None
 
     def _arrow_schema(self, path: Path) -> pa.Schema:
@@ -118,8 +122,7 @@ class FileSource:
         path = self._file(table)
         fields = self._arrow_schema(path)
         columns = tuple(
-            ColumnSchema(f.name, logical_from_arrow(f.type), f.nullable, str(f.type))
-            for f in fields
+            ColumnSchema(f.name, _logical_type(path, f), f.nullable, str(f.type)) for f in fields
         )
         return TableSchema(table, columns)
 
@@ -170,20 +173,65 @@ class FileSource:
         return None
 
 
+def _logical_type(path: Path, field: pa.Field) -> LogicalType:
+    try:
+        return logical_from_arrow(field.type)
+    except UnsupportedType:
+        raise UnsupportedType(
+            f"{path}: column {field.name!r} has the Arrow type {field.type}, which synthgate "
+            "does not read",
+            hint="write the file without that column or with it converted to text",
+        ) from None
+
+
 def _parquet_batches(
     path: Path, names: list[str], columns: Sequence[str] | None, chunk_rows: int
 ) -> Iterator[pa.RecordBatch]:
     """Batches under the unique *names*; a file whose header needed renaming is read
-    whole (its names cannot select columns) and the columns picked after."""
+    whole (its names cannot select columns) and the columns picked after. A damaged
+    page is an error naming the rows and the column, never Arrow's words about it."""
     parquet = pq.ParquetFile(path)
-    if parquet.schema_arrow.names == names:
-        yield from parquet.iter_batches(
-            batch_size=chunk_rows, columns=list(columns) if columns else None
-        )
-        return
-    for raw in parquet.iter_batches(batch_size=chunk_rows):
+    same = parquet.schema_arrow.names == names
+    wanted = list(columns) if columns and same else None
+    batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
+    read = 0
+    while True:
+        try:
+            raw = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError):
+            raise _damaged(path, parquet, read, names if same else None) from None
+        read += raw.num_rows
+        if same:
+            yield raw
+            continue
         batch = pa.RecordBatch.from_arrays(raw.columns, names=names)
         yield batch.select(list(columns)) if columns else batch
+
+
+def _damaged(
+    path: Path, parquet: pq.ParquetFile, read: int, names: list[str] | None
+) -> SourceError:
+    """Which rows (the row group after the *read* rows that came out) and, when the
+    names allow reading columns one by one, which column cannot be decoded."""
+    meta = parquet.metadata
+    start, group = 0, 0
+    while group < meta.num_row_groups - 1 and start + meta.row_group(group).num_rows <= read:
+        start += meta.row_group(group).num_rows
+        group += 1
+    end = start + (meta.row_group(group).num_rows if meta.num_row_groups else 0)
+    what = f"rows {start + 1} to {end} are damaged"
+    for name in names or ():
+        try:
+            parquet.read_row_group(group, columns=[name])
+        except (pa.ArrowException, OSError):
+            what = f"column {name!r} is damaged in rows {start + 1} to {end}"
+            break
+    return SourceError(
+        f"{path} cannot be read as parquet: {what}",
+        hint="write the file again from its source",
+    )
 
 
 class FileSink:

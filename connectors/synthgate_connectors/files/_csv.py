@@ -81,10 +81,45 @@ def reason(exc: pa.ArrowInvalid, names: Sequence[str] = ()) -> str:
 
 
 def _unreadable(path: Path, exc: pa.ArrowInvalid, names: Sequence[str] = ()) -> SourceError:
+    why = reason(exc, names)
+    if _FIELD_COUNT.search(str(exc)):
+        row = _bad_row(path, len(names))
+        why = (
+            why if row is None else f"row {row} (the header is row 1) {why.removeprefix('a row ')}"
+        )
+        return SourceError(f"{path} cannot be read as csv: {why}", hint="fix or remove that row")
     return SourceError(
-        f"{path} cannot be read as csv: {reason(exc, names)}",
+        f"{path} cannot be read as csv: {why}",
         hint="convert the file to Parquet or clean the column",
     )
+
+
+def _bad_row(path: Path, width: int) -> int | None:
+    """The number of the first row whose field count is wrong (the header is row 1).
+
+    Arrow numbers rows only when it reads on one thread; the *width* known fields
+    are read as text so that no type stops the pass before that row.
+    """
+    found: list[int | None] = []
+
+    def handler(row: object) -> str:
+        found.append(getattr(row, "number", None))
+        return "error"
+
+    try:
+        with pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(width)}
+            ),
+        ) as reader:
+            for _ in reader:
+                pass
+    except pa.ArrowInvalid:
+        pass
+    return found[0] if found else None
 
 
 def csv_layout(path: Path) -> CsvLayout:

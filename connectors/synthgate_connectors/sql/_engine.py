@@ -99,6 +99,13 @@ def normalise(url: str) -> URL:
         raise ConfigError(f"{redact(url)!r} is not a valid database URL") from None
     if parsed.password:
         register_secret(str(parsed.password))
+    if parsed.host and "@" in parsed.host:
+        # user:p@ss@host parses as password 'p', host 'ss@host': the rest is password too
+        register_secret(f"{parsed.password or ''}@{parsed.host.rpartition('@')[0]}")
+        raise ConfigError(
+            f"{redact(url)!r}: the user or password holds an unencoded '@'",
+            hint="write it as %40 in the URL, or put the password in password_file",
+        )
     driver = parsed.drivername
     if driver in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
