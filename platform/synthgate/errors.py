@@ -45,9 +45,14 @@ __all__ = [
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _MIN_SECRET_LEN = 3
+# scheme://user:PASSWORD@host — the password runs to the LAST '@' before the host
+# (an unencoded '@' in a password is still the password's), and may hold ':' and '/'
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)"
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s'\"<>]*:)"
+    r"(?P<pw>[^\s'\"<>?#]+)"
+    r"(?P<at>@)(?=[^@\s'\"<>?#]*(?:[\s'\"<>?#]|$))"
 )
+_PATTERNS: dict[frozenset[str], re.Pattern[str]] = {}
 
 
 def register_secret(value: str | None) -> None:
@@ -57,14 +62,38 @@ def register_secret(value: str | None) -> None:
             _SECRETS.add(value)
 
 
+def _token(secret: str) -> str:
+    """*secret* as a whole token: not preceded or followed by a letter, digit or '_'
+    where its own first or last character is one (so 'ann' never masks 'annual')."""
+    head = r"(?<!\w)" if re.match(r"\w", secret[0]) else ""
+    tail = r"(?!\w)" if re.match(r"\w", secret[-1]) else ""
+    return head + re.escape(secret) + tail
+
+
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str]:
+    pattern = _PATTERNS.get(secrets)
+    if pattern is None:
+        ordered = sorted(secrets, key=len, reverse=True)  # the longest match wins
+        pattern = re.compile("|".join(_token(s) for s in ordered))
+        if len(_PATTERNS) > 64:
+            _PATTERNS.clear()
+        _PATTERNS[secrets] = pattern
+    return pattern
+
+
 def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """Mask registered secrets, *extra* values and URL passwords in *text*."""
+    """Mask URL passwords, then registered secrets and *extra* values, in *text*.
+
+    URLs are parsed first, so a password holding '@', ':' or '/' is masked whole.
+    A secret is masked where it stands as a whole token, never inside another
+    word: masking the 'short' of "too short" would tell the secret itself.
+    """
     out = _URL_PASSWORD.sub(r"\g<head>***\g<at>", text)
     with _SECRETS_LOCK:
-        secrets = sorted({*_SECRETS, *(e for e in extra if e)}, key=len, reverse=True)
-    for secret in secrets:
-        out = out.replace(secret, "***")
-    return out
+        secrets = frozenset({*_SECRETS, *(e for e in extra if e)})
+    if not secrets:
+        return out
+    return _pattern(secrets).sub("***", out)
 
 
 class SynthgateError(Exception):

@@ -64,12 +64,12 @@ def load_key(*, env: str, key_file: Path | None, environ: Any = None) -> bytes:
                 hint=f"export {env} (at least {MIN_KEY_CHARS} characters) or set pii.key_file",
             )
         origin = f"the environment variable {env}"
-    register_secret(text)
-    if len(text) < MIN_KEY_CHARS:
+    if len(text) < MIN_KEY_CHARS:  # refused, so not registered: its mask would name it
         raise ConfigError(
             f"the pseudonym key in {origin} is too short; it needs at least "
             f"{MIN_KEY_CHARS} characters"
         )
+    register_secret(text)
     return text.encode("utf-8")
 
 
