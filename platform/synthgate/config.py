@@ -6,12 +6,20 @@ variables named like a secret — PASSWORD, TOKEN, KEY, SECRET … — are regis
 so no message can print them; URL passwords are always masked), then the result
 is validated. Every problem is reported at once, one line each, in the form
 ``synthesis.privacy.epsilon: must be > 0, got -1``.
+
+Limits, each a one-line error (exit 2): the YAML itself (size, aliases, depth:
+see :mod:`synthgate.safe_yaml`); durations at most :data:`MAX_DURATION_DAYS`
+days; every number finite (no NaN or infinity, in ``synthesis.params`` and
+expectation arguments too); ``synthesis.rows`` at most :data:`MAX_ROWS`; and,
+once the source is known, at most :data:`MAX_COLUMNS` columns read and
+:data:`MAX_CELLS` synthetic cells (rows × columns), see :func:`size_problems`.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,7 +28,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,8 +41,13 @@ from pydantic_core import ErrorDetails
 
 from synthgate.contracts import LogicalType, WriteMode
 from synthgate.errors import ConfigError, redact, register_secret
+from synthgate.safe_yaml import MAX_BYTES, load_yaml
 
 __all__ = [
+    "MAX_CELLS",
+    "MAX_COLUMNS",
+    "MAX_DURATION_DAYS",
+    "MAX_ROWS",
     "ColumnHint",
     "ConstraintSpec",
     "ExpectationSpec",
@@ -54,6 +66,7 @@ __all__ = [
     "format_problems",
     "load_job_spec",
     "parse_job_spec",
+    "size_problems",
 ]
 
 _ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -65,12 +78,46 @@ _NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 _SECRET_NAME = re.compile(r"PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
+#: the longest duration a spec may give (about 100 years)
+MAX_DURATION_DAYS = 36_500
+#: synthetic rows a job may ask for (synthesis.rows)
+MAX_ROWS = 10_000_000
+#: columns a job may read: a wider table needs source.columns
+MAX_COLUMNS = 1_000
+#: synthetic rows × columns read: about 1 to 4 GiB of memory while sampling and validating
+MAX_CELLS = 100_000_000
+
+
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError("must be a duration such as 30m, 12h, 90d or 2w")
-        return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
+            raise ValueError(f"must be a duration such as 30m, 12h, 90d or 2w, got {_show(value)}")
+        digits = match["n"].lstrip("0")
+        # a 13-digit count of seconds is already over the cap: never parse a longer one
+        seconds = int(digits or "0") * _UNIT_SECONDS[match["unit"]] if len(digits) < 13 else -1
+        if not 0 <= seconds <= MAX_DURATION_DAYS * 86_400:
+            raise ValueError(
+                f"must be at most {MAX_DURATION_DAYS}d (about 100 years), got {_show(value)}"
+            )
+        return timedelta(seconds=seconds)
+    return value
+
+
+def _non_finite(node: Any) -> bool:
+    """Whether *node* (a number, or a mapping or list of them) holds NaN or infinity."""
+    if isinstance(node, float):
+        return not math.isfinite(node)
+    if isinstance(node, dict):
+        return any(_non_finite(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_non_finite(v) for v in node)
+    return False
+
+
+def _finite(value: dict[str, Any]) -> dict[str, Any]:
+    if _non_finite(value):
+        raise ValueError("every number must be finite (not NaN or infinity)")
     return value
 
 
@@ -97,7 +144,10 @@ class OutputMode(enum.StrEnum):
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    # NaN and infinity pass every bound check and fail deep inside training
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False
+    )
 
 
 def _password_into_url(data: Any) -> Any:
@@ -187,10 +237,21 @@ class ColumnHint(_Spec):
     min: float | None = None
     max: float | None = None
 
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _finite_categories(cls, value: Any) -> Any:
+        if _non_finite(value):
+            raise ValueError(
+                "every category must be a text or a finite number, not NaN or infinity"
+            )
+        return value
+
     @model_validator(mode="after")
     def _bounds_ordered(self) -> ColumnHint:
         if self.min is not None and self.max is not None and self.min >= self.max:
             raise ValueError(f"min must be below max, got min={self.min} max={self.max}")
+        if self.min is not None and self.max is not None and not math.isfinite(self.max - self.min):
+            raise ValueError("min and max are too far apart: max - min must be a finite number")
         return self
 
 
@@ -264,12 +325,14 @@ class SynthesisSpec(_Spec):
 
     synthesizer: str = "auto"
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
-    rows: int | None = Field(default=None, ge=1, le=100_000_000)
+    rows: int | None = Field(default=None, ge=1, le=MAX_ROWS)
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     columns: dict[str, ColumnHint] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     rebalance: RebalanceSpec | None = None
     constraints: list[ConstraintSpec] = Field(default_factory=list, max_length=50)
+
+    _finite_params = field_validator("params")(_finite)
 
     @model_validator(mode="after")
     def _params_need_an_engine(self) -> SynthesisSpec:
@@ -287,6 +350,8 @@ class ExpectationSpec(_Spec):
     type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
     kwargs: dict[str, Any] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    _finite_kwargs = field_validator("kwargs", "meta")(_finite)
 
     @field_validator("type")
     @classmethod
@@ -420,6 +485,16 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model
 
 
+_NUMBER_KINDS = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+}
+
+
 def _problem(err: ErrorDetails) -> str:
     loc = err["loc"]
     path = ""
@@ -448,10 +523,8 @@ def _problem(err: ErrorDetails) -> str:
         return f"{path}: must be {op} {limit}, got {got}"
     if kind in {"enum", "literal_error"}:
         return f"{path}: must be one of {ctx.get('expected')}, got {got}"
-    if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return f"{path}: must be a whole number, got {got}"
-    if kind in {"float_parsing", "float_type"}:
-        return f"{path}: must be a number, got {got}"
+    if kind in _NUMBER_KINDS:
+        return f"{path}: {_NUMBER_KINDS[kind]}, got {got}"
     if kind == "string_pattern_mismatch":
         return f"{path}: must match {ctx.get('pattern')}, got {got}"
     if kind in {"string_too_short", "too_short"}:
@@ -499,23 +572,35 @@ def parse_job_spec(
 def load_job_spec(path: Path, *, env: Mapping[str, str] | None = None) -> LoadedSpec:
     """Read and validate a job spec file; every failure is a :class:`ConfigError`."""
     try:
-        raw_bytes = path.read_bytes()
+        with path.open("rb") as file:
+            raw_bytes = file.read(MAX_BYTES + 1)  # a larger file is refused, unread
     except FileNotFoundError:
         raise ConfigError(f"job spec {path} does not exist", hint="check the path") from None
     except IsADirectoryError:
         raise ConfigError(f"job spec {path} is a directory, expected a YAML file") from None
     except OSError as exc:
         raise ConfigError(f"job spec {path} cannot be read: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(
-            f"job spec {path} is not valid YAML at {where}: {exc.problem}",
-            hint="check indentation and quoting there",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"job spec {path} is not valid YAML: {exc}") from None
+    raw = load_yaml(raw_bytes, origin=f"job spec {path}")
     spec = parse_job_spec(raw, env=env, origin=f"job spec {path}")
     return LoadedSpec(spec=spec, path=path, spec_hash=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def size_problems(spec: JobSpec, columns: int) -> list[str]:
+    """What is too large in a job that reads *columns* columns: one line each.
+
+    The caps keep a job within a machine's memory and time; the column cap is
+    checked on what is read, so ``source.columns`` is the way to a wide table.
+    """
+    problems = []
+    if columns > MAX_COLUMNS:
+        problems.append(
+            f"source.table: a job reads at most {MAX_COLUMNS} columns, and this one would read "
+            f"{columns}; list the columns to release in source.columns"
+        )
+    rows = spec.synthesis.rows
+    if rows is not None and rows * columns > MAX_CELLS:
+        problems.append(
+            f"synthesis.rows: {rows} rows × {columns} columns is more than {MAX_CELLS:,} cells; "
+            f"ask for at most {max(MAX_CELLS // max(columns, 1), 1):,} rows or read fewer columns"
+        )
+    return problems

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from synthgate import __version__
 from synthgate.audit import AuditLog
-from synthgate.config import JobSpec, LoadedSpec
+from synthgate.config import JobSpec, LoadedSpec, size_problems
 from synthgate.contracts import (
     FitResult,
     PrivacyRequest,
@@ -225,6 +225,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
             assert choice is not None
             synthesizer = create_synthesizer(choice.synthesizer, choice.params)
         _check_spec_columns(spec, schema, synthesizer, problems)
+        problems.extend(size_problems(spec, len(spec.source.columns or schema.columns)))
         if problems:
             raise _spec_error(loaded, problems)
     except BaseException:
