@@ -19,6 +19,7 @@ from synthgate.release import (
     add_user,
     authenticate,
     disable_user,
+    guard_for,
     has_users,
     hash_token,
     identify,
@@ -84,8 +85,17 @@ def test_authentication(store: Store, admin: tuple[Actor, str]) -> None:
         with pytest.raises(NotAuthenticated, match="could not be authenticated") as info:
             authenticate(store, name, wrong)
         assert token not in str(info.value)
+    # one event for the first failure of the minute; the others follow with their count
+    first = next(iter(AuditLog(store).events(action="auth.failed")))
+    assert (first.subject, first.details["failures"], first.details["client"]) == (
+        "root",
+        1,
+        "local",
+    )
+    guard_for(store).flush()
     failed = list(AuditLog(store).events(action="auth.failed"))
-    assert [e.subject for e in failed] == ["root", "root", "nobody"]
+    assert sum(e.details["failures"] for e in failed) == 3
+    assert {u for e in failed for u in e.details["users"]} == {"root", "nobody"}
     assert all(token not in json.dumps(e.details) for e in failed)
     with pytest.raises(NotAuthenticated, match="reserved"):
         authenticate(store, "system", token)

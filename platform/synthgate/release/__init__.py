@@ -39,6 +39,12 @@ from synthgate.release._service import (
     revoke,
     target_fingerprint,
 )
+from synthgate.release._throttle import (
+    ADDRESS_FAILURE_LIMIT,
+    ADDRESS_WINDOW_SECONDS,
+    AuthGuard,
+    guard_for,
+)
 from synthgate.release._users import (
     LOCK_AFTER_FAILURES,
     LOCK_MINUTES,
@@ -68,6 +74,8 @@ from synthgate.release._users import (
 )
 
 __all__ = [
+    "ADDRESS_FAILURE_LIMIT",
+    "ADDRESS_WINDOW_SECONDS",
     "FINAL_STATES",
     "LOCK_AFTER_FAILURES",
     "LOCK_MINUTES",
@@ -78,6 +86,7 @@ __all__ = [
     "TOKEN_ENV",
     "TRANSITIONS",
     "Actor",
+    "AuthGuard",
     "Comparator",
     "Decision",
     "GateDecision",
@@ -105,6 +114,7 @@ __all__ = [
     "expire_due",
     "file_sha256",
     "get_release",
+    "guard_for",
     "has_users",
     "hash_token",
     "identify",

@@ -32,11 +32,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog
 from synthgate.audit._log import HEAD_ID
 from synthgate.errors import ConfigError, NotAuthenticated, PermissionDenied, register_secret
+from synthgate.release._throttle import guard_for
 from synthgate.store import Store, utcnow
 from synthgate.store.models import AuditHead, LoginThrottle, UserRow, WebSession
 
@@ -78,6 +81,7 @@ _MAX_PASSWORD_LENGTH = 1024
 LOCK_AFTER_FAILURES = 5  # failed sign-ins of one user name from one client address …
 LOCK_MINUTES = 15  # … lock that pair out for this long
 _INVALID = "<invalid name>"
+LOCAL = "local"  # the client address of the command line
 _AUTH_HINT = (
     "set SYNTHGATE_USER and SYNTHGATE_TOKEN to a registered user and that user's API token "
     "(an admin creates one with: synthgate users add NAME --role ROLE)"
@@ -229,8 +233,15 @@ def token_from_env() -> str | None:
     return token
 
 
-def authenticate(store: Store, name: str, token: str | None) -> Actor:
+def authenticate(
+    store: Store, name: str, token: str | None, *, client: str = LOCAL, via: str = "cli"
+) -> Actor:
     """The actor *name* proves to be with *token*; bootstrap actor when no user exists.
+
+    An unknown or disabled user costs the same argon2 verification as a wrong
+    token, so the answer's timing does not tell which names exist. Failures
+    count against *client* (see :mod:`synthgate.release._throttle`) and are
+    audited as ``auth.failed``, aggregated per address and minute.
 
     A token that verifies is registered as a secret. One that does not is not:
     callers of the web API could otherwise add any string to the masked set."""
@@ -240,26 +251,49 @@ def authenticate(store: Store, name: str, token: str | None) -> Actor:
         if not s.scalar(select(func.count()).select_from(UserRow)):
             return Actor(name, None, False)
         row = s.scalar(select(UserRow).where(UserRow.name == name))
+    guard = guard_for(store)
     if not token:
-        _failed(store, name, "no token")
+        guard.failed(client, name=_audit_name(name), reason="no token", via=via)
         raise NotAuthenticated(f"{TOKEN_ENV} is not set, and this store has users", hint=_AUTH_HINT)
-    if row is None or not row.active or not verify_token(row.token_hash, token):
-        _failed(store, name, "unknown user, disabled user or wrong token")
+    if row is None or not row.active:
+        _dummy_verify(token)  # the same work as a real check: no timing hint
+        ok = False
+    else:
+        ok = verify_token(row.token_hash, token)
+    if row is None or not ok:
+        guard.failed(
+            client,
+            name=_audit_name(name),
+            reason="unknown user, disabled user or wrong token",
+            via=via,
+        )
         raise NotAuthenticated(
             f"user {name!r} could not be authenticated (unknown, disabled, or wrong token)",
             hint=_AUTH_HINT,
         )
     register_secret(token)
+    guard.succeeded(row.name, token)
     return Actor(row.name, Role(row.role), True)
 
 
-def _failed(store: Store, name: str, why: str) -> None:
-    AuditLog(store).append(
-        actor=name if _NAME.match(name) else "<invalid name>",
-        action="auth.failed",
-        subject=name if _NAME.match(name) else "<invalid name>",
-        details={"reason": why},
-    )
+def _audit_name(name: str) -> str:
+    return name if _NAME.match(name) and name != SYSTEM else _INVALID
+
+
+_DUMMY: list[str] = []
+_DUMMY_LOCK = threading.Lock()
+
+
+def _dummy_verify(secret: str) -> None:
+    """An argon2 verification that fails, with the hasher's own parameters."""
+    with _DUMMY_LOCK:
+        if not _DUMMY:
+            _DUMMY.append(_HASHER.hash(secrets.token_urlsafe(16)))
+        digest = _DUMMY[0]
+    try:
+        _HASHER.verify(digest, secret)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return
 
 
 def require(actor: Actor, permission: Permission) -> None:
@@ -458,32 +492,31 @@ def password_login(
 ) -> Actor:
     """The actor *name* proves to be with their console *password*, from address *client*.
 
-    After :data:`LOCK_AFTER_FAILURES` failures of one name from one address
-    within :data:`LOCK_MINUTES` minutes, that pair is locked out for
-    :data:`LOCK_MINUTES` minutes (:class:`LoginLocked`), right password or not.
-    Every failure and every lock is an ``auth.failed`` audit event.
+    Every attempt is counted before its password is checked, in one
+    transaction on the pair's ``login_throttle`` row (locked for it): the
+    :data:`LOCK_AFTER_FAILURES`-th attempt within :data:`LOCK_MINUTES` minutes
+    locks the pair out for :data:`LOCK_MINUTES` minutes (:class:`LoginLocked`),
+    so however many guesses arrive at once, at most that many are checked. A
+    successful sign-in clears the count. Failures are ``auth.failed`` audit
+    events, aggregated per address and minute.
     """
     moment = now or datetime.now(UTC)
-    stamp = _stamp(moment)
     valid = bool(_NAME.match(name)) and name != SYSTEM
     key = name if valid else _INVALID
     client = client[:64]
-    with store.session() as s:
-        throttle = s.get(LoginThrottle, (key, client))
-        if throttle is not None and throttle.locked_until and throttle.locked_until > stamp:
-            until = throttle.locked_until
-        else:
-            until = None
-        row = s.scalar(select(UserRow).where(UserRow.name == name)) if valid else None
+    guard = guard_for(store)
+    until = _take_attempt(store, key, client, moment)
     if until is not None:
-        _console_failed(store, key, client, "locked out after repeated failures")
+        guard.failed(client, name=key, reason="locked out after repeated failures", via="console")
         raise LoginLocked(
             f"too many failed sign-ins for {key!r} from this address; try again after "
             f"{until[:16].replace('T', ' ')} UTC"
         )
+    with store.session() as s:
+        row = s.scalar(select(UserRow).where(UserRow.name == name)) if valid else None
     digest = row.password_hash if row is not None and row.active else None
     if digest is None:
-        _HASHER.hash(password)  # the same work as a real check: no timing hint
+        _dummy_verify(password)  # the same work as a real check: no timing hint
         ok = False
     else:
         try:
@@ -491,14 +524,11 @@ def password_login(
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
     if not ok or row is None:
-        locked = _count_failure(store, key, client, moment)
-        _console_failed(
-            store,
-            key,
+        guard.failed(
             client,
-            "locked out after repeated failures"
-            if locked
-            else "unknown user, disabled user, no password set or wrong password",
+            name=key,
+            reason="unknown user, disabled user, no password set or wrong password",
+            via="console",
         )
         raise NotAuthenticated("wrong user name or password")
     with store.session() as s:
@@ -517,29 +547,36 @@ def password_login(
     return Actor(row.name, Role(row.role), True)
 
 
-def _count_failure(store: Store, key: str, client: str, moment: datetime) -> bool:
-    """Record one failure; whether it locks the pair out now."""
+def _throttle_row(s: Session, key: str, client: str, stamp: str) -> LoginThrottle:
+    """The pair's row, created if missing, locked until the transaction ends."""
+    values = {"user_name": key, "client": client, "failures": 0, "last_failure_at": stamp}
+    dialect = s.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        s.execute(insert(LoginThrottle).values(**values).on_conflict_do_nothing())
+    elif s.get(LoginThrottle, (key, client)) is None:
+        s.add(LoginThrottle(**values))
+        s.flush()
+    return s.get_one(LoginThrottle, (key, client), with_for_update=True, populate_existing=True)
+
+
+def _take_attempt(store: Store, key: str, client: str, moment: datetime) -> str | None:
+    """Count one sign-in attempt of the pair, before its password is checked.
+
+    Returns the time the pair is locked out until (the attempt is refused), or
+    None (it may be checked; the attempt that reaches the limit locks the pair).
+    """
+    stamp = _stamp(moment)
     window_start = _stamp(moment - timedelta(minutes=LOCK_MINUTES))
     with store.session() as s:
-        row = s.get(LoginThrottle, (key, client), with_for_update=True)
-        if row is None:
-            row = LoginThrottle(user_name=key, client=client, failures=0)
-            s.add(row)
-        elif row.last_failure_at < window_start:
+        row = _throttle_row(s, key, client, stamp)
+        if row.locked_until and row.locked_until > stamp:
+            return row.locked_until
+        if row.last_failure_at < window_start:
             row.failures = 0
         row.failures += 1
-        row.last_failure_at = _stamp(moment)
+        row.last_failure_at = stamp
         if row.failures >= LOCK_AFTER_FAILURES:
             row.locked_until = _stamp(moment + timedelta(minutes=LOCK_MINUTES))
             row.failures = 0
-            return True
-        return False
-
-
-def _console_failed(store: Store, key: str, client: str, why: str) -> None:
-    AuditLog(store).append(
-        actor=key,
-        action="auth.failed",
-        subject=key,
-        details={"reason": why, "via": "console", "client": client},
-    )
+        return None

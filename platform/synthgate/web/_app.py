@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from math import ceil
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,9 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synthgate import __version__
 from synthgate.errors import SynthgateError
+from synthgate.release import AuthGuard, guard_for
 from synthgate.store import Store
 from synthgate.web import _api, _pages
-from synthgate.web._deps import LoginRequired, WebConfig, http_status
+from synthgate.web._deps import (
+    USER_HEADER,
+    LoginRequired,
+    WebConfig,
+    client_address,
+    http_status,
+)
 from synthgate.web._metrics import registry_for
 
 __all__ = ["CONSOLE_CSP", "create_app"]
@@ -40,7 +50,15 @@ def create_app(
     metrics_token: str | None = None,
 ) -> FastAPI:
     """The console for *store*. See :class:`WebConfig` for the options."""
+    guard = guard_for(store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(guard.flush)  # failures counted but not yet audited
+
     app = FastAPI(
+        lifespan=lifespan,
         title="synthgate",
         version=__version__,
         summary="Review, approve and publish synthetic data releases; read the audit log.",
@@ -55,6 +73,14 @@ def create_app(
         metrics_token=metrics_token,
     )
     registry = registry_for(store)
+
+    @app.middleware("http")
+    async def throttle(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # before any token is checked, on the event loop: a throttled address costs nothing
+        refused = _throttled(guard, request) if request.url.path.startswith("/api/") else None
+        return refused if refused is not None else await call_next(request)
 
     @app.middleware("http")
     async def security_headers(
@@ -140,6 +166,23 @@ def create_app(
     app.include_router(_pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app
+
+
+def _throttled(guard: AuthGuard, request: Request) -> Response | None:
+    """429 for an address with too many failed authentications, unless its token is known good."""
+    wait = guard.retry_after(client_address(request))
+    if wait is None:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and guard.known_good(request.headers.get(USER_HEADER), token):
+        return None
+    guard.refused(client_address(request), via="api")
+    seconds = max(1, ceil(wait))
+    return JSONResponse(
+        {"detail": f"too many failed authentications from this address; try again in {seconds} s"},
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def _wants_json(request: Request) -> bool:

@@ -27,6 +27,7 @@ __all__ = [
     "ApiActor",
     "WebConfig",
     "api_actor",
+    "client_address",
     "config_of",
     "http_status",
     "session_of",
@@ -48,6 +49,11 @@ class WebConfig:
     secure_cookies: bool = True
     session_hours: float = 8.0
     metrics_token: str | None = None
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (the real one behind a proxy with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
 
 
 def config_of(request: Request) -> WebConfig:
@@ -100,7 +106,9 @@ def api_actor(
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        actor = authenticate(config.store, user, credentials.credentials)
+        actor = authenticate(
+            config.store, user, credentials.credentials, client=client_address(request), via="api"
+        )
     except NotAuthenticated as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     if actor.bootstrap:

@@ -7,6 +7,7 @@ Every POST carries the session's CSRF token (form field or ``X-CSRF-Token``).
 
 from __future__ import annotations
 
+from math import ceil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from synthgate import release as svc
 from synthgate.audit import since_timestamp
 from synthgate.errors import NotAuthenticated, SynthgateError
-from synthgate.release import TRANSITIONS, Actor, Permission, ReleaseStatus
+from synthgate.release import TRANSITIONS, Actor, Permission, ReleaseStatus, guard_for
 from synthgate.store.models import ReleaseRow
 from synthgate.web import _queries as q
 from synthgate.web._api import release_detail
-from synthgate.web._deps import config_of, http_status, session_of
+from synthgate.web._deps import client_address, config_of, http_status, session_of
 from synthgate.web._session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -83,10 +84,6 @@ def _page(
         },
         status_code=status_code,
     )
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _safe_next(target: str | None) -> str:
@@ -158,8 +155,19 @@ def login(
             error="The sign-in form expired or did not come from this site; please sign in again.",
             status_code=403,
         )
+    wait = guard_for(config.store).retry_after(client_address(request))
+    if wait is not None:
+        return _with_login_token(
+            request,
+            fresh,
+            token,
+            next=next,
+            username=username,
+            error=f"Too many failed sign-ins from this address; try again in {ceil(wait)} s.",
+            status_code=429,
+        )
     try:
-        actor = svc.password_login(config.store, username, password, client=_client(request))
+        actor = svc.password_login(config.store, username, password, client=client_address(request))
     except NotAuthenticated as exc:
         return _with_login_token(
             request,
