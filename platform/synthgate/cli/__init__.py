@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from synthgate import __version__
 from synthgate.cli import audit_cmd, budget_cmd, policy_cmd, releases, users
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="synthgate", standalone_mode=False)
     except SynthgateError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         for problem in getattr(exc, "problems", []):
             err.print(f"  {problem}", markup=False, highlight=False)
         if os.environ.get("SYNTHGATE_DEBUG") and exc.__cause__ is not None:
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors raised by the parser
         code = int(getattr(exc, "exit_code", EXIT_USAGE))
         message = redact(exc.format_message()) if hasattr(exc, "format_message") else str(exc)
-        err.print(f"[red]{'usage error' if code == EXIT_USAGE else 'error'}:[/] {message}")
+        err.print(f"[red]{'usage error' if code == EXIT_USAGE else 'error'}:[/] {escape(message)}")
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
             err.print(f"  see: {ctx.command_path} --help", markup=False)

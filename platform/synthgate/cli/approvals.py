@@ -30,7 +30,8 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _print_decision(decision: svc.Decision, verb: str) -> None:
     out.print(
         f"{verb} {decision.release_id}: now {decision.status.value} "
-        f"({decision.approvals} of {decision.required} approvals, version {decision.version})"
+        f"({decision.approvals} of {decision.required} approvals, version {decision.version})",
+        markup=False,
     )
 
 
@@ -58,7 +59,7 @@ def approve(
         return
     _print_decision(decision, "approved")
     if decision.status is svc.ReleaseStatus.APPROVED:
-        err.print(f"next: synthgate publish {release_id}")
+        err.print(f"next: synthgate publish {release_id}", markup=False)
 
 
 def reject(
@@ -112,7 +113,8 @@ def publish(
         print_json(result.to_dict())
         return
     out.print(
-        f"published {release_id}: table {result.table} ({result.rows} rows, mode {result.mode})"
+        f"published {release_id}: table {result.table} ({result.rows} rows, mode {result.mode})",
+        markup=False,
     )
     out.print(f"content sha256 {result.content_hash}")
 
@@ -139,6 +141,8 @@ def revoke(
     if json_out:
         print_json({"release_id": row.id, "status": row.status, "version": row.version})
         return
-    out.print(f"revoked {release_id}")
+    out.print(f"revoked {release_id}", markup=False)
     if row.published_at:
-        err.print(f"the table {row.target_table} is still in the target; remove it there")
+        err.print(
+            f"the table {row.target_table} is still in the target; remove it there", markup=False
+        )

@@ -32,7 +32,7 @@ def demo(
     marker = demo_dir / f".rows-{rows}-seed-{DEMO_SEED}"
     if not (db.exists() and marker.exists()):
         if not json_out:
-            err.print(f"creating demo source {db} ({rows} customers) …")
+            err.print(f"creating demo source {db} ({rows} customers) …", markup=False)
         for old in demo_dir.glob(".rows-*"):
             old.unlink()
         write_demo_db(db, rows)
@@ -47,7 +47,7 @@ def demo(
     if json_out:
         print_json({**outcome.to_dict(), "source_db": str(db)})
         return
-    out.print(f"source     {db} (table customers, {rows} rows of fake PII)")
+    out.print(f"source     {db} (table customers, {rows} rows of fake PII)", markup=False)
     print_outcome(outcome)
     out.print("")
     if outcome.status is not None and outcome.status.value == "AWAITING_APPROVAL":
@@ -59,4 +59,4 @@ def demo(
     else:
         out.print("The policy gate did not let this release through; the report says why:")
         out.print(f"  synthgate releases show {outcome.release_id}")
-    out.print(f"  open {outcome.report_html}")
+    out.print(f"  open {outcome.report_html}", markup=False)

@@ -48,7 +48,7 @@ def inspect(
                 print_json({"tables": tables})
             else:
                 for name in tables:
-                    out.print(name)
+                    out.print(name, markup=False)
             return
         schema = source.schema(table)
         rows = source.row_count(table)
@@ -98,7 +98,8 @@ def inspect(
             }
         )
         return
-    out.print(f"[bold]{table}[/]  {rows} rows  primary key: {', '.join(schema.primary_key) or '—'}")
+    key = ", ".join(schema.primary_key) or "—"
+    out.print(f"[bold]{escape(table)}[/]  {rows} rows  primary key: {escape(key)}")
     grid = Table(show_edge=False)
     heads = ("column", "type", "native", "null", "declared domain", "PII", "share", "class")
     for head in (*heads, "action"):
@@ -106,7 +107,7 @@ def inspect(
     for col in schema.columns:
         f = findings.get(col.name)
         act = actions.get(col.name)
-        grid.add_row(
+        cells = (
             col.name,
             col.type.value,
             col.native_type,
@@ -117,12 +118,17 @@ def inspect(
             f.pii_class.value if f and f.entity else "",
             act.action.value if act else "",
         )
+        grid.add_row(*(escape(str(c)) for c in cells))
     out.print(grid)
     if pack is not None:
-        out.print(f"actions: policy pack {pack.name!r} (no sampled value is shown or stored)")
+        out.print(
+            f"actions: policy pack {pack.name!r} (no sampled value is shown or stored)",
+            markup=False,
+        )
     for name in unreadable:
         out.print(
-            f"[yellow]{name}: not read for PII (its type cannot be read; see its native type)[/]"
+            f"[yellow]{escape(name)}: not read for PII (its type cannot be read; "
+            "see its native type)[/]"
         )
     if renamed:
         out.print(f"[yellow]{escape(rename_note(renamed))}[/]", highlight=False)

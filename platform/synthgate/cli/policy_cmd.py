@@ -54,7 +54,10 @@ def list_packs(json_out: JsonOut = False) -> None:
         return
     for p in packs:
         auto = " · auto-approve" if p.auto_approve else ""
-        out.print(f"{p.name:<18} {len(p.rules)} rules · {p.required_approvals} approval(s){auto}")
+        out.print(
+            f"{p.name:<18} {len(p.rules)} rules · {p.required_approvals} approval(s){auto}",
+            markup=False,
+        )
 
 
 @app.command("show")
@@ -65,8 +68,8 @@ def show(pack: Pack, json_out: JsonOut = False) -> None:
     if json_out:
         print_json(data)
         return
-    out.print(f"policy     {loaded.name}  (sha256 {loaded.content_hash[:16]}…)")
-    out.print(f"file       {loaded.source}")
+    out.print(f"policy     {loaded.name}  (sha256 {loaded.content_hash[:16]}…)", markup=False)
+    out.print(f"file       {loaded.source}", markup=False)
     if loaded.description:
         out.print(f"about      {escape(loaded.description)}")
     approvals = f"{loaded.required_approvals} distinct approver(s), never the requester"
@@ -82,7 +85,8 @@ def show(pack: Pack, json_out: JsonOut = False) -> None:
     out.print(f"rules      {len(loaded.rules)}")
     for r in loaded.rules:
         mark = "[red]block[/]" if r.severity.value == "block" else "[yellow]warn [/]"
-        out.print(f"  {mark}  {r.id:<24} {r.metric} {r.op.value} {_value(r.threshold)}")
+        rule = f"{r.id:<24} {r.metric} {r.op.value} {_value(r.threshold)}"
+        out.print(f"  {mark}  {escape(rule)}")
         out.print(f"         {escape(r.explain)}", style="dim")
 
 
@@ -116,7 +120,7 @@ def lint(
             out.print(f"[{color}]{escape(p.format(str(path)))}[/]")
         warnings = len(problems) - len(errors)
         verdict = "[red]failed[/]" if failed else "[green]ok[/]"
-        out.print(f"{path}: {verdict} ({len(errors)} error(s), {warnings} warning(s))")
+        out.print(f"{escape(str(path))}: {verdict} ({len(errors)} error(s), {warnings} warning(s))")
     if failed:
         raise typer.Exit(EXIT_ERROR)
 

@@ -4,6 +4,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from synthgate import release as svc
@@ -83,7 +84,8 @@ def list_releases(
     for head in ("release", "status", "job", "rows", "requested by", "created"):
         grid.add_column(head)
     for r in rows:
-        grid.add_row(r.id, r.status, r.job_name, str(r.rows), r.requested_by, r.created_at[:19])
+        cells = (r.id, r.status, r.job_name, str(r.rows), r.requested_by, r.created_at[:19])
+        grid.add_row(*(escape(c) for c in cells))
     out.print(grid)
 
 
@@ -103,15 +105,19 @@ def show(
         return
     for key, value in _row(r).items():
         if key not in {"target", "published", "closed"}:
-            out.print(f"{key:<18} {value}")
-    out.print(f"{'target':<18} {r.target_url} · table {r.target_table} · mode {r.target_mode}")
+            out.print(f"{key:<18} {value}", markup=False)
+    out.print(
+        f"{'target':<18} {r.target_url} · table {r.target_table} · mode {r.target_mode}",
+        markup=False,
+    )
     if r.published_at:
         out.print(
             f"{'published':<18} {r.published_at} by {r.published_by} · {r.published_rows} rows · "
-            f"sha256 {r.published_hash}"
+            f"sha256 {r.published_hash}",
+            markup=False,
         )
     if r.closed_at:
-        out.print(f"{'closed':<18} {r.closed_at} by {r.closed_by}: {r.closed_reason}")
+        out.print(f"{'closed':<18} {r.closed_at} by {r.closed_by}: {r.closed_reason}", markup=False)
     out.print("gate:")
     for o in gate:
         mark = (
@@ -119,12 +125,12 @@ def show(
             if o["passed"]
             else ("[red]FAIL[/]" if o["severity"] == "block" else "[yellow]warn[/]")
         )
-        out.print(
-            f"  {mark}  {o['rule_id']:<24} {o['metric']} {o['comparator']} {o['threshold']} (observed {o['observed']})"
-        )
+        rule = f"{o['rule_id']:<24} {o['metric']} {o['comparator']} {o['threshold']}"
+        out.print(f"  {mark}  {escape(rule)} (observed {escape(str(o['observed']))})")
     out.print("decisions:" if decisions else "decisions: none yet")
     for d in decisions:
-        out.print(f"  {d['at'][:19]}  {d['approver']:<16} {d['decision']:<8} {d['comment']}")  # type: ignore[index]
+        line = f"  {d['at'][:19]}  {d['approver']:<16} {d['decision']:<8} {d['comment']}"  # type: ignore[index]
+        out.print(line, markup=False)
 
 
 @app.command("expire")
@@ -148,4 +154,6 @@ def expire(
         print_json({"expired": [] if dry_run else ids, "due": ids, "dry_run": dry_run})
         return
     verb = "due" if dry_run else "expired"
-    out.print(f"{len(ids)} release(s) {verb}" + (": " + ", ".join(ids) if ids else ""))
+    out.print(
+        f"{len(ids)} release(s) {verb}" + (": " + ", ".join(ids) if ids else ""), markup=False
+    )

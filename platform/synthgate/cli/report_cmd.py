@@ -117,6 +117,6 @@ def report(
     if fmt is ReportFormat.JSON and output is None:
         sys.stdout.write(json_path.read_text("utf-8").rstrip("\n") + "\n")
     else:
-        out.print(str(path))
+        out.print(str(path), markup=False)
     if open_:
         webbrowser.open(path.resolve().as_uri())

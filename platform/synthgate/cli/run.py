@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from synthgate.cli._common import StageProgress, err, out, print_json, settings
 from synthgate.cli.inspect_cmd import rename_note, renamed_columns
@@ -17,20 +18,20 @@ __all__ = ["error_document", "print_outcome", "run"]
 def print_outcome(outcome: RunOutcome) -> None:
     if outcome.mode is RunMode.SKIP:
         out.print(f"run        {outcome.run_id}")
-        out.print(f"{outcome.message}")
+        out.print(outcome.message, markup=False)
         return
     status = outcome.status.value if outcome.status else "—"
     color = {"BLOCKED": "red", "AWAITING_APPROVAL": "yellow"}.get(status, "green")
     out.print(f"run        {outcome.run_id}")
     out.print(f"release    {outcome.release_id}  [bold {color}]{status}[/]")
     out.print(f"rows       {outcome.rows}")
-    out.print(f"report     {outcome.report_html}")
+    out.print(f"report     {outcome.report_html}", markup=False)
     if outcome.failed_rules:
-        out.print(f"[red]blocked by[/] {', '.join(outcome.failed_rules)}")
+        out.print(f"[red]blocked by[/] {escape(', '.join(outcome.failed_rules))}")
     if outcome.warnings:
-        out.print(f"[yellow]warnings[/]   {', '.join(outcome.warnings)}")
+        out.print(f"[yellow]warnings[/]   {escape(', '.join(outcome.warnings))}")
     if outcome.message:
-        out.print(f"note       {outcome.message}")
+        out.print(f"note       {outcome.message}", markup=False)
 
 
 def error_document(exc: SynthgateError) -> dict[str, object]:
@@ -103,7 +104,8 @@ def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force:
             print_json(summary)
         else:
             out.print(
-                f"spec {job} is valid; source table and target are reachable; nothing written"
+                f"spec {job} is valid; source table and target are reachable; nothing written",
+                markup=False,
             )
             if renamed:
                 out.print(rename_note(renamed), markup=False, highlight=False)

@@ -68,7 +68,8 @@ def serve(
         metrics_token=metrics_token,
     )
     err.print(
-        f"synthgate console on http://{host}:{port}/ (store {store.dialect}); Ctrl-C stops it"
+        f"synthgate console on http://{host}:{port}/ (store {store.dialect}); Ctrl-C stops it",
+        markup=False,
     )
     uvicorn.run(
         app,

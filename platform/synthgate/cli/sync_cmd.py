@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from synthgate.cli._common import out, print_json, settings
@@ -39,13 +40,13 @@ def print_summary(result: SyncResult) -> None:
         eps = "—" if job.epsilon_spent is None else f"{job.epsilon_spent:.3g}"
         tries = f" ({job.attempts} tries)" if job.attempts > 1 else ""
         table.add_row(
-            job.job or Path(job.spec).name,
-            f"[{color}]{job.status}[/]{tries}",
-            job.mode or "—",
+            escape(job.job or Path(job.spec).name),
+            f"[{color}]{escape(job.status)}[/]{tries}",
+            escape(job.mode or "—"),
             "—" if job.rows is None else str(job.rows),
             eps,
             f"{job.seconds:.1f}s",
-            job.release_id or "—",
+            escape(job.release_id or "—"),
         )
     out.print(table, width=max(out.width, 150))
     for job in result.jobs:

@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from synthgate import release as svc
@@ -30,7 +31,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _show_token(name: str, token: str) -> None:
-    out.print(f"token for {name}: {token}")
+    out.print(f"token for {name}: {token}", markup=False)
     err.print("it is shown once and stored only as a hash; give it to the user as SYNTHGATE_TOKEN")
 
 
@@ -48,7 +49,7 @@ def add(
     if json_out:
         print_json({**info.to_dict(), "token": token})
         return
-    out.print(f"added {info.name} ({info.role.value})")
+    out.print(f"added {info.name} ({info.role.value})", markup=False)
     _show_token(info.name, token)
 
 
@@ -69,9 +70,8 @@ def list_(ctx: typer.Context, json_out: JsonOut = False) -> None:
     for head in ("user", "role", "active", "created", "by"):
         grid.add_column(head)
     for u in users:
-        grid.add_row(
-            u.name, u.role.value, "yes" if u.active else "no", u.created_at[:19], u.created_by
-        )
+        cells = (u.name, u.role.value, "yes" if u.active else "no", u.created_at[:19], u.created_by)
+        grid.add_row(*(escape(c) for c in cells))
     out.print(grid)
 
 
@@ -84,7 +84,7 @@ def disable(ctx: typer.Context, name: Name, json_out: JsonOut = False) -> None:
     if json_out:
         print_json(info.to_dict())
         return
-    out.print(f"disabled {info.name}")
+    out.print(f"disabled {info.name}", markup=False)
 
 
 @app.command("token")
@@ -136,7 +136,7 @@ def passwd(
     actor = current_actor(cfg, store)
     password = _read_password(name, password_stdin)
     svc.set_password(store, actor, name, password)
-    out.print(f"console password set for {name}")
+    out.print(f"console password set for {name}", markup=False)
 
 
 @app.command("whoami")
@@ -154,6 +154,8 @@ def whoami(ctx: typer.Context, json_out: JsonOut = False) -> None:
     if json_out:
         print_json(data)
     elif actor.bootstrap:
-        out.print(f"{actor.name} (bootstrap mode: no users yet, identities are not checked)")
+        out.print(
+            f"{actor.name} (bootstrap mode: no users yet, identities are not checked)", markup=False
+        )
     else:
-        out.print(f"{actor.name} ({data['role']})")
+        out.print(f"{actor.name} ({data['role']})", markup=False)
