@@ -418,3 +418,96 @@ def test_decision_texts_never_carry_a_registered_secret(store: Store, tmp_path: 
     assert b"looked fine" in raw  # the check below reads the right bytes
     assert b"svc-canary-8d1f" not in raw
     assert AuditLog(store).verify().ok
+
+
+# --------------------------------------------------------------------------- four-eyes by person
+
+
+def _users(store: Store) -> tuple[Actor, Actor]:
+    """root (first admin, added in bootstrap mode) and alice (an admin root added)."""
+    from synthgate.release import add_user
+
+    add_user(store, Actor("installer", None, False), "root", Role.ADMIN)
+    root = Actor("root", Role.ADMIN, True)
+    add_user(store, root, "alice", Role.ADMIN)
+    return root, Actor("alice", Role.ADMIN, True)
+
+
+def _days_later(days: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_an_approver_the_requester_created_may_not_approve(store: Store, tmp_path: Path) -> None:
+    from synthgate.release import add_user
+
+    root, _ = _users(store)
+    make_release(store, tmp_path, requested_by="root")
+    add_user(store, root, "mint", Role.APPROVER)  # the requester mints an approver
+    mint = Actor("mint", Role.APPROVER, True)
+    with pytest.raises(PermissionDenied) as info:
+        approve(store, mint, "rel-1", comment="looks fine")
+    message = str(info.value)
+    assert "mint may not approve release rel-1 of root: mint's account was created by root" in (
+        message
+    )
+    assert "for 30 days" in message
+    assert get_release(store, "rel-1").status == "AWAITING_APPROVAL"
+    # after the window the account counts as independent
+    assert approve(store, mint, "rel-1", comment="ok", now=_days_later(31)).status.value == (
+        "APPROVED"
+    )
+
+
+def test_set_up_through_another_account_counts_too(store: Store, tmp_path: Path) -> None:
+    from synthgate.release import add_user
+
+    _, alice = _users(store)
+    make_release(store, tmp_path, requested_by="alice")
+    add_user(store, alice, "helper", Role.ADMIN)
+    add_user(store, Actor("helper", Role.ADMIN, True), "mint", Role.APPROVER)
+    with pytest.raises(
+        PermissionDenied,
+        match=r"mint's account was created by helper on .*; helper's account was created by alice",
+    ):
+        approve(store, Actor("mint", Role.APPROVER, True), "rel-1", comment="fine")
+
+
+def test_an_approver_whose_token_the_requester_set_may_not_approve(
+    store: Store, tmp_path: Path
+) -> None:
+    from synthgate.release import add_user, rotate_token, set_password
+
+    root, alice = _users(store)
+    add_user(store, root, "bob", Role.APPROVER)  # independent of alice
+    make_release(store, tmp_path, requested_by="alice")
+    make_release(store, tmp_path / "b", release_id="rel-2", requested_by="alice")
+    rotate_token(store, alice, "bob")  # alice now holds bob's token
+    with pytest.raises(PermissionDenied, match="bob's account was given a new API token by alice"):
+        approve(store, BOB, "rel-1", comment="fine")
+    set_password(store, Actor("bob", Role.APPROVER, True), "bob", "bob's own new password")
+    with pytest.raises(PermissionDenied, match="new API token by alice"):
+        approve(store, BOB, "rel-2", comment="fine")  # setting it himself does not undo that
+
+
+def test_the_window_comes_from_the_pack_and_bootstrap_steps_are_no_links(
+    store: Store, tmp_path: Path
+) -> None:
+    from synthgate.release import add_user
+
+    root, _ = _users(store)
+    add_user(store, root, "mint", Role.APPROVER)
+    mint = Actor("mint", Role.APPROVER, True)
+    make_release(store, tmp_path, requested_by="root")
+    pack = load_policy("default").model_copy(update={"approver_independence_days": 2})
+    record_policy(store, pack, actor="root")
+    with pytest.raises(PermissionDenied, match="for 2 days"):
+        approve(store, mint, "rel-1", comment="fine", now=_days_later(1))
+    assert approve(store, mint, "rel-1", comment="fine", now=_days_later(3)).approvals == 1
+    # root was added by "installer" in bootstrap mode, unchecked: root may approve its releases
+    make_release(store, tmp_path / "i", release_id="rel-i", requested_by="installer")
+    assert approve(store, root, "rel-i", comment="fine").status.value == "APPROVED"
+    assert load_policy("default").model_dump().get("approver_independence_days", "unset") == (
+        "unset"
+    )

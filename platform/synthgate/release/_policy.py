@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from synthgate.config import OutputMode, format_problems
 from synthgate.contracts import RuleOutcome, Severity
@@ -43,6 +51,7 @@ from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
 
 __all__ = [
+    "DEFAULT_INDEPENDENCE_DAYS",
     "Comparator",
     "GateDecision",
     "MetricInfo",
@@ -329,6 +338,10 @@ class BudgetPolicy(BaseModel):
     epsilon_per_source: float = Field(default=10.0, gt=0, le=1000)
 
 
+#: how long an account set up by a requester may not approve that requester's releases
+DEFAULT_INDEPENDENCE_DAYS = 30
+
+
 class PolicyPack(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -344,7 +357,28 @@ class PolicyPack(BaseModel):
         default=False,
         description="a release that passes the gate is approved by the system (testing only)",
     )
+    approver_independence_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="for this many days after an account was set up by the requester (created, "
+        f"or its token or password set), it may not approve their releases; unset: "
+        f"{DEFAULT_INDEPENDENCE_DAYS}",
+    )
     source: str = Field(default="", exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_independence(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A pack that does not set the window dumps (and hashes) as before it existed."""
+        data = handler(self)
+        if self.approver_independence_days is None and isinstance(data, dict):
+            data.pop("approver_independence_days", None)
+        return data
+
+    @property
+    def independence_days(self) -> int:
+        days = self.approver_independence_days
+        return DEFAULT_INDEPENDENCE_DAYS if days is None else days
 
     @property
     def content_hash(self) -> str:

@@ -35,6 +35,7 @@ from synthgate.errors import (
     SynthgateError,
     redact,
 )
+from synthgate.release._independence import check_independent
 from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
 from synthgate.release._policy import PolicyPack
 from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, require
@@ -236,7 +237,9 @@ def approve(
 ) -> Decision:
     """Record *actor*'s approval; the release is APPROVED once enough distinct people approved.
 
-    Nobody approves a release they requested. *expected_version* is the
+    Nobody approves a release they requested, nor through an account the
+    requester set up within the pack's independence window
+    (:mod:`synthgate.release._independence`). *expected_version* is the
     version the actor reviewed; without it, the version read now.
     """
     return _decide(store, actor, release_id, _APPROVE, comment, expected_version, now)
@@ -283,6 +286,8 @@ def _decide(
                     "their own release (four-eyes)",
                     hint="ask someone with the approver role to review it",
                 )
+            if decision == _APPROVE:
+                check_independent(s, actor.name, release, now=now)
             prior = list(s.scalars(select(ApprovalRow).where(ApprovalRow.release_id == release_id)))
             if any(p.approver == actor.name for p in prior):
                 raise PermissionDenied(
