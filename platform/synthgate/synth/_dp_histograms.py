@@ -17,6 +17,7 @@ from scipy.special import ndtri
 
 __all__ = [
     "BOUNDS_PASSES",
+    "BOUND_FALSE_BIN",
     "GRID",
     "HEAVY_SPAN",
     "dp_bounds",

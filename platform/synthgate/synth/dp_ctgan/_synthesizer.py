@@ -44,6 +44,7 @@ from synthgate.privacy import (
     compose,
     gaussian_sigma_for_rho,
 )
+from synthgate.synth._dp_histograms import BOUNDS_PASSES
 from synthgate.synth.dp_ctgan._model import Critic, Generator, activate
 from synthgate.synth.dp_ctgan._transform import (
     ColumnKind,
@@ -262,13 +263,13 @@ class DPCTGANSynthesizer:
                 kinds.append(("histogram", c.name))
             else:
                 if c.bounds is None:
-                    kinds.append(("bounds", c.name))
+                    kinds += [(kind, c.name) for kind in BOUNDS_PASSES]
                 kinds.append(("quantiles", c.name))
         discovered = sum(kind == "partition-selection" for kind, _ in kinds)
         selection_delta_total = privacy.delta / 2 if discovered else 0.0
         accountant_delta = privacy.delta - selection_delta_total
         rho_pre = self.params.preprocessing_share * _rho_for(privacy.epsilon, accountant_delta)
-        weight = sum(0.5 if kind == "bounds" else 1.0 for kind, _ in kinds)
+        weight = sum(0.5 if kind in BOUNDS_PASSES else 1.0 for kind, _ in kinds)
         unit = rho_pre / max(weight, 1.0)
         sigma = gaussian_sigma_for_rho(unit)
         budget = TransformBudget(
@@ -280,8 +281,8 @@ class DPCTGANSynthesizer:
         noise = {
             "partition-selection": budget.histogram_sigma,
             "histogram": budget.histogram_sigma,
-            "bounds": budget.bounds_sigma,
             "quantiles": budget.quantile_sigma,
+            **dict.fromkeys(BOUNDS_PASSES, budget.bounds_sigma),
         }
         planned = [
             GaussianMechanism(

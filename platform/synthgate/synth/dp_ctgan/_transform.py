@@ -2,9 +2,11 @@
 
 Nothing here fits on raw values without noise: category domains are declared
 (schema, spec) or discovered by DP partition selection; numeric bounds are
-declared or come from a noisy histogram over a fixed, data-independent
-logarithmic grid; the quantile transform is a noisy histogram inside those
-bounds; conditional-vector frequencies are noisy counts. Each of these is a
+declared or come from DP bounds (a fixed logarithmic grid, then two zoom
+passes: ``synth/_dp_histograms``); the quantile transform is a noisy histogram
+inside those bounds whose last cell counts the nulls (a column whose noisy null
+count is below the noise floor is released without nulls; categorical columns
+count their nulls the same way); conditional-vector frequencies are noisy counts. Each of these is a
 Gaussian mechanism with L2 sensitivity 1 (one row adds one count to one bin of
 the column's histogram) and is returned to the caller for accounting.
 """
@@ -24,18 +26,20 @@ from scipy.special import ndtr, ndtri
 from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
 from synthgate.errors import SynthesisError
 from synthgate.privacy import GaussianMechanism
+from synthgate.synth._dp_histograms import (
+    BOUND_FALSE_BIN,
+    BOUNDS_PASSES,
+    dp_bounds,
+    norm_sub,
+    null_floor,
+    trim_tails,
+)
 
 __all__ = ["ColumnKind", "DPTransformer", "PreprocessingFailed", "Span", "TransformBudget"]
 
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "us")
 _US_PER_DAY = 86_400_000_000
-# a fixed grid of magnitudes: 0, ±10^k for k in [-4, 15] at 2 steps per decade (coarse
-# bins hold more rows, so they rise above the noise; the fine histogram adds precision)
-_DECADES = np.arange(-4.0, 15.0 + 1e-9, 1.0 / 2.0)
-_GRID = np.concatenate([-(10.0 ** _DECADES[::-1]), [0.0], 10.0**_DECADES])
 FINE_BINS = 64
-BOUND_QUANTILE = 0.002
-BOUND_FALSE_BIN = 0.01
 Z_CLIP = 5.0
 _PSEUDO = 0.5  # public pseudo-count per bin: a flat prior, not data
 
@@ -367,6 +371,9 @@ def _fit_categorical(
         values = values.astype(str)
     counts_by_value = values.value_counts()
     sigma = budget.histogram_sigma
+    # the nulls are one more cell of the same histogram (each row counts once)
+    noisy_nulls = float(len(series) - len(values)) + float(rng.normal(0.0, sigma))
+    nullable = col.nullable and noisy_nulls > null_floor(sigma)
     if domain is not None:
         categories = list(domain)
         raw = np.array([float(counts_by_value.get(c, 0)) for c in categories])
@@ -375,7 +382,7 @@ def _fit_categorical(
             col.name,
             ColumnKind.CATEGORICAL,
             col.type,
-            col.nullable,
+            nullable,
             categories,
             noisy.tolist(),
             has_other=False,
@@ -406,19 +413,13 @@ def _fit_categorical(
         col.name,
         ColumnKind.CATEGORICAL,
         col.type,
-        col.nullable,
+        nullable,
         categories,
         kept_counts.tolist(),
         has_other=True,
         declared=False,
     )
     return info, [mech]
-
-
-def _dp_quantile(edges: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], q: float) -> float:
-    cdf = np.concatenate([[0.0], np.cumsum(counts)])
-    cdf /= cdf[-1]
-    return float(np.interp(q, cdf, edges))
 
 
 def _fit_numeric(
@@ -431,42 +432,41 @@ def _fit_numeric(
         lo, hi = float(col.bounds[0]), float(col.bounds[1])
         declared = True
     else:
-        grid = _GRID
-        raw = np.histogram(np.clip(x, grid[0], grid[-1]), bins=grid)[0].astype(np.float64)
-        noisy = _noisy(raw, budget.bounds_sigma, rng)
-        # post-processing: bins whose noisy count is below a few σ are noise
-        # (threshold: fewer than 1% chance that any empty bin passes by noise)
-        cut = budget.bounds_sigma * float(ndtri(1.0 - BOUND_FALSE_BIN / len(noisy)))
-        noisy = np.where(noisy > cut, noisy, 0.0)
-        mechs.append(GaussianMechanism("preprocess", f"bounds:{col.name}", budget.bounds_sigma))
-        if noisy.sum() <= 0:
+        found = dp_bounds(x, budget.bounds_sigma, rng)
+        mechs += [
+            GaussianMechanism("preprocess", f"{kind}:{col.name}", budget.bounds_sigma)
+            for kind in BOUNDS_PASSES
+        ]
+        if found is None:
             raise PreprocessingFailed(
                 f"column {col.name!r} has too few rows to find its range under differential "
                 "privacy at this epsilon",
                 hint=f"declare synthesis.columns.{col.name}.min and .max, or raise the epsilon",
                 ran=mechs,
             )
-        lo = _dp_quantile(grid, noisy, BOUND_QUANTILE)
-        hi = _dp_quantile(grid, noisy, 1.0 - BOUND_QUANTILE)
+        lo, hi, _ = found
         declared = False
+    integer = col.type in {LogicalType.INTEGER} or col.type is LogicalType.DATE
+    if integer:  # the integers inside the range
+        lo, hi = math.ceil(lo), math.floor(hi)
     if not hi > lo:
         hi = lo + 1.0
-    integer = col.type in {LogicalType.INTEGER} or col.type is LogicalType.DATE
-    if integer:
-        lo, hi = math.floor(lo), math.ceil(hi)
-        if hi <= lo:
-            hi = lo + 1
     edges = np.linspace(lo, hi, FINE_BINS + 1)
+    # one histogram: the bins inside the range, then the nulls (each row in one cell)
     raw = np.histogram(np.clip(x, lo, hi), bins=edges)[0].astype(np.float64)
-    noisy = np.maximum(_noisy(raw, budget.quantile_sigma, rng), 0.0) + _PSEUDO
+    noisy = _noisy(np.append(raw, float(len(series) - len(x))), budget.quantile_sigma, rng)
     mechs.append(GaussianMechanism("preprocess", f"quantiles:{col.name}", budget.quantile_sigma))
-    cdf = np.concatenate([[0.0], np.cumsum(noisy)])
+    floor = budget.quantile_sigma * float(ndtri(1.0 - BOUND_FALSE_BIN / FINE_BINS))
+    shape = norm_sub(trim_tails(noisy[:-1], floor))
+    shape = shape + _PSEUDO * (shape > 0) if shape.sum() > 0 else np.ones(FINE_BINS)
+    cdf = np.concatenate([[0.0], np.cumsum(shape)])
     cdf /= cdf[-1]
+    nullable = col.nullable and bool(noisy[-1] > null_floor(budget.quantile_sigma))
     info = ColumnInfo(
         col.name,
         ColumnKind.NUMERIC,
         col.type,
-        col.nullable,
+        nullable,
         edges=edges.tolist(),
         cdf=cdf.tolist(),
         integer=integer,

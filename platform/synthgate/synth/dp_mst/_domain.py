@@ -33,7 +33,12 @@ from scipy.special import ndtri
 from synthgate.contracts import ColumnSchema, LogicalType
 from synthgate.errors import SynthesisError
 from synthgate.privacy import GaussianMechanism
-from synthgate.synth._dp_histograms import BOUNDS_PASSES, dp_bounds, norm_sub, trim_tails
+from synthgate.synth._dp_histograms import (
+    BOUNDS_PASSES,
+    dp_bounds,
+    norm_sub,
+    trim_tails,
+)
 from synthgate.synth.dp_ctgan._transform import (
     TransformBudget,
     _fit_categorical,
