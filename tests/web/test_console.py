@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -282,3 +283,39 @@ def test_audit_filters(client: TestClient, seeded: Seeded, since: str) -> None:
     assert "Hash chain verified" in page.text
     assert "user.added" not in page.text
     assert client.get("/audit?since=yesterday-ish").status_code == 400
+
+
+def test_the_audit_page_verifies_from_its_last_checkpoint(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgate.audit import AuditLog as Log
+
+    walked: list[int] = []
+    real = Log._verify_in
+
+    def counting(self: Log, s: Any, start: Any) -> Any:
+        report = real(self, s, start)
+        walked.append(report.checked)
+        return report
+
+    monkeypatch.setattr(Log, "_verify_in", counting)
+    sign_in(client, "dave")
+    total = len(list(AuditLog(seeded.store).events()))
+    first = client.get("/audit")
+    assert "all " in first.text
+    assert walked == [total]  # the first view walks the whole chain
+    for i in range(3):
+        AuditLog(seeded.store).append(actor="x", action="test.event", subject=str(i))
+    second = client.get("/audit")
+    assert walked[-1] == 3  # only what came after the checkpoint
+    assert f"events {total + 1} to {total + 3} checked now" in second.text
+    assert "Check the whole chain" in second.text
+    client.get("/audit")
+    assert walked[-1] == 0
+    client.get("/audit?full=1")
+    assert walked[-1] == total + 3
+    # an event rewritten after it was verified is found at the checkpoint
+    with seeded.store.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE audit_events SET hash = 'x' WHERE seq = {total + 3}")
+    broken = client.get("/audit")
+    assert f"Hash chain BROKEN at event {total + 3}" in broken.text

@@ -365,6 +365,7 @@ def audit(
     action: str = "",
     subject: str = "",
     since: str = "",
+    full: bool = False,
 ) -> HTMLResponse:
     _require_read(session.actor)
     store = config_of(request).store
@@ -389,7 +390,8 @@ def audit(
         status_code=400 if error else 200,
         section="audit",
         events=events,
-        chain=q.verify_chain(store),
+        chain=q.verify_chain_since_checkpoint(store, full=full),
+        full_at=q.watch_of(store).full_at,
         error=error,
         f={"actor": actor, "action": action, "subject": subject, "since": since},
     )

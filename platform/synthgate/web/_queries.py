@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
-from synthgate.audit import AuditLog, ChainReport, EventRecord
+from synthgate.audit import AuditLog, ChainReport, ChainWatch, EventRecord
 from synthgate.errors import SynthgateError
 from synthgate.privacy import BudgetLedger
 from synthgate.release import ReleaseStatus, approvals_of, load_policy
@@ -38,6 +39,8 @@ __all__ = [
     "run_epsilon",
     "stage_dicts",
     "verify_chain",
+    "verify_chain_since_checkpoint",
+    "watch_of",
 ]
 
 _DEFAULT_POLICY = "default"
@@ -207,7 +210,26 @@ def _details(text: str) -> dict[str, Any]:
 
 
 def verify_chain(store: Store) -> ChainReport:
+    """The whole chain, checked now."""
     return AuditLog(store).verify()
+
+
+_WATCHES: dict[str, ChainWatch] = {}
+_WATCHES_LOCK = threading.Lock()
+
+
+def watch_of(store: Store) -> ChainWatch:
+    """The process's incremental verifier of *store*'s chain (see :class:`ChainWatch`)."""
+    with _WATCHES_LOCK:
+        watch = _WATCHES.get(store.url)
+        if watch is None:
+            watch = _WATCHES[store.url] = ChainWatch(store)
+        return watch
+
+
+def verify_chain_since_checkpoint(store: Store, *, full: bool = False) -> ChainReport:
+    """The chain from the last event this process verified on; all of it with *full*."""
+    return watch_of(store).verify(full=full)
 
 
 def list_runs(store: Store, *, status: str | None = None, limit: int = 100) -> list[RunRow]:
