@@ -13,7 +13,7 @@ from synthgate.pii import (
     classify_columns,
     refill,
 )
-from synthgate.pii._entities import entity_from_name
+from synthgate.pii._entities import entity_from_name, id_from_name, weak_person_hint
 from synthgate.pii._fake import fake_values
 
 
@@ -25,7 +25,23 @@ from synthgate.pii._fake import fake_values
         ("customerEmail", "EMAIL_ADDRESS"),
         ("phone", "PHONE_NUMBER"),
         ("ssn", "US_SSN"),
-        ("first_name", "PERSON"),
+        ("first_name", "FIRST_NAME"),
+        ("fname", "FIRST_NAME"),
+        ("given_name", "FIRST_NAME"),
+        ("name_given", "FIRST_NAME"),
+        ("Vorname", "FIRST_NAME"),
+        ("Prénom", "FIRST_NAME"),
+        ("voornaam", "FIRST_NAME"),
+        ("customer_first_name", "FIRST_NAME"),
+        ("surname", "LAST_NAME"),
+        ("last_name", "LAST_NAME"),
+        ("name_family", "LAST_NAME"),
+        ("Nachname", "LAST_NAME"),
+        ("apellido", "LAST_NAME"),
+        ("cognome", "LAST_NAME"),
+        ("name", "PERSON"),
+        ("full_name", "PERSON"),
+        ("patient_name", "PERSON"),
         ("date_of_birth", "DATE_OF_BIRTH"),
         ("zip", "ZIP_CODE"),
         ("ip_address", "IP_ADDRESS"),
@@ -37,10 +53,44 @@ from synthgate.pii._fake import fake_values
         ("username_count", None),
         ("page", None),
         ("region", None),
+        ("first_seen", None),
+        ("last_login", None),
+        # bare words are weak hints (values must agree), not entities by name
+        ("first", None),
+        ("last", None),
+        ("nom", None),
+        # identifiers are found by values; a name alone never makes one
+        ("c_case_number", None),
+        ("id", None),
     ],
 )
 def test_column_name_hints(column: str, entity: str | None) -> None:
     assert entity_from_name(column) == entity
+
+
+@pytest.mark.parametrize(
+    ("column", "weak", "identifier"),
+    [
+        ("first", "FIRST_NAME", False),
+        ("given", "FIRST_NAME", False),
+        ("last", "LAST_NAME", False),
+        ("nom", "LAST_NAME", False),
+        ("id", None, True),
+        ("rownames", None, True),
+        ("Unnamed: 0", None, True),
+        ("c_case_number", None, True),
+        ("customer_id", None, True),
+        ("order_ref", None, True),
+        # negatives
+        ("first_seen", None, False),
+        ("identity_verified", None, False),
+        ("video", None, False),
+        ("name", None, False),
+    ],
+)
+def test_weak_and_identifier_name_hints(column: str, weak: str | None, identifier: bool) -> None:
+    assert weak_person_hint(column) == weak
+    assert id_from_name(column) is identifier
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +133,11 @@ def test_presidio_finds_entities_from_values_alone(people: pd.DataFrame) -> None
     for col in ("col_a", "col_b", "col_c", "col_d", "col_e"):
         assert found[col].pii_class is PiiClass.DIRECT
         assert found[col].share >= 0.5
-    for col in ("tier", "product", "spend"):
+    for col in ("tier", "spend"):
         assert found[col].pii_class is PiiClass.NONE, col
+    # 150 distinct catch phrases of three words: free text, never an identifier
+    assert found["product"].pii_class is PiiClass.FREE_TEXT
+    assert found["product"].entity is None
 
 
 @pytest.mark.slow

@@ -83,13 +83,15 @@ def test_entity_is_found(
 
 NEGATIVES: list[tuple[str, Callable[[Any, int], object]]] = [
     ("tier", lambda f, i: ["free", "pro", "enterprise"][i % 3]),
-    ("product", lambda f, i: f.catch_phrase()),
     ("status", lambda f, i: ["active", "churned", "paused"][i % 3]),
-    ("sku", lambda f, i: f"SKU-{f.bothify('??##').upper()}"),
+    # product codes of order lines repeat; a catalogue's unique SKUs are no one's id either
+    ("sku", lambda f, i: f"SKU-{1000 + i % 17 * 37}-{'ABCD'[i % 4]}{i % 7}"),
+    ("product_code", lambda f, i: f.bothify("PRD-####-??").upper()),
     ("colour", lambda f, i: f.color_name()),
     ("amount", lambda f, i: f"{f.pyfloat(min_value=1, max_value=900, right_digits=2)}"),
-    # a number then words is an address only with capitals ("12 Baker Street")
-    ("line", lambda f, i: f"{i % 9 + 1} {f.word()} of {f.word()} {f.word()}"),
+    ("visits", lambda f, i: str(i % 13)),
+    ("diagnosis", lambda f, i: ["E11.9", "I10", "J45.909", "M54.5", "K21.9"][i % 5]),
+    ("day", lambda f, i: f.date_between("-2y").isoformat()),
 ]
 
 
@@ -99,6 +101,25 @@ def test_no_pii_is_found_in_ordinary_columns(
 ) -> None:
     finding = _classify({column: _column(make)})[column]
     assert finding.pii_class is PiiClass.NONE, finding.entity
+    assert finding.entity is None
+    assert not finding.suspected
+
+
+# many distinct values of several words: free text (dropped or redacted), never an identifier
+PHRASES: list[tuple[str, Callable[[Any, int], object]]] = [
+    ("product", lambda f, i: f.catch_phrase()),
+    # a number then words is an address only with capitals ("12 Baker Street")
+    ("line", lambda f, i: f"{i % 9 + 1} {f.word()} of {f.word()} {f.word()}"),
+    ("emp_title", lambda f, i: f.job()),
+]
+
+
+@pytest.mark.parametrize(("column", "make"), PHRASES, ids=[n[0] for n in PHRASES])
+def test_many_distinct_phrases_are_free_text(
+    column: str, make: Callable[[Any, int], object]
+) -> None:
+    finding = _classify({column: _column(make)})[column]
+    assert finding.pii_class is PiiClass.FREE_TEXT
     assert finding.entity is None
 
 
@@ -137,8 +158,8 @@ def test_known_false_positives() -> None:
         }
     )
     assert found["contact"].entity != "UK_NHS"
-    assert found["customer_id"].entity != "US_BANK_NUMBER"
-    assert found["customer_id"].pii_class is PiiClass.NONE
+    # a unique id is an identifier, but of the record, not a bank account
+    assert found["customer_id"].entity == "RECORD_ID"
     assert found["product_name"].entity != "PERSON"
     assert found["product"].entity != "PERSON"
 
@@ -154,7 +175,7 @@ def test_hint_only_entities_need_their_column_name() -> None:
     found = _classify({"bank_account": digits, "reference": digits})
     assert found["bank_account"].entity == "US_BANK_NUMBER"
     assert found["bank_account"].pii_class is PiiClass.DIRECT
-    assert found["reference"].entity is None
+    assert found["reference"].entity == "RECORD_ID"  # unique numbers: a record id
 
 
 CUSTOMER = CustomRecognizer(
@@ -171,13 +192,14 @@ def test_custom_recognizer_from_values_alone() -> None:
     assert found.entity == "CUSTOMER_ID"
     assert found.pii_class is PiiClass.DIRECT
     assert found.share >= 0.9
-    # without the pack's recognizer the same column holds nothing
-    assert _classify({"ref": values})["ref"].entity is None
+    # without the pack's recognizer the same unique codes are record identifiers
+    assert _classify({"ref": values})["ref"].entity == "RECORD_ID"
 
 
 def test_custom_recognizer_does_not_match_near_misses() -> None:
     values = _column(lambda f, i: f.bothify("CUS-####-?").upper())
-    assert _classify({"ref": values}, (CUSTOMER,))["ref"].entity is None
+    # unique codes are record identifiers, but not the pack's customer ids
+    assert _classify({"ref": values}, (CUSTOMER,))["ref"].entity == "RECORD_ID"
 
 
 def test_custom_recognizer_by_column_name() -> None:
@@ -200,8 +222,16 @@ def test_free_text_with_pii_is_free_text() -> None:
     assert found.pii_class is PiiClass.FREE_TEXT
 
 
-def test_free_text_without_pii_is_not() -> None:
+def test_free_text_without_detected_pii_is_still_free_text() -> None:
     found = _classify({"notes": _column(lambda f, i: f.sentence(nb_words=10))})["notes"]
+    assert found.pii_class is PiiClass.FREE_TEXT
+    assert found.entity is None
+    assert found.evidence == ("free text",)
+
+
+def test_repeated_sentences_are_not_free_text() -> None:
+    texts = ["Delivered on time and in good order", "Returned by the customer for a refund"]
+    found = _classify({"outcome": [texts[i % 2] for i in range(N)]})["outcome"]
     assert found.pii_class is PiiClass.NONE
 
 

@@ -1,6 +1,7 @@
-"""PII detection (Presidio + column-name hints), masking plans and the leak scan."""
+"""PII detection (column names, Presidio, name dictionaries, uniqueness and shape),
+masking plans and the leak scan."""
 
-from synthgate.pii._classify import ColumnFinding, PiiClass, classify_columns
+from synthgate.pii._classify import ColumnFinding, PiiClass, Signals, classify_columns
 from synthgate.pii._entities import ENTITIES, entity_from_name
 from synthgate.pii._leak import LeakScanner, scan_text_columns
 from synthgate.pii._mask import (
@@ -10,6 +11,7 @@ from synthgate.pii._mask import (
     MaskPlan,
     apply_plan,
     build_plan,
+    check_masked_copy,
     masked_copy,
     refill,
 )
@@ -39,8 +41,10 @@ __all__ = [
     "MaskPlan",
     "PiiClass",
     "Pseudonymizer",
+    "Signals",
     "apply_plan",
     "build_plan",
+    "check_masked_copy",
     "check_regex",
     "classify_columns",
     "entity_from_name",

@@ -51,6 +51,7 @@ def analyzer() -> Any:
     with _LOCK:
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
         from presidio_analyzer.nlp_engine import NlpEngineProvider
+        from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
 
         provider = NlpEngineProvider(
             nlp_configuration={
@@ -59,6 +60,8 @@ def analyzer() -> Any:
             }
         )
         engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        # Presidio ships it but does not load it by default
+        engine.registry.add_recognizer(UkNinoRecognizer(supported_language="en"))
         for i, (entity, regex, score, context) in enumerate(_EXTRA_PATTERNS):
             engine.registry.add_recognizer(
                 PatternRecognizer(

@@ -2,7 +2,10 @@
 
 Real values are never kept in plain text: the scanner holds HMAC-SHA256
 digests under a key drawn for this scan and discarded with it, and compares
-digests of the output's values against them.
+digests of the output's values against them. Every released text column is
+checked against the values of every column classified or suspected as a direct
+identifier, except the values that column itself holds in the real table ("Low"
+in a risk-score column is no replay of the surname Low).
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ class LeakScanner:
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
         self._digests: set[bytes] = set()
+        # per column: identifier digests that are also that column's own real values
+        self._own: dict[str, set[bytes]] = {}
+        # integer identifier columns, checked against their own real values only (a small
+        # number in any other column says nothing)
+        self._integers: dict[str, set[bytes]] = {}
 
     def digest(self, value: object) -> bytes:
         return hmac.new(self._key, normalise(value).encode(), hashlib.sha256).digest()
@@ -40,8 +48,23 @@ class LeakScanner:
         )
 
     def add_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
-        for col in columns:
-            self.add(frame[col].dropna().unique().tolist())
+        """The real values of *columns* (identifiers); the other text columns' own values
+        are noted so that a value they hold anyway does not count as a replay."""
+        chosen = list(columns)
+        for col in chosen:
+            values = frame[col].dropna().unique().tolist()
+            self.add(values)
+            if pd.api.types.is_integer_dtype(frame[col].dtype):
+                self._integers[str(col)] = {self.digest(v) for v in values}
+        if not self._digests:
+            return
+        for col in frame.columns:
+            if col in chosen or not _textual(frame[col]):
+                continue
+            own = {self.digest(v) for v in frame[col].dropna().unique().tolist()}
+            shared = own & self._digests
+            if shared:
+                self._own[str(col)] = shared
 
     def __len__(self) -> int:
         return len(self._digests)
@@ -50,15 +73,30 @@ class LeakScanner:
         return self.digest(value) in self._digests
 
     def scan(self, frame: pd.DataFrame) -> dict[str, int]:
-        """Per text column of *frame*, how many cells equal a real identifier."""
+        """Per text column of *frame* (and integer identifier column), how many cells
+        equal a real identifier."""
         counts: dict[str, int] = {}
         for col in frame.columns:
             series = frame[col]
-            if series.dtype != object and not isinstance(series.dtype, pd.StringDtype):
+            ints = self._integers.get(str(col))
+            if ints is not None and pd.api.types.is_integer_dtype(series.dtype):
+                counts[str(col)] = sum(
+                    1 for v in series.dropna().tolist() if self.digest(v) in ints
+                )
                 continue
-            hits = series.dropna().map(lambda v: self.digest(v) in self._digests)
-            counts[str(col)] = int(hits.sum())
+            if not _textual(series):
+                continue
+            own = self._own.get(str(col), set())
+            counts[str(col)] = sum(
+                1
+                for v in series.dropna().tolist()
+                if (d := self.digest(v)) in self._digests and d not in own
+            )
         return counts
+
+
+def _textual(series: pd.Series) -> bool:
+    return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
 
 
 _NOT_LEAKS = frozenset({"LOCATION", "ORGANIZATION"})

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synthgate.contracts import LogicalType, TableSchema
 from synthgate.errors import ConfigError
 from synthgate.pii._classify import ColumnFinding, PiiClass
+from synthgate.pii._entities import ENTITIES
 from synthgate.pii._fake import fake_values
 from synthgate.pii._leak import LeakScanner
 from synthgate.pii._pseudo import Pseudonymizer
@@ -37,6 +39,7 @@ __all__ = [
     "MaskPlan",
     "apply_plan",
     "build_plan",
+    "check_masked_copy",
     "masked_copy",
     "refill",
 ]
@@ -64,6 +67,16 @@ class ColumnAction:
     entity: str | None
     pii_class: PiiClass
     reason: str
+    suspected: bool = False  # classified on partial evidence
+    from_spec: bool = False  # the job spec's pii.columns decided it
+    locale: str | None = None  # for fake values of the same kind (names)
+    case: str | None = None  # "lower" / "upper": fake values are written the same way
+    shapes: tuple[str, ...] = ()  # for fake codes of the same shape
+
+    @property
+    def undecided(self) -> bool:
+        """Suspected, and the job spec has not said what to do with it."""
+        return self.suspected and not self.from_spec
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +85,11 @@ class ColumnAction:
             "entity": self.entity,
             "pii_class": self.pii_class.value,
             "reason": self.reason,
+            "suspected": self.suspected,
+            "from_spec": self.from_spec,
+            "locale": self.locale,
+            "case": self.case,
+            "shapes": list(self.shapes),
         }
 
 
@@ -143,6 +161,62 @@ def _checked(
     return action, None
 
 
+def _entity_action(
+    entity: str | None, entity_actions: Mapping[str, MaskAction]
+) -> tuple[str, MaskAction] | None:
+    """The pack's action for *entity*, or for the entity it belongs to (FIRST_NAME → PERSON)."""
+    while entity is not None:
+        if entity in entity_actions:
+            return entity, entity_actions[entity]
+        entity = ENTITIES[entity].parent if entity in ENTITIES else None
+    return None
+
+
+def _suspicion(finding: ColumnFinding) -> str:
+    return f"suspected {_label(finding)} ({', '.join(finding.evidence) or 'partial evidence'})"
+
+
+def _decide(
+    finding: ColumnFinding,
+    col_type: LogicalType,
+    class_actions: Mapping[PiiClass, MaskAction],
+    overrides: Mapping[str, MaskAction],
+    entity_actions: Mapping[str, MaskAction],
+) -> tuple[MaskAction, str, str]:
+    """The wanted action, where it comes from (for messages) and why."""
+    if finding.column in overrides:
+        reason = "set in the job spec (pii.columns)"
+        if finding.suspected:
+            reason = f"{_suspicion(finding)}; {reason}"
+        return overrides[finding.column], f"pii.columns.{finding.column}", reason
+    by_entity = _entity_action(finding.entity, entity_actions)
+    if by_entity is not None:
+        entity, wanted = by_entity
+        return wanted, f"policy pii.entities.{entity}", f"policy action for {_label(finding)}"
+    if finding.pii_class is not PiiClass.NONE:
+        wanted = class_actions.get(finding.pii_class, MaskAction.DROP)
+        reason = f"policy action for {finding.pii_class.value.replace('_', ' ')}s"
+        if finding.suspected:
+            reason = (
+                f"{_suspicion(finding)}: treated as a direct identifier until "
+                f"pii.columns.{finding.column} decides"
+            )
+        if wanted is MaskAction.GENERALIZE and not _can_generalize(finding, col_type):
+            wanted = MaskAction.KEEP
+            reason = (
+                f"no generalization for {_label(finding)}; learned as is "
+                "(differential privacy covers quasi-identifiers)"
+            )
+        return wanted, f"policy pii.{finding.pii_class.value}", reason
+    if col_type is LogicalType.IDENTIFIER:
+        return (
+            MaskAction.REKEY,
+            "",
+            "key column: fresh keys are generated, real keys are never learned",
+        )
+    return MaskAction.KEEP, "", "no PII found"
+
+
 def build_plan(
     findings: list[ColumnFinding],
     schema: TableSchema,
@@ -152,41 +226,34 @@ def build_plan(
     entity_actions: Mapping[str, MaskAction] | None = None,
 ) -> MaskPlan:
     """Decide per column: the job spec's override, else the policy's action for the
-    entity, else for the class. Direct identifiers are never learned."""
+    entity (or the entity it belongs to), else for the class. Direct identifiers are
+    never learned; a suspected one is, only when the job spec says so explicitly."""
     entity_actions = entity_actions or {}
     actions = []
     for finding in findings:
         col = schema.column(finding.column)
-        if finding.column in overrides:
-            wanted = overrides[finding.column]
-            origin = f"pii.columns.{finding.column}"
-            reason = "set in the job spec (pii.columns)"
-        elif finding.entity is not None and finding.entity in entity_actions:
-            wanted = entity_actions[finding.entity]
-            origin = f"policy pii.entities.{finding.entity}"
-            reason = f"policy action for {_label(finding)}"
-        elif finding.pii_class is not PiiClass.NONE:
-            wanted = class_actions.get(finding.pii_class, MaskAction.DROP)
-            origin = f"policy pii.{finding.pii_class.value}"
-            reason = f"policy action for {finding.pii_class.value.replace('_', ' ')}s"
-            if wanted is MaskAction.GENERALIZE and not _can_generalize(finding, col.type):
-                wanted = MaskAction.KEEP
-                reason = (
-                    f"no generalization for {_label(finding)}; learned as is "
-                    "(differential privacy covers quasi-identifiers)"
-                )
-        elif col.type is LogicalType.IDENTIFIER:
-            wanted = MaskAction.REKEY
-            origin = ""
-            reason = "key column: fresh keys are generated, real keys are never learned"
-        else:
-            wanted = MaskAction.KEEP
-            origin = ""
-            reason = "no PII found"
-        action, refused = _checked(wanted, finding, col.type, origin)
+        wanted, origin, reason = _decide(
+            finding, col.type, class_actions, overrides, entity_actions
+        )
+        from_spec = finding.column in overrides
+        pii_class = finding.pii_class
+        if finding.suspected and from_spec and wanted in MODEL_ACTIONS:
+            # the spec owner says the suspicion is wrong: the column is no PII for the plan
+            pii_class = PiiClass.NONE
+        checked = replace(finding, pii_class=pii_class)
+        action, refused = _checked(wanted, checked, col.type, origin)
         actions.append(
             ColumnAction(
-                finding.column, action, finding.entity, finding.pii_class, refused or reason
+                finding.column,
+                action,
+                finding.entity,
+                pii_class,
+                refused or reason,
+                suspected=finding.suspected,
+                from_spec=from_spec,
+                locale=finding.locale,
+                case=finding.case,
+                shapes=finding.shapes,
             )
         )
     return MaskPlan(tuple(actions), tuple(schema.column_names))
@@ -219,6 +286,60 @@ def apply_plan(
     return pd.DataFrame(out, index=frame.index)
 
 
+def _fake_column(
+    act: ColumnAction, n: int, *, integer: bool, seed: int, avoid: LeakScanner | None
+) -> Any:
+    """*n* fake values for a FAKE column: of the column's kind, locale, case and shape;
+    integer identifiers get fresh unique numbers (:func:`_fresh_integers`)."""
+    if integer:
+        return _fresh_integers(n, seed=seed, avoid=avoid)
+    return pd.Series(
+        fake_values(
+            act.entity,
+            n,
+            seed=seed,
+            avoid=avoid,
+            unique=act.entity in _KEY_ENTITIES,
+            locale=act.locale,
+            case=act.case,
+            shapes=act.shapes,
+        ),
+        dtype=object,
+    )
+
+
+def _fresh_integers(n: int, *, seed: int, avoid: LeakScanner | None) -> Any:
+    """*n* distinct random integers, each with two more digits than *n* has (at least
+    six), none equal to a real identifier: fresh ids that say nothing about the real
+    ones, not even their range."""
+    digits = max(6, len(str(max(n, 1))) + 2)
+    low, high = 10 ** (digits - 1), 10**digits
+    rng = np.random.default_rng(seed)
+    drawn = (rng.choice(high - low, size=n, replace=False) + low).tolist()
+    if avoid is not None:
+        taken = set(drawn)
+        for i, first in enumerate(drawn):
+            value = first
+            while value in avoid or (value != first and value in taken):
+                value = int(rng.integers(low, high))
+            if value != first:
+                taken.add(value)
+                drawn[i] = value
+    return pd.array(drawn, dtype="Int64")
+
+
+_SINGLE_NAMES = frozenset({"FIRST_NAME", "LAST_NAME"})
+#: entities whose values are unique per row: fakes and surrogates stay unique
+_KEY_ENTITIES = frozenset({None, "RECORD_ID"})
+
+
+def _integer(schema: TableSchema, column: str) -> bool:
+    col = schema.column(column)
+    return col.type is LogicalType.INTEGER or (
+        col.type is LogicalType.IDENTIFIER and "INT" in col.native_type.upper()
+    )
+
+
 def _keyed_column(
     act: ColumnAction,
     schema: TableSchema,
@@ -226,17 +347,26 @@ def _keyed_column(
     pseudonymizer: Pseudonymizer,
     avoid: LeakScanner | None,
 ) -> Any:
-    """Surrogates for synthetic rows 1..n, drawn under the key: unique, the same for the
-    same key and row count in every run and table, and never derived from a real value."""
+    """Surrogates for synthetic rows 1..n, drawn under the key: the same for the same key
+    and row count in every run and table, never derived from a real value, and unique
+    for keys and identifiers."""
     native = schema.column(act.column).native_type.upper()
-    if act.entity is None and "INT" in native:
+    if act.entity in _KEY_ENTITIES and ("INT" in native or _integer(schema, act.column)):
         tokens = [f"{i:012d}" for i in range(1, n + 1)]
         numbers = pseudonymizer.surrogates("SEQUENCE", tokens)
         return pd.array([int(t) for t in numbers], dtype="Int64")
     label = act.entity or "KEY"
     return pd.Series(
         fake_values(
-            act.entity, n, seed=pseudonymizer.sequence_seed(label), avoid=avoid, unique=True
+            act.entity,
+            n,
+            seed=pseudonymizer.sequence_seed(label),
+            avoid=avoid,
+            # unique, except single first or last names (a list of a few thousand)
+            unique=act.entity not in _SINGLE_NAMES,
+            locale=act.locale,
+            case=act.case,
+            shapes=act.shapes,
         ),
         dtype=object,
     )
@@ -266,10 +396,11 @@ def refill(
                 act.entity, out[act.column], generalization or Generalization()
             )
         elif act.action is MaskAction.FAKE:
-            out[act.column] = pd.Series(
-                fake_values(act.entity, n, seed=seed + i, avoid=avoid),
-                index=out.index,
-                dtype=object,
+            values = _fake_column(
+                act, n, integer=_integer(schema, act.column), seed=seed + i, avoid=avoid
+            )
+            out[act.column] = (
+                values if not isinstance(values, pd.Series) else values.set_axis(out.index)
             )
         elif act.action is MaskAction.REKEY:
             native = schema.column(act.column).native_type.upper()
@@ -298,6 +429,29 @@ def _pseudonymized(pseudonymizer: Pseudonymizer, entity: str | None, series: pd.
     return pseudonymizer.map(entity, series)
 
 
+def check_masked_copy(plan: MaskPlan) -> None:
+    """Refuse a masked copy while a suspected identifier is undecided: one line naming
+    the columns and the job-spec line that decides them."""
+    undecided = [a for a in plan.actions if a.undecided]
+    if not undecided:
+        return
+    kinds = ", ".join(f"{a.column} ({_entity_label(a.entity)})" for a in undecided)
+    line = ", ".join(f"{a.column}: {_suggested(a)}" for a in undecided)
+    raise ConfigError(
+        f"masked copy refused: {kinds} may identify people and would be copied unless the "
+        f"job spec decides; add pii.columns: {{{line}}} (or keep for a column that is not "
+        "personal data)"
+    )
+
+
+def _entity_label(entity: str | None) -> str:
+    return ENTITIES[entity].label if entity in ENTITIES else (entity or "identifier")
+
+
+def _suggested(act: ColumnAction) -> str:
+    return "pseudonymize" if act.entity in _KEY_ENTITIES else "fake"
+
+
 def masked_copy(
     frame: pd.DataFrame,
     plan: MaskPlan,
@@ -311,13 +465,15 @@ def masked_copy(
 ) -> pd.DataFrame:
     """The real rows with the plan applied column by column: NOT differentially private.
 
+    Refused (:func:`check_masked_copy`) while a suspected identifier is undecided.
     Pseudonymized and key (REKEY) columns keep referential integrity: the same
     value gets the same keyed surrogate in every table masked under the same key,
-    so a masked copy always needs the key. Faked columns get independent values;
-    free text is redacted (identifiers replaced by keyed surrogates, or by entity
-    placeholders when *redact_with_surrogate* is false); kept columns are copied
-    as they are.
+    so a masked copy always needs the key. Faked columns get independent values of
+    the same kind; free text is redacted (identifiers replaced by keyed surrogates,
+    or by entity placeholders when *redact_with_surrogate* is false); kept columns
+    are copied as they are.
     """
+    check_masked_copy(plan)
     model = apply_plan(
         frame,
         plan,
@@ -332,9 +488,11 @@ def masked_copy(
         elif act.action in {MaskAction.PSEUDONYMIZE, MaskAction.REKEY}:
             out[act.column] = _pseudonymized(pseudonymizer, act.entity, frame[act.column])
         elif act.action is MaskAction.FAKE:
-            out[act.column] = pd.Series(
-                fake_values(act.entity, len(frame), seed=seed + i, avoid=avoid),
-                index=frame.index,
-                dtype=object,
+            integer = pd.api.types.is_integer_dtype(frame[act.column].dtype)
+            values = _fake_column(act, len(frame), integer=integer, seed=seed + i, avoid=avoid)
+            out[act.column] = (
+                values.set_axis(frame.index)
+                if isinstance(values, pd.Series)
+                else pd.Series(values, index=frame.index)
             )
     return pd.DataFrame(out, index=frame.index)

@@ -12,7 +12,7 @@ a secret; it is never logged or stored. Every surrogate is derived from it:
 * names, emails, street addresses, places, URLs and IP addresses: the
   HMAC-SHA256 of the value seeds the choice of Faker's own words (first and
   last names, street suffixes, email domains), keeping the number of words and
-  their case.
+  their case; a first-name column gets first names, a last-name column last names.
 
 Only distinct values are transformed (:meth:`Pseudonymizer.map` factorizes the
 column first), so the cost grows with the number of distinct values.
@@ -41,7 +41,18 @@ MIN_KEY_CHARS = 16
 _ROUNDS = 10  # FF1 uses ten rounds
 _CHUNK = 36  # digits per Feistel block (two halves of at most 18 digits fit uint64)
 _DIGIT = re.compile(r"\d")
-_WORDY = frozenset({"PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS", "LOCATION", "URL", "IP_ADDRESS"})
+_WORDY = frozenset(
+    {
+        "PERSON",
+        "FIRST_NAME",
+        "LAST_NAME",
+        "EMAIL_ADDRESS",
+        "STREET_ADDRESS",
+        "LOCATION",
+        "URL",
+        "IP_ADDRESS",
+    }
+)
 
 
 def load_key(*, env: str, key_file: Path | None, environ: Any = None) -> bytes:
@@ -249,6 +260,9 @@ class Pseudonymizer:
 
         first, last = pick("first", 0), pick("last", 4)
         number = int.from_bytes(d[8:12], "big")
+        if entity in {"FIRST_NAME", "LAST_NAME"}:
+            name = first if entity == "FIRST_NAME" else last
+            return name.upper() if value.isupper() else name.lower() if value.islower() else name
         if entity == "PERSON":
             tokens = value.split()
             parts = {1: [last], 2: [first, last]}.get(
