@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
+
 from synthgate import __version__
 from synthgate.audit import AuditLog
 from synthgate.config import JobSpec, LoadedSpec, size_problems
@@ -37,7 +39,7 @@ from synthgate.pipeline._resume import (
     model_hash,
     release_of,
 )
-from synthgate.privacy import BudgetLedger
+from synthgate.privacy import BudgetLedger, BudgetLimits, resolve_named_source, source_limits
 from synthgate.release import (
     Permission,
     PolicyPack,
@@ -54,7 +56,7 @@ from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import JobLocked, Store, job_lock, utcnow
-from synthgate.store.models import ReleaseRow, RunRow
+from synthgate.store.models import ReleaseRow, RunRow, StageRow
 from synthgate.synth import AUTO, choose_engine, create_synthesizer
 from synthgate.synth.constraints import build_constraints, constraint_columns
 
@@ -449,6 +451,7 @@ def run_job(
     store = store or Store(settings.store_url)
     # once the store has users, the requester proves who they are (four-eyes relies on it)
     identify(store, settings.user, token_from_env(), Permission.RUN)
+    loaded = resolve_named_source(loaded, store)  # source: {name: …} → its URL and table
     t0 = time.perf_counter()
     try:
         with job_lock(loaded.spec.name, store, settings.home):
@@ -480,6 +483,16 @@ def run_job(
 def _abandon(store: Store, audit: AuditLog, actor: str, run_id: str, reason: str) -> None:
     store.finish_run(run_id, status="failed", error=reason)
     audit.append(actor=actor, action="run.failed", subject=run_id, details={"error": reason})
+    run = store.get_run(run_id)
+    if run is not None:  # its reservation: charged if its fit may have run, else released
+        _close_reservation(
+            BudgetLedger(store),
+            audit,
+            actor,
+            run.source_key,
+            run_id,
+            charge=_fit_started(store, run_id),
+        )
 
 
 def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
@@ -493,9 +506,13 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     spec = loaded.spec
     pre = preflight(loaded)
     audit = AuditLog(store)
-    budget_limit = pre.policy.budget.epsilon_per_source
+    limits = source_limits(store, pre.source_key, pre.policy)
+    budget_limit = limits.epsilon
     ledger = BudgetLedger(store)
-    mhash = model_hash(spec, pre.source_key, pii_rules=pre.pii_policy.pii.model_dump(mode="json"))
+    # the model hash keeps the URL's spelling: models saved before sources had a canonical
+    # identity stay re-usable (a new spelling of one source only retrains, as before)
+    spelled = f"{redact(spec.source.url)}#{spec.source.table}"
+    mhash = model_hash(spec, spelled, pii_rules=pre.pii_policy.pii.model_dump(mode="json"))
     policy_hash = pre.policy.content_hash
     copy = spec.masked_copy  # no model: nothing to re-use, nothing to charge
     loader = None if copy else getattr(type(pre.synthesizer), "load", None)
@@ -526,7 +543,13 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         budget_checked = False
         if private and resume_model is None and prior_model is None:
             # stop before any real row is read when the source's budget cannot cover the run
-            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
+            ledger.require(
+                pre.source_key,
+                spec.synthesis.privacy.epsilon,
+                limit=budget_limit,
+                delta=_delta_bound(spec),
+                delta_limit=limits.delta,
+            )
             budget_checked = True
     except BaseException:
         pre.close()
@@ -543,6 +566,9 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             details={"job": spec.name, "finished_stages": done},
         )
         log_event("run.resumed", job=spec.name, run_id=run.id, finished_stages=done)
+        # what the dead process reserved: owed if its fit began, else free again
+        dead_fit = _fit_started(store, run.id)
+        _close_reservation(ledger, audit, settings.user, pre.source_key, run.id, charge=dead_fit)
     else:
         run = _Run(settings, store, audit, _new_id("run"), progress, spec.name)
         started = clock()
@@ -578,7 +604,10 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
 
     snapshot_id: str | None = None
     privacy: PrivacyRequest | None = None  # known once the training rows are
+    fit_began = False  # by this process: DP mechanisms may have read rows
     try:
+        if budget_checked:  # reserved under the source's lock before any row is read
+            _reserve(ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
         extract_summary: dict[str, Any] = {"model_hash": mhash, "policy_hash": policy_hash}
         with run.stage("extract", extract_summary) as folder:
             data = st.extract(pre.source, spec, pre.schema, folder)
@@ -604,6 +633,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             assert last_ok is not None
             message = f"nothing to do: source snapshot and spec unchanged since run {last_ok.id}"
             store.finish_run(run.id, status="skipped", snapshot_id=snapshot_id)
+            _close_reservation(ledger, audit, settings.user, pre.source_key, run.id, charge=False)
             audit.append(
                 actor=settings.user,
                 action="run.skipped",
@@ -632,7 +662,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             and not budget_checked
             and not (mode is RunMode.RESUME and budget_charged(store, run.id))
         ):
-            ledger.require(pre.source_key, spec.synthesis.privacy.epsilon, limit=budget_limit)
+            _reserve(ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
 
         with run.stage("classify", {}) as folder:
             findings = st.classify(data, spec, folder, seed=seed, policy=pre.pii_policy)
@@ -682,6 +712,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     synth_summary.update(saved=True, reused_from=model_from.run_id)
                 else:
                     synth = pre.synthesizer
+                    fit_began = True
                     fit = st.synthesize(
                         synth,
                         masked,
@@ -705,7 +736,9 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 mode=mode,
                 model_run=model_run,
             )
-            rows = spec.synthesis.rows or _default_rows(synth, len(data.frame))
+            rows = spec.synthesis.rows or _default_rows(
+                synth, len(data.frame), spec.validation.holdout
+            )
             with run.stage("sample", {"rows": rows}) as folder:
                 sampled = st.sample(
                     synth,
@@ -864,7 +897,15 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         )
     except BaseException as exc:
         cost = _failure_cost(
-            exc, ledger, audit, settings.user, pre.source_key, run.id, privacy, private=private
+            exc,
+            ledger,
+            audit,
+            settings.user,
+            pre.source_key,
+            run.id,
+            privacy,
+            private=private,
+            fit_began=fit_began,
         )
         if cost is not None and isinstance(exc, SynthgateError):
             _end_with(exc, cost)
@@ -914,11 +955,14 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     )
 
 
-def _default_rows(synth: Synthesizer, real_rows: int) -> int:
+def _default_rows(synth: Synthesizer, real_rows: int, holdout: float) -> int:
     """The synthetic row count when the spec sets none: the engine's DP estimate of the
-    table's size where it has one (no exact count leaves), else the real count."""
+    training rows scaled to the whole table (the holdout share is public), where it
+    has one, so no exact count leaves; else the real count."""
     estimate = getattr(synth, "released_rows", None)
-    return int(estimate()) if callable(estimate) else real_rows
+    if not callable(estimate):
+        return real_rows
+    return max(1, round(int(estimate()) / (1.0 - holdout)))
 
 
 def _fresh_seed(loaded: LoadedSpec) -> int:
@@ -1010,6 +1054,7 @@ def _charge(
         budget = _budget_figures(ledger, source, limit)
     else:
         budget = _spend_budget(ledger, audit, actor, source, run_id, fit, limit)
+    ledger.release(source, run_id)  # settled above, or nothing was spent
     if model_run is not None:
         budget["model_run"] = model_run
     budget["spent_this_run"] = epsilon
@@ -1026,11 +1071,15 @@ def _failure_cost(
     privacy: PrivacyRequest | None,
     *,
     private: bool,
+    fit_began: bool = False,
 ) -> str | None:
     """What a failed private run cost, as the sentence its error ends with (None for a
     run without a DP synthesizer). A fit that failed after its DP mechanisms touched
     rows is charged what it spent (``SynthesisError.spent_epsilon``) before the error
-    is raised on: the ledger never under-counts."""
+    is raised on, which settles the run's reservation: the ledger never under-counts.
+    A fit stopped by anything else (an internal error, an interrupt) cannot say what
+    it spent and is charged its whole reservation; a run that stopped before its fit
+    began, or whose fit refused to start, releases its reservation."""
     if not private:
         return None
     spent = exc.spent_epsilon if isinstance(exc, SynthesisError) else None
@@ -1045,6 +1094,9 @@ def _failure_cost(
             subject=run_id,
             details={"source": source, "epsilon": spent, "delta": delta, "failed_fit": True},
         )
+    else:
+        unknown = fit_began and not isinstance(exc, SynthgateError)
+        _close_reservation(ledger, audit, actor, source, run_id, charge=unknown)
     charged = sum(
         e.epsilon for e in ledger.entries(source) if e.run_id == run_id and e.stage == "total"
     )
@@ -1064,19 +1116,88 @@ def _end_with(exc: SynthgateError, sentence: str) -> None:
 def _not_charged(
     ledger: BudgetLedger, audit: AuditLog, actor: str, source: str, run_id: str, limit: float
 ) -> tuple[dict[str, Any], float]:
-    """A masked copy charges nothing: no differential privacy mechanism ran, so no ε can
-    describe it. The ledger gets no line (an ε of 0 would read as perfect privacy); the
-    audit log and the report say why."""
+    """A masked copy charges nothing finite: no differential privacy mechanism ran, so no
+    finite ε can describe it. The ledger gets a ``masked-copy`` line with ε = ∞ (never
+    an ε of 0, which would read as perfect privacy), counted apart from the finite sum;
+    the audit log and the report say why."""
+    ledger.record_masked_copy(source, run_id)
     budget = _budget_figures(ledger, source, limit)
-    budget["note"] = "not differentially private: masked copy of real rows; no budget charged"
+    budget["note"] = (
+        "not differentially private: masked copy of real rows; recorded in the ledger as "
+        "a masked copy (epsilon infinite), no finite budget charged"
+    )
     budget["spent_this_run"] = 0.0
+    budget["masked_copies"] = ledger.status(source, limit=limit).masked_copies
     audit.append(
         actor=actor,
         action="budget.not_charged",
         subject=run_id,
-        details={"source": source, "reason": budget["note"]},
+        details={"source": source, "reason": budget["note"], "masked_copy": True},
     )
     return budget, 0.0
+
+
+def _delta_bound(spec: JobSpec) -> float:
+    """The δ a run may spend, known before any row is read: ``auto`` is
+    min(1e-5, 1/(10·N)), at most its value for one row."""
+    return spec.synthesis.privacy.resolve_delta(1)
+
+
+def _reserve(
+    ledger: BudgetLedger,
+    audit: AuditLog,
+    actor: str,
+    source: str,
+    run_id: str,
+    spec: JobSpec,
+    limits: BudgetLimits,
+) -> None:
+    """Reserve the run's ε and δ on its source under the source's lock (exit 5 when the
+    source's spent and reserved budget cannot cover it); settled after the fit."""
+    epsilon, delta = spec.synthesis.privacy.epsilon, _delta_bound(spec)
+    ledger.reserve(
+        source, run_id, epsilon=epsilon, delta=delta, limit=limits.epsilon, delta_limit=limits.delta
+    )
+    audit.append(
+        actor=actor,
+        action="budget.reserved",
+        subject=run_id,
+        details={"source": source, "epsilon": epsilon, "delta": delta, "limits": limits.origin},
+    )
+
+
+def _fit_started(store: Store, run_id: str) -> bool:
+    """Whether the run's fit began (so DP mechanisms may have read rows)."""
+    with store.session() as s:
+        row = s.scalar(
+            select(StageRow.status).where(StageRow.run_id == run_id, StageRow.name == "synthesize")
+        )
+    return row in ("running", "failed", "succeeded")
+
+
+def _close_reservation(
+    ledger: BudgetLedger, audit: AuditLog, actor: str, source: str, run_id: str, *, charge: bool
+) -> None:
+    """Settle an open reservation whole (*charge*: the fit may have spent it and cannot
+    say how much) or release it (no DP mechanism ran). Nothing when none is open."""
+    if not ledger.reserved(source, run_id):
+        return
+    if charge:
+        epsilon = ledger.charge_reserved(source, run_id, accountant="interrupted-fit")
+        audit.append(
+            actor=actor,
+            action="budget.spent",
+            subject=run_id,
+            details={"source": source, "epsilon": epsilon, "failed_fit": True, "as_reserved": True},
+        )
+        return
+    epsilon = ledger.release(source, run_id)
+    audit.append(
+        actor=actor,
+        action="budget.released",
+        subject=run_id,
+        details={"source": source, "epsilon": epsilon},
+    )
 
 
 def _budget_figures(ledger: BudgetLedger, source: str, limit: float) -> dict[str, Any]:

@@ -1,0 +1,256 @@
+"""The Python API: what a notebook calls, with the same guarantees as a job.
+
+``run`` runs a job spec as ``synthgate run`` does; ``inspect`` classifies a
+table's columns as ``synthgate inspect`` does; ``synthesize`` turns a
+DataFrame into a synthetic one through a whole job — the PII policy, the DP
+engine, validation, the gate, the audit log and the budget ledger of the state
+folder — and hands back the synthetic rows with their ε and report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthgate.config import LoadedSpec, load_job_spec, parse_job_spec
+from synthgate.contracts import TableSchema
+from synthgate.errors import ConfigError
+from synthgate.pipeline import RunOutcome, run_job
+from synthgate.settings import Settings
+
+__all__ = ["ColumnFinding", "Inventory", "Synthesis", "inspect", "run", "synthesize"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SAMPLE_ROWS = 20_000
+
+
+def run(
+    spec: str | Path | Mapping[str, Any], *, home: str | Path | None = None, force: bool = False
+) -> RunOutcome:
+    """Run a job spec (a YAML path, or the spec as a mapping) like ``synthgate run``.
+
+    ``home`` is the state folder (default ``$SYNTHGATE_HOME`` or ``./.synthgate``).
+    Raises :class:`synthgate.errors.SynthgateError` subclasses as the CLI's exit
+    codes describe; a blocked release is an outcome (``.status``), not an error.
+    """
+    loaded = _loaded(spec)
+    return run_job(loaded, Settings.from_env(Path(home) if home is not None else None), force=force)
+
+
+def _loaded(spec: str | Path | Mapping[str, Any]) -> LoadedSpec:
+    if isinstance(spec, str | Path):
+        return load_job_spec(Path(spec))
+    raw = dict(spec)
+    text = json.dumps(raw, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return LoadedSpec(spec=parse_job_spec(raw, origin="job spec"), path=None, spec_hash=digest)
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnFinding:
+    """One column: its type, what personal data it holds and what the pack would do."""
+
+    column: str
+    type: str
+    entity: str | None
+    pii_class: str
+    share: float
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """A table's columns and their PII classification (no value of the table)."""
+
+    table: str
+    policy: str
+    columns: tuple[ColumnFinding, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([_row(c) for c in self.columns])
+
+
+def _row(c: ColumnFinding) -> dict[str, Any]:
+    return {
+        "column": c.column,
+        "type": c.type,
+        "entity": c.entity,
+        "pii_class": c.pii_class,
+        "share": c.share,
+        "action": c.action,
+    }
+
+
+def inspect(
+    data: pd.DataFrame | str, *, table: str | None = None, policy: str = "default"
+) -> Inventory:
+    """Classify the columns of a DataFrame, or of ``table`` at a source URL, under a
+    policy pack: entity, class, share and the action the pack would take."""
+    from synthgate.pii import build_plan, classify_columns
+    from synthgate.release import load_policy
+
+    pack = load_policy(policy)
+    frame, schema = _frame_and_schema(data, table)
+    found = classify_columns(frame, schema, recognizers=pack.pii.custom_recognizers())
+    plan = build_plan(
+        found,
+        schema,
+        class_actions=pack.pii.class_actions(),
+        overrides={},
+        entity_actions=pack.pii.entity_actions(),
+    )
+    actions = {a.column: a.action.value for a in plan.actions}
+    by_column = {f.column: f for f in found}
+    columns = tuple(
+        ColumnFinding(
+            column=c.name,
+            type=c.type.value,
+            entity=by_column[c.name].entity if c.name in by_column else None,
+            pii_class=by_column[c.name].pii_class.value if c.name in by_column else "none",
+            share=round(by_column[c.name].share, 2) if c.name in by_column else 0.0,
+            action=actions.get(c.name, "keep"),
+        )
+        for c in schema.columns
+    )
+    return Inventory(table=schema.name, policy=pack.name, columns=columns)
+
+
+def _frame_and_schema(
+    data: pd.DataFrame | str, table: str | None
+) -> tuple[pd.DataFrame, TableSchema]:
+    from synthgate.memory import schema_of
+    from synthgate.sources import open_source
+
+    if isinstance(data, pd.DataFrame):
+        arrow = pa.Table.from_pandas(data, preserve_index=False)
+        return data, schema_of(table or "dataframe", arrow)
+    if table is None:
+        raise ConfigError("inspect of a URL needs table=", hint="name the table to classify")
+    source = open_source(data)
+    try:
+        schema = source.schema(table)
+        batches = list(source.read(table, sample_rows=_SAMPLE_ROWS))
+    finally:
+        source.close()
+    frame = pa.Table.from_batches(batches).to_pandas(date_as_object=True)
+    return frame, schema
+
+
+# --------------------------------------------------------------------------- synthesize
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """What :func:`synthesize` returns: the synthetic rows and the evidence behind them.
+
+    ``data`` holds the input's columns (personal data handled by the policy);
+    ``status`` is the release decision the policy gate took (the rows are yours
+    to inspect either way; publishing them anywhere still needs an approval).
+    """
+
+    data: pd.DataFrame
+    epsilon: float | None
+    delta: float | None
+    ledger: list[dict[str, Any]]
+    report: dict[str, Any]
+    status: str | None
+    run_id: str
+    release_id: str | None
+    report_html: Path | None = None
+    failed_rules: list[str] = field(default_factory=list)
+
+    def to_html(self) -> str:
+        """The review report as one self-contained HTML page."""
+        if self.report_html is None:
+            return ""
+        return self.report_html.read_text("utf-8")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def synthesize(
+    df: pd.DataFrame,
+    *,
+    epsilon: float,
+    synthesizer: str = "auto",
+    target: str | None = None,
+    protected: Sequence[str] | None = None,
+    seed: int | None = None,
+    rows: int | None = None,
+    name: str = "dataframe",
+    policy: str = "default",
+    home: str | Path | None = None,
+) -> Synthesis:
+    """A synthetic version of *df* under (ε, δ)-differential privacy.
+
+    Runs a whole job on the frame: the policy pack's PII actions, the DP engine,
+    validation against a holdout, the policy gate and the audit log. ε is charged
+    to the privacy budget of the source ``name`` in the state folder ``home``
+    (default ``$SYNTHGATE_HOME`` or ``./.synthgate``): repeated calls on the same
+    name share one budget, as runs of one table do.
+    """
+    from synthgate import memory
+
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"name {name!r} must be lowercase letters, digits, '.', '_' or '-' (at most 64)",
+            hint="name the data set, e.g. name='customers'",
+        )
+    arrow = pa.Table.from_pandas(df, preserve_index=False)
+    memory.put(f"notebook-{name}", arrow, memory.schema_of(name, arrow))
+    spec: dict[str, Any] = {
+        "name": f"notebook-{name}",
+        "source": {"url": f"memory://notebook-{name}", "table": name},
+        "target": {"url": f"memory://notebook-{name}-release", "table": name},
+        "pii": {"policy": policy},
+        "synthesis": {
+            "synthesizer": synthesizer,
+            "privacy": {"epsilon": epsilon},
+            **({"seed": seed} if seed is not None else {}),
+            **({"rows": rows} if rows is not None else {}),
+        },
+        "validation": {
+            **({"target_column": target} if target else {}),
+            **({"protected_attributes": list(protected)} if protected else {}),
+        },
+        "release": {"policy": policy},
+    }
+    outcome = run(spec, home=home, force=True)
+    return _synthesis(outcome)
+
+
+def _synthesis(outcome: RunOutcome) -> Synthesis:
+    report: dict[str, Any] = (
+        json.loads(outcome.report_json.read_text("utf-8")) if outcome.report_json else {}
+    )
+    spent = report.get("privacy", {}).get("spent", {})
+    data = (
+        pq.read_table(outcome.synthetic_path).to_pandas()
+        if outcome.synthetic_path is not None
+        else pd.DataFrame()
+    )
+    return Synthesis(
+        data=data,
+        epsilon=spent.get("epsilon"),
+        delta=spent.get("delta"),
+        ledger=list(spent.get("stages", [])),
+        report=report,
+        status=outcome.status.value if outcome.status is not None else None,
+        run_id=outcome.run_id,
+        release_id=outcome.release_id,
+        report_html=outcome.report_html,
+        failed_rules=list(outcome.failed_rules),
+    )
