@@ -319,3 +319,15 @@ def test_the_audit_page_verifies_from_its_last_checkpoint(
         conn.exec_driver_sql(f"UPDATE audit_events SET hash = 'x' WHERE seq = {total + 3}")
     broken = client.get("/audit")
     assert f"Hash chain BROKEN at event {total + 3}" in broken.text
+
+
+def test_a_console_with_the_wrong_audit_key_does_not_start(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgate.audit import AuditKeyError
+
+    monkeypatch.setenv("SYNTHGATE_AUDIT_KEY", "a-key-this-log-never-had")
+    with pytest.raises(AuditKeyError, match=r"not keyed \(sha256\) but SYNTHGATE_AUDIT_KEY is set"):
+        create_app(seeded.store)
+    monkeypatch.delenv("SYNTHGATE_AUDIT_KEY")
+    assert create_app(seeded.store) is not None

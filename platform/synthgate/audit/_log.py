@@ -271,23 +271,38 @@ class AuditLog:
             )
         return None
 
+    def _refusal(self, head: AuditHead) -> AuditKeyError | None:
+        problem = self._key_problem(head)
+        if problem is None:
+            return None
+        hint = (
+            f"unset {AUDIT_KEY_ENV}, or {_REKEY_HINT}"
+            if head.algorithm == SHA256
+            else f"set {AUDIT_KEY_ENV} to the key every synthgate process of this store uses"
+        )
+        return AuditKeyError(f"{problem}; nothing was written to the audit log", hint=hint)
+
     def _writer_key(self, head: AuditHead) -> bytes | None:
         """The key to append with; adopts this process's algorithm while the log is empty."""
         if head.seq == 0 and head.hash == GENESIS_HASH:
             head.algorithm = _algorithm(self._key)
             head.key_check = key_check(self._key) if self._key else None
             return self._key
-        problem = self._key_problem(head)
-        if problem is not None:
-            hint = (
-                f"unset {AUDIT_KEY_ENV}, or {_REKEY_HINT}"
-                if head.algorithm == SHA256
-                else f"set {AUDIT_KEY_ENV} to the key every synthgate process of this store uses"
-            )
-            raise AuditKeyError(f"{problem}; nothing was written to the audit log", hint=hint)
+        refusal = self._refusal(head)
+        if refusal is not None:
+            raise refusal
         if self._key and head.key_check is None:
             head.key_check = key_check(self._key)  # proven by the seal: remember it
         return self._key
+
+    def check_key(self) -> None:
+        """Raise :class:`AuditKeyError` now if this process could not append to the log."""
+        with self.store.session() as s:
+            head = s.get(AuditHead, HEAD_ID)
+        if head is not None and not (head.seq == 0 and head.hash == GENESIS_HASH):
+            refusal = self._refusal(head)
+            if refusal is not None:
+                raise refusal
 
     # ------------------------------------------------------------------ appending
 

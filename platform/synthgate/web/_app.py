@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synthgate import __version__
+from synthgate.audit import AuditLog
 from synthgate.errors import SynthgateError
 from synthgate.release import AuthGuard, guard_for
 from synthgate.store import Store
@@ -49,7 +50,13 @@ def create_app(
     session_hours: float = 8.0,
     metrics_token: str | None = None,
 ) -> FastAPI:
-    """The console for *store*. See :class:`WebConfig` for the options."""
+    """The console for *store*. See :class:`WebConfig` for the options.
+
+    Refuses (:class:`synthgate.audit.AuditKeyError`) when this process's
+    ``SYNTHGATE_AUDIT_KEY`` does not fit the store's audit log: a console that
+    could not record a decision must not start.
+    """
+    AuditLog(store).check_key()
     guard = guard_for(store)
 
     @asynccontextmanager
@@ -148,7 +155,8 @@ def create_app(
         return PlainTextResponse(message, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> PlainTextResponse:
+    async def healthz() -> PlainTextResponse:
+        # on the event loop: answered even while every worker thread is busy
         return PlainTextResponse("ok")
 
     @app.get("/metrics", include_in_schema=False)
