@@ -172,3 +172,32 @@ def test_sign_ins_are_throttled_per_address(api: TestClient, seeded: Seeded) -> 
     )
     assert refused.status_code == 429
     assert "Too many failed sign-ins from this address" in refused.text
+
+
+def test_parallel_bad_tokens_check_at_most_the_allowance(
+    api: TestClient, seeded: Seeded, hasher: CountingHasher
+) -> None:
+    import threading
+
+    calls = ADDRESS_FAILURE_LIMIT * 2
+    barrier = threading.Barrier(calls)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def guess(i: int) -> None:
+        headers = {"Authorization": f"Bearer sgt_guess-{i}", "X-Synthgate-User": "bob"}
+        barrier.wait()
+        code = api.get("/api/v1/releases", headers=headers).status_code
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert sorted(Counter(codes).items()) == [
+        (401, ADDRESS_FAILURE_LIMIT),
+        (429, calls - ADDRESS_FAILURE_LIMIT),
+    ]
+    assert hasher.verifications == ADDRESS_FAILURE_LIMIT

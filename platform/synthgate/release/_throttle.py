@@ -129,13 +129,25 @@ class AuthGuard:
             self._allowances.move_to_end(client)
         return allowance
 
-    def retry_after(self, client: str) -> float | None:
-        """Seconds until *client* may try again, or None when it is not throttled."""
+    def reserve(self, client: str) -> float | None:
+        """Hold one allowance of *client* for a check about to run: None when held (give it
+        back with :meth:`release` when the check is over), else the seconds to wait.
+
+        Checks in flight hold an allowance each, so concurrent guesses cannot all
+        slip through on the same allowance; a failed check is charged by
+        :meth:`failed` as well, a successful one costs nothing.
+        """
         with self._lock:
             allowance = self._refilled(client)
             if allowance.tokens >= 1.0:
+                allowance.tokens -= 1.0
                 return None
             return (1.0 - allowance.tokens) / self._rate
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            allowance = self._refilled(client)
+            allowance.tokens = min(float(self._limit), allowance.tokens + 1.0)
 
     def known_good(self, name: str | None, token: str | None) -> bool:
         """Whether *name* authenticated with *token* in this process before."""
@@ -161,7 +173,7 @@ class AuthGuard:
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self._lock:
             allowance = self._refilled(client)
-            allowance.tokens = max(0.0, allowance.tokens - 1.0)
+            allowance.tokens = max(-float(self._limit), allowance.tokens - 1.0)
             pending = self._pending.setdefault(client, _Pending())
             pending.add(name, reason, via, stamp)
             due = [

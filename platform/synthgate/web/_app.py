@@ -86,8 +86,17 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         # before any token is checked, on the event loop: a throttled address costs nothing
-        refused = _throttled(guard, request) if request.url.path.startswith("/api/") else None
-        return refused if refused is not None else await call_next(request)
+        if not request.url.path.startswith("/api/") or _known(guard, request):
+            return await call_next(request)
+        client = client_address(request)
+        wait = guard.reserve(client)
+        if wait is not None:
+            guard.refused(client, via="api")
+            return _too_many(wait)
+        try:
+            return await call_next(request)
+        finally:
+            guard.release(client)
 
     @app.middleware("http")
     async def security_headers(
@@ -176,15 +185,13 @@ def create_app(
     return app
 
 
-def _throttled(guard: AuthGuard, request: Request) -> Response | None:
-    """429 for an address with too many failed authentications, unless its token is known good."""
-    wait = guard.retry_after(client_address(request))
-    if wait is None:
-        return None
+def _known(guard: AuthGuard, request: Request) -> bool:
+    """Whether the request carries a token that authenticated in this process before."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and guard.known_good(request.headers.get(USER_HEADER), token):
-        return None
-    guard.refused(client_address(request), via="api")
+    return scheme.lower() == "bearer" and guard.known_good(request.headers.get(USER_HEADER), token)
+
+
+def _too_many(wait: float) -> Response:
     seconds = max(1, ceil(wait))
     return JSONResponse(
         {"detail": f"too many failed authentications from this address; try again in {seconds} s"},

@@ -155,7 +155,8 @@ def login(
             error="The sign-in form expired or did not come from this site; please sign in again.",
             status_code=403,
         )
-    wait = guard_for(config.store).retry_after(client_address(request))
+    guard, client = guard_for(config.store), client_address(request)
+    wait = guard.reserve(client)  # held while the password is checked
     if wait is not None:
         return _with_login_token(
             request,
@@ -167,7 +168,7 @@ def login(
             status_code=429,
         )
     try:
-        actor = svc.password_login(config.store, username, password, client=client_address(request))
+        actor = svc.password_login(config.store, username, password, client=client)
     except NotAuthenticated as exc:
         return _with_login_token(
             request,
@@ -178,6 +179,8 @@ def login(
             error=str(exc),
             status_code=http_status(exc),
         )
+    finally:
+        guard.release(client)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.delete_cookie(
         LOGIN_CSRF_COOKIE, path="/", secure=config.secure_cookies, httponly=True, samesite="strict"
