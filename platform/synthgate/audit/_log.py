@@ -140,7 +140,6 @@ class ChainReport:
     algorithm: str | None = None
     first_seq: int = 1
     last_seq: int = 0
-    note: str | None = None
 
     @property
     def checkpoint(self) -> Checkpoint | None:
@@ -172,7 +171,6 @@ class ChainReport:
             "algorithm": self.algorithm,
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
-            "note": self.note,
         }
 
 
