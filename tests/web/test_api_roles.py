@@ -124,6 +124,20 @@ def test_self_approval_is_refused_with_four_eyes(client: TestClient, seeded: See
     assert ok.status_code == 200
 
 
+def test_an_admin_cannot_approve_their_release_through_an_account_they_made(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded, requested_by="root")  # root made every other account of the seed
+    minted = client.post(
+        "/api/v1/releases/rel-1/approve", json={"comment": "ok"}, headers=seeded.headers("bob")
+    )
+    assert minted.status_code == 403
+    detail = minted.json()["detail"]
+    assert "bob may not approve release rel-1 of root: bob's account was created by root" in detail
+    assert "four-eyes by person" in detail
+    assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
+
+
 def test_two_approvals_needed_and_the_same_person_twice_is_refused(
     client: TestClient, seeded: Seeded
 ) -> None:
