@@ -77,8 +77,19 @@ def setup(home: Path) -> dict[str, str]:
     return tokens
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process used so far (user + system)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(home: Path) -> Iterator[str]:
+def server(home: Path) -> Iterator[Server]:
     port = _free_port()
     env = dict(os.environ, SYNTHGATE_HOME=str(home), SYNTHGATE_LOG_LEVEL="ERROR")
     env.pop("SYNTHGATE_STORE_URL", None)
@@ -112,7 +123,7 @@ def server(home: Path) -> Iterator[str]:
             raise SystemExit(f"synthgate serve exited; see {home / 'server.log'}")
         time.sleep(0.2)
     try:
-        yield base
+        yield Server(base, proc.pid)
     finally:
         proc.terminate()  # SIGTERM: uvicorn shuts down and the app flushes its counts
         proc.wait(timeout=60)
@@ -150,8 +161,9 @@ class Probe:
 
 
 def measure(
-    base: str, tokens: dict[str, str], *, seconds: float, attack: dict[str, Any] | None
+    srv: Server, tokens: dict[str, str], *, seconds: float, attack: dict[str, Any] | None
 ) -> dict[str, Any]:
+    base = srv.base
     real = Probe(
         base,
         "/api/v1/releases",
@@ -159,6 +171,7 @@ def measure(
     )
     health = Probe(base, "/healthz")
     probes = [threading.Thread(target=p.run) for p in (real, health)]
+    cpu0 = srv.cpu_seconds()
     t0 = time.perf_counter()
     for t in probes:
         t.start()
@@ -172,7 +185,11 @@ def measure(
         p.stop.set()
     for t in probes:
         t.join()
+    cpu = srv.cpu_seconds() - cpu0
+    requests = len(real.latencies) + len(health.latencies) + (attack or {}).get("calls", 0)
     result["seconds"] = round(elapsed, 1)
+    result["server_cpu_seconds"] = round(cpu, 1)
+    result["server_cpu_ms_per_request"] = round(1000 * cpu / max(requests, 1), 2)
     result["real_client"] = real.summary(elapsed)
     result["healthz"] = health.summary(elapsed)
     return result
@@ -326,11 +343,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sg-auth-load-") as tmp:
         home = Path(tmp)
         tokens = setup(home)
-        with server(home) as base:
-            report["baseline"] = measure(base, tokens, seconds=args.seconds, attack=None)
+        with server(home) as srv:
+            report["baseline"] = measure(srv, tokens, seconds=args.seconds, attack=None)
             before = audit_counts(home)
             report["under_attack"] = measure(
-                base,
+                srv,
                 tokens,
                 seconds=args.seconds,
                 attack={"calls": args.bad_calls, "threads": args.threads},
@@ -347,13 +364,13 @@ def main() -> None:
             "failures_counted_in_events": after["failures_counted"] - before["failures_counted"],
         }
         events = fill_audit(home, args.audit_events)
-        with server(home) as base:
-            timings = time_audit_page(base)
+        with server(home) as srv:
+            timings = time_audit_page(srv.base)
             store = Store(f"sqlite:///{home / 'synthgate.db'}", migrate=False)
             for i in range(10):
                 AuditLog(store, key=b"").append(actor="bench", action="bench.new", subject=str(i))
             store.dispose()
-            timings.update(time_after_new(base))
+            timings.update(time_after_new(srv.base))
         report["audit_page"] = {"events": events, **timings}
     text = json.dumps(report, indent=2, sort_keys=True)
     print(text)

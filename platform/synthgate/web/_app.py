@@ -34,6 +34,8 @@ from synthgate.web._metrics import registry_for
 
 __all__ = ["CONSOLE_CSP", "create_app"]
 
+Next = Callable[[Request], Awaitable[Response]]
+
 #: every console page: scripts and styles from this origin only, never framed
 CONSOLE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -81,10 +83,7 @@ def create_app(
     )
     registry = registry_for(store)
 
-    @app.middleware("http")
-    async def throttle(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def throttled(request: Request, call_next: Next) -> Response:
         # before any token is checked, on the event loop: a throttled address costs nothing
         if not request.url.path.startswith("/api/") or _known(guard, request):
             return await call_next(request)
@@ -98,11 +97,9 @@ def create_app(
         finally:
             guard.release(client)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
+    @app.middleware("http")  # one middleware for both: each layer costs every request
+    async def security_headers(request: Request, call_next: Next) -> Response:
+        response = await throttled(request, call_next)
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         headers.setdefault("X-Frame-Options", "DENY")
