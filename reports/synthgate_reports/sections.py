@@ -389,13 +389,14 @@ class PiiSection:
             if not isinstance(act, Mapping):
                 continue
             f = _mapping(findings.get(act.get("column")))
+            suspected = " (suspected)" if f.get("suspected") else ""
             rows.append(
                 [
                     f"<code>{e(act.get('column'))}</code>",
                     e(f.get("label") or "—"),
-                    e(str(act.get("pii_class", "")).replace("_", " ")),
+                    e(str(act.get("pii_class", "")).replace("_", " ") + suspected),
                     fmt(f.get("share"), 2),
-                    e(", ".join(str(x) for x in _list(f.get("evidence"))) or "—"),
+                    e(_evidence_text(f) or "—"),
                     f"<b>{e(act.get('action'))}</b>",
                     e(act.get("reason")),
                 ]
@@ -409,9 +410,14 @@ class PiiSection:
             if action in used
         )
         note = explain(
-            "Detected with Presidio on a sample of distinct values per column and with "
-            "column-name hints. Share is the fraction of sampled values in which the entity was "
-            "found. No sampled value is stored or shown."
+            "Each column is judged as a whole: its name (in several languages), Presidio's "
+            "recognizers on a sample of distinct values, name dictionaries (the share of sampled "
+            "rows holding known first, last or full names, any case), and uniqueness and shape "
+            "(a column unique per row and written like a code is a record identifier). Share is "
+            "the fraction of sampled values in which the entity was found; every figure is "
+            "rounded, uniqueness down to a tenth. A suspected column is treated as a direct "
+            "identifier until the job spec decides. No sampled value is stored or shown, and no "
+            "value of a personal-data column appears anywhere in this report."
         )
         if copy:
             note = (
@@ -423,6 +429,26 @@ class PiiSection:
             + table(["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows)
             + (f"<ul>{legend}</ul>" if legend else "")
         )
+
+
+def _evidence_text(finding: Mapping[str, Any]) -> str:
+    """What decided a column, from its rounded signals: ``name: first_name · dictionary
+    first 0.82 · PERSON 0.25 · unique ≥0.3``."""
+    sig = _mapping(finding.get("signals"))
+    parts = []
+    if sig.get("name_hint"):
+        parts.append(f"name: {str(sig['name_hint']).lower()}")
+    if sig.get("dictionary"):
+        parts.append(f"dictionary {sig['dictionary']} {fmt(sig.get('dictionary_share'), 2)}")
+    if sig.get("recognizer"):
+        parts.append(f"{sig['recognizer']} {fmt(sig.get('recognizer_share'), 2)}")
+    if sig.get("uniqueness"):
+        parts.append(f"unique ≥{fmt(sig['uniqueness'], 1)}")
+    if sig.get("code_like"):
+        parts.append(f"code-like ≥{fmt(sig['code_like'], 1)}")
+    if not parts:
+        return ", ".join(str(x) for x in _list(finding.get("evidence")))
+    return " · ".join(parts)
 
 
 _PII_ACTIONS = {

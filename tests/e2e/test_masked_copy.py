@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.conftest import base_spec
 from synthgate.cli import main
 from synthgate.pii import Pseudonymizer
 from synthgate.privacy import BudgetLedger
+from synthgate.sources import source_key
 from synthgate.store import Store
 
 SpecWriter = Callable[[dict[str, Any]], Path]
@@ -106,12 +108,14 @@ def test_masked_copy_under_internal_testing_keeps_rows_and_joins_and_leaks_nothi
     summary = html[: html.index('id="provenance"')] if 'id="provenance"' in html else html
     assert BADGE in summary
 
-    # no budget charged: the ledger has no line for the run and the source is untouched
+    # no finite budget charged: the ledger marks the run as a masked copy (ε = ∞),
+    # counted apart from the finite sum
     store = Store(f"sqlite:///{home / 'synthgate.db'}")
     ledger = BudgetLedger(store)
-    status = ledger.status(f"sqlite:///{demo_db}#customers", limit=20)
+    status = ledger.status(source_key(f"sqlite:///{demo_db}", "customers"), limit=20)
     assert status.spent_epsilon == 0
     assert status.runs == 0
+    assert status.masked_copies == 1
     stages = {s.name: s for s in store.stages(out["run_id"])}
     assert stages["synthesize"].status == "skipped"
     assert not (Path(out["run_dir"]) / "synthesize").exists()
@@ -236,3 +240,126 @@ def test_seed_and_mode_synthetic_are_no_contradiction(
     assert load_job_spec(write_spec(spec)).spec.mode is OutputMode.SYNTHETIC
     copy = _spec(demo_db, tmp_path, "internal-testing")
     assert load_job_spec(write_spec(copy)).spec.masked_copy
+
+
+# --------------------------------------------------------------------------- real-looking tables
+
+
+def _court_table(path: Path, rows: int = 300, *, logins: bool = False) -> pd.DataFrame:
+    """A table shaped like COMPAS: lower-case single-word names, case numbers, a row id."""
+    from faker import Faker
+
+    fake: Any = Faker("en_US")
+    fake.seed_instance(11)
+    first = [fake.first_name().lower() for _ in range(rows)]
+    last = [fake.last_name().lower() for _ in range(rows)]
+    frame = pd.DataFrame(
+        {
+            "id": [1 + 3 * i + i % 2 for i in range(rows)],
+            "name": [f"{a} {b}" for a, b in zip(first, last, strict=True)],
+            "first": first,
+            "last": last,
+            "c_case_number": [f"13{(i * 7919) % 999_999:06d}CF10A" for i in range(rows)],
+            "sex": [["Male", "Female"][i % 3 % 2] for i in range(rows)],
+            "race": [
+                ["African-American", "Caucasian", "Hispanic", "Other"][i % 4] for i in range(rows)
+            ],
+            "priors_count": [i * 7 % 13 for i in range(rows)],
+            "decile_score": [1 + i * 3 % 10 for i in range(rows)],
+            "two_year_recid": [i * 5 % 3 % 2 for i in range(rows)],
+        }
+    )
+    if logins:
+        # unique logins without digits: not code-like, not names: suspected identifiers
+        frame["login"] = [
+            f"{a[0]}{b}{fake.lexify('???')}" for a, b in zip(first, last, strict=True)
+        ]
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _court_spec(csv: Path, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "name": "court-copy",
+        "mode": "masked-copy",
+        "source": {"url": str(csv), "table": csv.stem},
+        "target": {"url": f"sqlite:///{tmp_path / 'out.db'}", "table": "court_copy"},
+        "synthesis": {"seed": 7},
+        "pii": {"sample_values": 300},
+        "validation": {"target_column": "two_year_recid", "protected_attributes": ["sex"]},
+        "release": {"policy": "internal-testing"},
+    }
+
+
+def test_masked_copy_of_a_court_table_copies_no_name_or_case_number(
+    home: Path,
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SYNTHGATE_PSEUDONYM_KEY", KEY)
+    csv = tmp_path / "court.csv"
+    real = _court_table(csv)
+    code, out = _run(write_spec(_court_spec(csv, tmp_path)), capsys)
+    assert code == 0, out
+
+    run_dir = Path(out["run_dir"])
+    inventory = json.loads((run_dir / "classify" / "inventory.json").read_text())
+    entities = {f["column"]: f["entity"] for f in inventory}
+    assert entities["first"] == "FIRST_NAME"
+    assert entities["last"] == "LAST_NAME"
+    assert entities["name"] == "PERSON"
+    assert entities["c_case_number"] == "RECORD_ID"
+    assert entities["id"] == "RECORD_ID"
+    for col in ("priors_count", "decile_score", "race"):
+        assert entities[col] is None, col
+
+    copy = pd.read_parquet(out["synthetic_path"])
+    for col in ("name", "first", "last", "c_case_number"):
+        assert not set(copy[col]) & set(real[col]), f"real {col} in the masked copy"
+    assert copy["c_case_number"].str.fullmatch(r"\d{8}[A-Z]{2}\d{2}[A-Z]").all()
+    assert copy["first"].str.islower().all()  # first names, written like the real ones
+    assert not set(copy["id"]) & set(real["id"])
+    assert copy["id"].is_unique
+    for col in ("priors_count", "decile_score", "race", "sex"):
+        assert copy[col].tolist() == real[col].tolist(), col
+
+    report = json.loads(Path(out["report_json"]).read_text())
+    replay = next(m for m in report["metrics"] if m["name"] == "privacy.pii_replay")
+    assert replay["value"] == 0
+    # no real name anywhere: not in the report (no top-20 list), an artifact or the store
+    names = {v for col in ("first", "last") for v in real[col] if len(v) >= 6}
+    blobs = [p.read_text("utf-8", "ignore").lower() for p in run_dir.rglob("*.json")]
+    blobs += [p.read_text("utf-8", "ignore").lower() for p in run_dir.rglob("*.html")]
+    blobs.append(Path(out["report_html"]).read_text().lower())
+    for value in names:
+        pattern = re.compile(rf"\b{re.escape(value)}\b")
+        assert not any(pattern.search(b) for b in blobs), "a real name reached an artifact"
+
+
+def test_masked_copy_refuses_a_suspected_column_until_the_spec_decides(
+    home: Path,
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SYNTHGATE_PSEUDONYM_KEY", KEY)
+    csv = tmp_path / "court.csv"
+    real = _court_table(csv, logins=True)
+    spec = _court_spec(csv, tmp_path)
+    assert main(["run", str(write_spec(spec))]) == 2
+    err = capsys.readouterr().err
+    refusal = [ln for ln in err.splitlines() if "masked copy refused" in ln]
+    assert len(refusal) == 1, err
+    assert "login" in refusal[0]
+    assert "pii.columns: {login: fake}" in refusal[0]
+    assert "Traceback" not in err
+    assert not any(v in err for v in real["login"])
+
+    spec["pii"]["columns"] = {"login": "fake"}
+    code, out = _run(write_spec(spec), capsys)
+    assert code == 0, out
+    copy = pd.read_parquet(out["synthetic_path"])
+    assert not set(copy["login"]) & set(real["login"])

@@ -37,7 +37,9 @@ def inspect(
     """Describe a source: its tables, or one table's schema, row count, declared domains and PII.
 
     PII is classified on a uniform random sample of the rows; the action shown is
-    what the policy pack would do with each column. No value is printed. Writes nothing.
+    what the policy pack would do with each column, and the evidence what decided it
+    (name hint, name-dictionary and recognizer shares, uniqueness; rounded). No value
+    is printed. Writes nothing.
     """
     pack = load_policy(policy) if pii and table is not None else None
     source = open_source(url)
@@ -66,6 +68,7 @@ def inspect(
                 readable,
                 sample_values=sample_values,
                 recognizers=pack.pii.custom_recognizers(),
+                rows=rows,
             )
             findings = {f.column: f for f in found}
             plan = build_plan(
@@ -89,7 +92,11 @@ def inspect(
                 "unreadable_columns": unreadable,
                 "renamed_columns": renamed,
                 "pii": [
-                    {**f.to_dict(), "action": actions[f.column].action.value}
+                    {
+                        **f.to_dict(),
+                        "action": actions[f.column].action.value,
+                        "reason": actions[f.column].reason,
+                    }
                     for f in findings.values()
                 ]
                 if pii
@@ -102,7 +109,7 @@ def inspect(
     out.print(f"[bold]{escape(table)}[/]  {rows} rows  primary key: {escape(key)}")
     grid = Table(show_edge=False)
     heads = ("column", "type", "native", "null", "declared domain", "PII", "share", "class")
-    for head in (*heads, "action"):
+    for head in (*heads, "action", "evidence"):
         grid.add_column(head)
     for col in schema.columns:
         f = findings.get(col.name)
@@ -115,16 +122,26 @@ def inspect(
             ", ".join(col.domain) if col.domain else "",
             (f.entity or "") if f else "",
             f"{f.share:.2f}" if f and f.entity else "",
-            f.pii_class.value if f and f.entity else "",
+            _class_cell(f),
             act.action.value if act else "",
+            f.signals.text() if f else "",
         )
         grid.add_row(*(escape(str(c)) for c in cells))
     out.print(grid)
+    _print_notes(pack.name if pack is not None else None, findings, unreadable, renamed)
+
+
+def _print_notes(
+    pack: str | None, findings: dict[str, Any], unreadable: list[str], renamed: dict[str, str]
+) -> None:
     if pack is not None:
         out.print(
-            f"actions: policy pack {pack.name!r} (no sampled value is shown or stored)",
+            f"actions: policy pack {pack!r} (no sampled value is shown or stored)",
             markup=False,
         )
+    note = _suspected_note(list(findings.values()))
+    if note:
+        out.print(note, markup=False)
     for name in unreadable:
         out.print(
             f"[yellow]{escape(name)}: not read for PII (its type cannot be read; "
@@ -132,6 +149,24 @@ def inspect(
         )
     if renamed:
         out.print(f"[yellow]{escape(rename_note(renamed))}[/]", highlight=False)
+
+
+def _class_cell(finding: Any) -> str:
+    if finding is None or finding.pii_class.value == "none":
+        return ""
+    return f"{finding.pii_class.value}{' (suspected)' if finding.suspected else ''}"
+
+
+def _suspected_note(findings: list[Any]) -> str:
+    """One line naming the suspected columns and the job-spec line that decides them."""
+    suspected = [f.column for f in findings if f.suspected]
+    if not suspected:
+        return ""
+    line = ", ".join(f"{c}: fake" for c in suspected)
+    return (
+        f"suspected identifiers: {', '.join(suspected)}; treated as direct identifiers, and "
+        f"a masked copy refuses them until the job spec decides, e.g. pii.columns: {{{line}}}"
+    )
 
 
 def renamed_columns(source: Source, table: str) -> dict[str, str]:

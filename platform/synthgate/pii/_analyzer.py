@@ -40,6 +40,32 @@ _EXTRA_PATTERNS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
         0.5,
         ("adresse", "address", "rue"),
     ),
+    (
+        "STREET_ADDRESS",
+        # Spanish style: calle, avenida, paseo … then a name and the house number
+        r"\b(?i:calle|c/|avenida|avda\.?|paseo|plaza|camino|carrer|ronda|traves[ií]a|"
+        r"carretera|ca[ñn]ada|vial|acceso|pasaje|glorieta|urbanizaci[oó]n|alameda|"
+        r"callej[oó]n|rambla|bajada|cuesta)\s+[^\d,;\n]{2,40}?,?\s+\d{1,4}\b",
+        0.5,
+        ("direccion", "dirección", "domicilio", "address", "calle"),
+    ),
+    (
+        "STREET_ADDRESS",
+        # Italian style: via, viale, piazza … then a name, a comma and the house number
+        r"\b(?i:via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|borgo|"
+        r"rotonda|stretto|lungomare|salita|vico|incrocio|canale|calle|piazzetta)"
+        r"\s+[^\d,;\n]{2,40}?,?\s+\d{1,4}\b",
+        0.5,
+        ("indirizzo", "address", "via"),
+    ),
+    (
+        "UK_NINO",
+        # a national insurance number as written (two letters, six digits, a letter);
+        # Presidio's own recognizer also checks the prefix against the issued ones
+        r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Z]\b",
+        0.5,
+        ("nino", "national", "insurance", "ni"),
+    ),
 )
 
 

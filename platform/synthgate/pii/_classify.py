@@ -61,6 +61,7 @@ NAME_SHARE = 0.5  # rows holding known names for a name column without a name hi
 SUSPECT_NAME_SHARE = 0.3  # … for a suspected one
 SINGLE_WORD = 0.8  # share of one-word rows from which a name column is first or last names
 MIN_DISTINCT = 20  # distinct values a column needs before its values alone say "names"
+SUSPECT_DISTINCT = 100  # … before partial evidence makes it suspected (or half unique)
 UNIQUE = 0.9  # distinct values per row from which a code column is an identifier
 CODE_SHARE = 0.9  # share of code-like values for an identifier without a telling name
 FREE_TEXT_UNIQUE = 0.5  # distinct per row for many-valued multi-word text (job titles)
@@ -102,7 +103,7 @@ class Signals:
             parts.append(f"dictionary {self.dictionary} {self.dictionary_share:.2f}")
         if self.recognizer:
             parts.append(f"{self.recognizer} {self.recognizer_share:.2f}")
-        if self.uniqueness is not None:
+        if self.uniqueness:
             parts.append(f"unique ≥{self.uniqueness:.1f}")
         if self.code_like:
             parts.append(f"code-like ≥{self.code_like:.1f}")
@@ -414,9 +415,12 @@ def _dictionary(c: _Column) -> _Verdict | None:
     evidence = ("dictionary", "presidio") if c.share("PERSON") >= HINTED_SHARE else ("dictionary",)
     if share >= NAME_SHARE:
         return _Verdict(kind, PiiClass.DIRECT, round(share, 2), round(share, 3), evidence)
-    if share >= SUSPECT_NAME_SHARE or (
+    partly = share >= SUSPECT_NAME_SHARE or (
         not single and share >= HINTED_SHARE and c.share("PERSON") >= HINTED_SHARE
-    ):
+    )
+    # partial evidence on a short list of values is a list of places or labels
+    varied = c.profile.distinct >= SUSPECT_DISTINCT or c.profile.uniqueness >= FREE_TEXT_UNIQUE
+    if partly and varied:
         return _Verdict(kind, PiiClass.DIRECT, round(share, 2), 0.5, evidence, True)
     return None
 

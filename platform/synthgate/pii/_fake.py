@@ -9,7 +9,9 @@ in lower or upper case when the real values are.
 
 from __future__ import annotations
 
+import random
 import string
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,12 +57,12 @@ _CLASSES = {
 }
 
 
-def fake_code(faker: Any, shapes: Sequence[str]) -> str:
+def fake_code(rng: random.Random, shapes: Sequence[str]) -> str:
     """A code written like one of *shapes* (``AAA-999999``, or ``uuid``)."""
-    shape = faker.random.choice(list(shapes) or [_DEFAULT_SHAPE])
+    shape = rng.choice(list(shapes) or [_DEFAULT_SHAPE])
     if shape == "uuid":
-        return str(faker.uuid4())
-    return "".join(faker.random.choice(_CLASSES[ch]) if ch in _CLASSES else ch for ch in shape)
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return "".join(rng.choice(_CLASSES[ch]) if ch in _CLASSES else ch for ch in shape)
 
 
 def _written(case: str | None) -> Callable[[object], object]:
@@ -89,31 +91,35 @@ def fake_values(
     """
     faker: Any = Faker(locale if locale in AVAILABLE_LOCALES else DEFAULT_LOCALE)
     faker.seed_instance(seed)
-    base: Callable[[Any], object] = _GENERATORS.get(entity or "", lambda f: fake_code(f, shapes))
+    # seeded like Faker itself: fakes are independent of real values, not secrets
+    rng = random.Random(seed)  # noqa: S311
+    base = _GENERATORS.get(entity or "")
     write = _written(case)
+    wider: Any = None  # other locales, for when the column's locale is used up
 
-    def generate(f: Any) -> object:
-        return write(base(f))
+    def generate(tries: int) -> object:
+        nonlocal wider
+        if base is None:
+            return fake_code(rng, shapes)
+        if tries < _MAX_TRIES:
+            return write(base(faker))
+        if wider is None:
+            wider = Faker(list(_WIDER))
+            wider.seed_instance(seed)
+        return write(base(wider))
 
     seen: set[object] = set()
 
     def bad(value: object) -> bool:
         return (avoid is not None and value in avoid) or (unique and value in seen)
 
-    wider: Any = None  # other locales, for when the column's locale is used up
     out: list[object] = []
     for _ in range(n):
-        value = generate(faker)
         tries = 0
-        while bad(value) and tries < _MAX_TRIES:
-            value = generate(faker)
-            tries += 1
+        value = generate(tries)
         while bad(value) and tries < 2 * _MAX_TRIES:
-            if wider is None:
-                wider = Faker(list(_WIDER))
-                wider.seed_instance(seed)
-            value = generate(wider)
             tries += 1
+            value = generate(tries)
         while bad(value):
             value = f"{value}-{faker.pystr(min_chars=4, max_chars=4)}"
         if unique:

@@ -436,20 +436,16 @@ def check_masked_copy(plan: MaskPlan) -> None:
     if not undecided:
         return
     kinds = ", ".join(f"{a.column} ({_entity_label(a.entity)})" for a in undecided)
-    line = ", ".join(f"{a.column}: {_suggested(a)}" for a in undecided)
+    line = ", ".join(f"{a.column}: fake" for a in undecided)
     raise ConfigError(
         f"masked copy refused: {kinds} may identify people and would be copied unless the "
-        f"job spec decides; add pii.columns: {{{line}}} (or keep for a column that is not "
-        "personal data)"
+        f"job spec decides; add pii.columns: {{{line}}} (pseudonymize keeps joins; keep "
+        "only a column that holds no personal data)"
     )
 
 
 def _entity_label(entity: str | None) -> str:
     return ENTITIES[entity].label if entity in ENTITIES else (entity or "identifier")
-
-
-def _suggested(act: ColumnAction) -> str:
-    return "pseudonymize" if act.entity in _KEY_ENTITIES else "fake"
 
 
 def masked_copy(
