@@ -16,6 +16,9 @@ GOOD = {
     "synthesizer.private": False,
     "privacy.epsilon": None,
     "release.masked_copy": False,
+    "bias.erased_groups": 0.0,
+    "bias.amplified_attributes": 0.0,
+    "quality.gx_success": True,
 }
 
 
@@ -135,3 +138,61 @@ def test_structural_validity_does_not_judge_a_masked_copy() -> None:
         rule = next(o for o in decision.outcomes if o.rule_id == "structural-validity")
         assert rule.passed, pack
         assert rule.reason.startswith("not applicable to a masked-copy release"), pack
+
+
+def _failed(pack: str, metrics: dict[str, object]) -> dict[str, Severity]:
+    decision = evaluate_gate(load_policy(pack), metrics)
+    return {o.rule_id: o.severity for o in decision.outcomes if not o.passed}
+
+
+PRIVATE = {**GOOD, "synthesizer.private": True, "privacy.epsilon": 1.0}
+
+
+def test_default_blocks_an_erased_group_and_warns_on_amplified_bias() -> None:
+    assert _failed("default", PRIVATE) == {}
+    erased = {**PRIVATE, "bias.erased_groups": 1.0}
+    assert _failed("default", erased) == {"no-erased-groups": Severity.BLOCK}
+    assert evaluate_gate(load_policy("default"), erased).status is ReleaseStatus.BLOCKED
+    amplified = {**PRIVATE, "bias.amplified_attributes": 2.0}
+    assert _failed("default", amplified) == {"bias-not-amplified": Severity.WARN}
+    assert evaluate_gate(load_policy("default"), amplified).status is (
+        ReleaseStatus.AWAITING_APPROVAL
+    )
+    # data quality is the reviewer's call under default
+    assert _failed("default", {**PRIVATE, "quality.gx_success": False}) == {}
+
+
+def test_default_blocks_a_job_whose_groups_were_not_checked() -> None:
+    """No protected attribute named (or none analysable): erased groups fail closed."""
+    unchecked = {**PRIVATE, "bias.erased_groups": None, "bias.amplified_attributes": None}
+    decision = evaluate_gate(load_policy("default"), unchecked)
+    assert decision.status is ReleaseStatus.BLOCKED
+    (failed,) = decision.blocking_failures
+    assert failed.rule_id == "no-erased-groups"
+    assert failed.reason.startswith("bias.erased_groups was not computed for this run")
+    assert "protected attribute" in failed.reason
+    assert [o.rule_id for o in decision.warnings] == ["bias-not-amplified"]
+
+
+def test_strict_needs_two_approvers_and_blocks_bias_and_data_quality() -> None:
+    pack = load_policy("strict")
+    assert pack.required_approvals == 2
+    assert not pack.auto_approve
+    assert _failed("strict", PRIVATE) == {}
+    for metric, value, rule in (
+        ("bias.erased_groups", 1.0, "no-erased-groups"),
+        ("bias.amplified_attributes", 1.0, "bias-not-amplified"),
+        ("quality.gx_success", False, "data-quality"),
+        ("quality.gx_success", None, "data-quality"),
+    ):
+        assert _failed("strict", {**PRIVATE, metric: value}) == {rule: Severity.BLOCK}, metric
+
+
+def test_bias_rules_do_not_judge_a_masked_copy() -> None:
+    copied = {**GOOD, "release.masked_copy": True, "bias.erased_groups": None}
+    for pack in ("default", "strict"):
+        decision = evaluate_gate(load_policy(pack), copied)
+        for rule_id in ("no-erased-groups", "bias-not-amplified"):
+            rule = next(o for o in decision.outcomes if o.rule_id == rule_id)
+            assert rule.passed, (pack, rule_id)
+            assert rule.reason.startswith("not applicable to a masked-copy release")
