@@ -4,7 +4,8 @@ A labelled fixture of our own, generated with Faker in several locales
 (en_US, en_GB, de_DE, fr_FR): for each entity, one column with a telling name
 (``email``) and one with a neutral name (``col_07``) so the values alone must
 carry it, plus columns without PII (products, plans, SKUs, amounts, colours,
-job titles, companies). Each column is classified by
+job titles, companies) and a unique order reference (a record identifier).
+Each column is classified by
 :func:`synthgate.pii.classify_columns`; a column counts as a hit for the
 entity it is labelled with. Entities that values alone cannot reveal (a date
 of birth is a date, a postcode a number) are labelled only in their named
@@ -61,6 +62,9 @@ NEGATIVES: dict[str, Make] = {
     "colour": lambda f: f.color_name(),
     "job_title": lambda f: f.job(),
     "company": lambda f: f.company(),
+}
+#: unique per row and written like codes: record identifiers (issue #17)
+IDENTIFIERS: dict[str, Make] = {
     "order_ref": lambda f: f.numerify("########"),
 }
 
@@ -84,6 +88,9 @@ def fixture(locale: str, n: int, seed: int) -> tuple[Any, dict[str, str]]:
     for name, make in NEGATIVES.items():
         columns[name] = [str(make(fake)) for _ in range(n)]
         labels[name] = NONE
+    for name, make in IDENTIFIERS.items():
+        columns[name] = [str(make(fake)) for _ in range(n)]
+        labels[name] = "RECORD_ID"
     return pd.DataFrame(columns), labels
 
 
@@ -113,7 +120,7 @@ def evaluate(values: int, seed: int = 0) -> dict[str, Any]:
                 {"locale": locale, "column": finding.column, "label": truth, "found": got}
             )
     per: dict[str, dict[str, float | int]] = {}
-    for entity in sorted({*ENTITIES, *US_ONLY, NONE}):
+    for entity in sorted({*ENTITIES, *US_ONLY, NONE, "RECORD_ID"}):
         t, p, n = tp[entity], fp[entity], fn[entity]
         per[entity] = {
             "columns": t + n,
