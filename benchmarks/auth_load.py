@@ -179,7 +179,7 @@ def measure(
     if attack is None:
         time.sleep(seconds)
     else:
-        result["attack"] = flood(base, attack["calls"], attack["threads"])
+        result["attack"] = flood(base, attack["calls"], attack["threads"], attack["rate"])
     elapsed = time.perf_counter() - t0
     for p in (real, health):
         p.stop.set()
@@ -195,8 +195,9 @@ def measure(
     return result
 
 
-def _attack(base: str, calls: int, threads: int, first: int) -> dict[int, int]:
-    """*calls* bad-token requests from *threads* threads of this process; status counts."""
+def _attack(base: str, calls: int, threads: int, first: int, rate: float | None) -> dict[int, int]:
+    """*calls* bad-token requests from *threads* threads of this process, at most *rate* a
+    second in all (None: as fast as they go); status counts."""
     codes: Counter[int] = Counter()
     lock = threading.Lock()
     left = [calls]
@@ -204,12 +205,17 @@ def _attack(base: str, calls: int, threads: int, first: int) -> dict[int, int]:
     def attacker(n: int) -> None:
         bad = {"Authorization": f"Bearer sgt_guess-{n}", "X-Synthgate-User": "alice"}
         mine: Counter[int] = Counter()
+        gap = threads / rate if rate else 0.0
+        due = time.perf_counter()
         with httpx.Client(base_url=base, timeout=120) as client:
             while True:
                 with lock:
                     if left[0] <= 0:
                         break
                     left[0] -= 1
+                if gap:
+                    due += gap
+                    time.sleep(max(0.0, due - time.perf_counter()))
                 mine[client.get("/api/v1/releases", headers=bad).status_code] += 1
         with lock:
             codes.update(mine)
@@ -222,7 +228,7 @@ def _attack(base: str, calls: int, threads: int, first: int) -> dict[int, int]:
     return dict(codes)
 
 
-def flood(base: str, calls: int, threads: int) -> dict[str, Any]:
+def flood(base: str, calls: int, threads: int, rate: float | None) -> dict[str, Any]:
     """The attack, from up to 4 processes, so that the probes of this one keep their share."""
     processes = min(4, threads)
     shares = [
@@ -237,7 +243,10 @@ def flood(base: str, calls: int, threads: int) -> dict[str, Any]:
         futures = []
         first = 0
         for share_calls, share_threads in shares:
-            futures.append(pool.submit(_attack, base, share_calls, share_threads, first))
+            share_rate = rate * share_calls / calls if rate else None
+            futures.append(
+                pool.submit(_attack, base, share_calls, share_threads, first, share_rate)
+            )
             first += share_threads
         codes: Counter[int] = Counter()
         for future in futures:
@@ -247,6 +256,7 @@ def flood(base: str, calls: int, threads: int) -> dict[str, Any]:
         "calls": calls,
         "threads": threads,
         "processes": processes,
+        "rate_cap": rate,
         "seconds": round(elapsed, 1),
         "per_second": round(calls / elapsed, 1),
         "codes": dict(codes),
@@ -334,6 +344,9 @@ def main() -> None:
     parser.add_argument("--bad-calls", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rate", type=float, help="cap the attack at this many requests/s (default: no cap)"
+    )
     parser.add_argument("--audit-events", type=int, default=100_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -350,7 +363,7 @@ def main() -> None:
                 srv,
                 tokens,
                 seconds=args.seconds,
-                attack={"calls": args.bad_calls, "threads": args.threads},
+                attack={"calls": args.bad_calls, "threads": args.threads, "rate": args.rate},
             )
             during = audit_counts(home)
         after = audit_counts(home)
@@ -363,15 +376,18 @@ def main() -> None:
             - before["auth_failed_bytes"],
             "failures_counted_in_events": after["failures_counted"] - before["failures_counted"],
         }
-        events = fill_audit(home, args.audit_events)
-        with server(home) as srv:
-            timings = time_audit_page(srv.base)
-            store = Store(f"sqlite:///{home / 'synthgate.db'}", migrate=False)
-            for i in range(10):
-                AuditLog(store, key=b"").append(actor="bench", action="bench.new", subject=str(i))
-            store.dispose()
-            timings.update(time_after_new(srv.base))
-        report["audit_page"] = {"events": events, **timings}
+        if args.audit_events > 0:
+            events = fill_audit(home, args.audit_events)
+            with server(home) as srv:
+                timings = time_audit_page(srv.base)
+                store = Store(f"sqlite:///{home / 'synthgate.db'}", migrate=False)
+                for i in range(10):
+                    AuditLog(store, key=b"").append(
+                        actor="bench", action="bench.new", subject=str(i)
+                    )
+                store.dispose()
+                timings.update(time_after_new(srv.base))
+            report["audit_page"] = {"events": events, **timings}
     text = json.dumps(report, indent=2, sort_keys=True)
     print(text)
     if args.json:

@@ -414,3 +414,24 @@ def test_upgrading_a_keyed_0003_store_records_its_key_check(
     monkeypatch.delenv("SYNTHGATE_AUDIT_KEY")
     with pytest.raises(ConfigError, match="SYNTHGATE_AUDIT_KEY is not set"):
         AuditLog(store).append(actor="b", action="y", subject="s")
+
+
+def test_the_quick_walk_hashes_what_appends_hashed(tmp_path: Path) -> None:
+    import json
+
+    from synthgate.audit import canonical_json
+    from synthgate.audit._log import _body, _quick_body
+
+    log = AuditLog(Store(f"sqlite:///{tmp_path / 'q.db'}"), key=b"")
+    tricky = ['quote " and \\ back', "ünïcödé ✓", "tab\tand\nnewline", "</script>", "x"]
+    for i, value in enumerate(tricky):
+        log.append(actor=value, action="x.y", subject=value, details={"v": value, "n": i})
+    for e in log.events():
+        args = (e.seq, e.ts, e.actor, e.action, e.subject, canonical_json(e.details))
+        assert _quick_body(*args) == _body(*args)
+    assert log.verify().ok
+    # details rewritten in an equivalent, non-canonical spelling still verify (the slow path)
+    spaced = json.dumps({"v": tricky[1], "n": 1}, indent=1)
+    with log.store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET details = :d WHERE seq = 2"), {"d": spaced})
+    assert log.verify().ok

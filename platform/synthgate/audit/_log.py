@@ -220,6 +220,19 @@ def _body(seq: int, ts: str, actor: str, action: str, subject: str, details: str
     )
 
 
+def _quick_body(seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
+    """:func:`_body` for *details* stored in canonical form, as appends store them, without
+    parsing and re-serialising them (a third of the time of a full chain walk)."""
+    return (
+        f'{{"action":{_text(action)},"actor":{_text(actor)},"details":{details},'
+        f'"seq":{int(seq)},"subject":{_text(subject)},"ts":{_text(ts)}}}'
+    )
+
+
+def _text(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 class AuditLog:
     """Appends events to, and verifies, the chain kept in the metadata store.
 
@@ -536,12 +549,14 @@ def _walk(rows: Sequence[Any], base: _Base, start: Checkpoint, key: bytes | None
             return base.broken(
                 seq, "its previous-hash link does not match the event before", checked
             )
-        try:
-            body = _body(seq, ts, actor, action, subject, details)
-        except json.JSONDecodeError:
-            return base.broken(seq, "its details are not valid JSON", checked)
-        if not _same(_mac(key, (prev_hash + body).encode()), digest):
-            return base.broken(seq, "its content does not match its hash", checked)
+        quick = _quick_body(seq, ts, actor, action, subject, details)
+        if not _same(_mac(key, (prev_hash + quick).encode()), digest):
+            try:  # details not stored canonically: hash them as appends did
+                body = _body(seq, ts, actor, action, subject, details)
+            except json.JSONDecodeError:
+                return base.broken(seq, "its details are not valid JSON", checked)
+            if not _same(_mac(key, (prev_hash + body).encode()), digest):
+                return base.broken(seq, "its content does not match its hash", checked)
         expected_prev = digest
     last_seq = rows[-1][0] if rows else start.seq
     head = base.head
