@@ -120,7 +120,8 @@ def server(home: Path) -> Iterator[Server]:
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
-            raise SystemExit(f"synthgate serve exited; see {home / 'server.log'}")
+            tail = (home / "server.log").read_text()[-2000:]
+            raise SystemExit(f"synthgate serve exited:\n{tail}")
         time.sleep(0.2)
     try:
         yield Server(base, proc.pid)
