@@ -210,7 +210,8 @@ def lowercase_names(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
 def category_437(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     weights = 1 / np.arange(1, 438) ** 1.1  # Zipf-like: a few big cities, a long tail
     cities = [f"city_{i:03d}" for i in range(437)]
-    frame["city"] = rng.choice(cities, len(frame), p=weights / weights.sum())
+    rest = rng.choice(cities, len(frame) - len(cities), p=weights / weights.sum())
+    frame["city"] = rng.permutation(np.concatenate([cities, rest]))  # every value occurs
     return frame
 
 

@@ -214,6 +214,26 @@ def parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def revision() -> str:
+    """The commit the engines ran from, and whether the engine code differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "platform"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} + uncommitted changes under platform/" if dirty else head
+
+
 def registry() -> tuple[list[str], dict[str, bool]]:
     """Registered synthgate synthesizers and whether each is private (its class attribute)."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -288,7 +308,9 @@ def main() -> None:
 
     ev = _eval()
     machine = ev.machine()
+    rev = revision()
     print(ev.machine_line(machine), flush=True)
+    print(f"synthgate {rev}", flush=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or HERE / "out" / "synth_adult" / stamp
     out.mkdir(parents=True, exist_ok=True)
@@ -470,7 +492,8 @@ def main() -> None:
     markdown = ev.markdown_table(headers, table)
     header = (
         f"{ev.machine_line(machine)}\n\nUCI Adult: train {len(train):,} rows, test {len(test):,} rows, "
-        f"δ = {delta:.3g}, seed {args.seed}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
+        f"δ = {delta:.3g}, seed {args.seed}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"synthgate {rev}\n"
     )
     print()
     print(header)
@@ -479,6 +502,7 @@ def main() -> None:
     document = {
         "machine": machine,
         "machine_after": ev.machine(),
+        "synthgate_revision": rev,
         "data": {
             "train_rows": len(train),
             "test_rows": len(test),
