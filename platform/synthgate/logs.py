@@ -149,6 +149,8 @@ def configure(
     logger.setLevel(numeric)
     logger.propagate = False
     _quiet_libraries(JsonFormatter() if chosen is LogFormat.JSON else TextFormatter(), stream)
+    # JSON logs hold only JSON: Python warnings become log records (text keeps Python's lines)
+    logging.captureWarnings(chosen is LogFormat.JSON)
     return chosen
 
 

@@ -112,9 +112,18 @@ def test_four_eyes_release_flow_with_users(
     assert sorted(written["email"]) == sorted(synthetic["email"])
     assert written["monthly_spend"].sum() == pytest.approx(synthetic["monthly_spend"].sum())
 
-    code, _, err = cli("alice", "publish", rid)
-    assert code == 2
-    assert "is PUBLISHED" in err
+    # publishing again (a scheduler's retry) writes nothing and succeeds
+    code, out, err = cli("alice", "publish", rid)
+    assert code == 0, err
+    assert f"already published {rid}" in out
+    assert "nothing written" in out
+    again = cli.json("alice", "publish", rid)
+    assert again["already_published"] is True
+    assert again["content_hash"] == published["content_hash"]
+    assert published["already_published"] is False
+    code, _, err = cli("dave", "publish", rid)  # the check of the role comes first
+    assert code == 1
+    assert "may not publish releases" in err
 
     shown = cli.json("dave", "releases", "show", rid)
     assert shown["status"] == "PUBLISHED"

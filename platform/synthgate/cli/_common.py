@@ -1,15 +1,29 @@
-"""Shared CLI plumbing: output, errors, progress, exit codes."""
+"""Shared CLI plumbing: output, tables, errors, exit codes.
+
+Standard output carries the command's result: text, or JSON with ``--json``.
+Tables are drawn by rich on a terminal and printed as plain full-width columns
+anywhere else (a pipe, a file), so that nothing is ever cut. Standard error
+carries messages for the person at the terminal; with ``--log-format json`` each
+is one JSON log line instead, so that JSON logs hold only JSON.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
-import time
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from synthgate.logs import FORMAT_ENV, LogFormat, current_format, log_event
 from synthgate.settings import Settings
 
 __all__ = [
@@ -19,10 +33,14 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
-    "StageProgress",
+    "Cell",
+    "Column",
     "err",
+    "error_document",
+    "json_logs",
     "out",
     "print_json",
+    "print_table",
     "settings",
 ]
 
@@ -34,11 +52,61 @@ EXIT_AWAITING = 4
 EXIT_BUDGET = 5
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def json_logs() -> bool:
+    """Whether logs on stderr are JSON lines (``--log-format json`` or its variable)."""
+    if current_format() is LogFormat.JSON:
+        return True
+    return os.environ.get(FORMAT_ENV, "").strip().lower() == LogFormat.JSON.value
+
+
+class _Stderr:
+    """Messages on stderr: rich text for a person, or one JSON log line each."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def print(
+        self,
+        text: str,
+        *,
+        markup: bool = True,
+        highlight: bool = False,
+        style: str | None = None,
+        level: int = logging.INFO,
+    ) -> None:
+        if json_logs():
+            plain = Text.from_markup(text).plain if markup else text
+            log_event("cli.message", level=level, message=plain)
+            return
+        self.console.print(text, markup=markup, highlight=highlight, style=style)
+
+
+err = _Stderr()
 
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def error_document(
+    message: str,
+    *,
+    error_type: str,
+    exit_code: int,
+    problems: Iterable[str] = (),
+    transient: bool = False,
+) -> dict[str, object]:
+    """What ``--json`` prints on stdout when a command fails: the one-line message and
+    every problem found, one line each (the same lines are on stderr)."""
+    return {
+        "error": message,
+        "error_type": error_type,
+        "problems": list(problems),
+        "transient": transient,
+        "exit_code": exit_code,
+    }
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -46,43 +114,51 @@ def settings(ctx: typer.Context) -> Settings:
     return Settings.from_env(home)
 
 
-class StageProgress:
-    """Stage progress on stderr, only when stderr is a terminal."""
+# --------------------------------------------------------------------------- tables
 
-    def __init__(self, *, enabled: bool | None = None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._status: Any = None
-        self._eps: float | None = None
-        self._t0 = time.perf_counter()
+Cell = str | Text  # a Text carries its style on a terminal; both print literally
 
-    def stage_started(self, name: str, index: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self._status is None:
-            self._status = err.status("")
-            self._status.start()
-        elapsed = time.perf_counter() - self._t0
-        self._status.update(f"[{index}/{total}] {name} … ({elapsed:.0f}s)")
 
-    def stage_finished(self, name: str, seconds: float) -> None:
-        if self.enabled:
-            err.print(f"  [green]✓[/green] {name:<11} {seconds:6.1f}s")
+@dataclass(frozen=True, slots=True)
+class Column:
+    header: str
+    justify: Literal["left", "right"] = "left"
 
-    def training_step(self, step: int, total: int, info: dict[str, float]) -> None:
-        if not self.enabled or self._status is None:
-            return
-        if "epsilon" in info:
-            self._eps = info["epsilon"]
-        if step == total or step % max(total // 100, 1) == 0:
-            eps = f" ε≈{self._eps:.2f}" if self._eps is not None else ""
-            losses = " ".join(
-                f"{k.removeprefix('loss_')}={v:.3f}"
-                for k, v in info.items()
-                if k.startswith("loss_")
-            )
-            self._status.update(f"training step {step}/{total}{eps} {losses}")
 
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+def _plain(cell: Cell) -> str:
+    text = cell.plain if isinstance(cell, Text) else cell
+    return " ".join(text.splitlines())
+
+
+def _pad(text: str, width: int, justify: Literal["left", "right"]) -> str:
+    gap = " " * (width - cell_len(text))
+    return gap + text if justify == "right" else text + gap
+
+
+def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> list[str]:
+    """*rows* as lines of columns padded to their widest cell, never cut."""
+    cells = [[c.header for c in columns], *([_plain(c) for c in row] for row in rows)]
+    widths = [max(cell_len(r[i]) for r in cells) for i in range(len(columns))]
+    return [
+        "  ".join(
+            _pad(t, w, c.justify) for t, w, c in zip(r, widths, columns, strict=True)
+        ).rstrip()
+        for r in cells
+    ]
+
+
+def print_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, title: str | None = None
+) -> None:
+    """A table on stdout: rich on a terminal (a cell too wide folds, it is never cut),
+    plain full-width columns anywhere else. Cells print literally, never as markup."""
+    if not out.is_terminal:
+        lines = [title] if title else []
+        sys.stdout.write("\n".join([*lines, *plain_table(columns, rows)]) + "\n")
+        return
+    grid = Table(show_edge=False, title=title, title_justify="left")
+    for col in columns:
+        grid.add_column(col.header, justify=col.justify, overflow="fold")
+    for row in rows:
+        grid.add_row(*(c if isinstance(c, Text) else Text(c) for c in row))
+    out.print(grid)

@@ -10,6 +10,7 @@ import typer
 from synthgate import release as svc
 from synthgate.cli._auth import current_actor
 from synthgate.cli._common import err, out, print_json, settings
+from synthgate.errors import ReleaseStateError
 from synthgate.store import Store
 
 __all__ = ["approve", "publish", "reject", "revoke"]
@@ -101,22 +102,57 @@ def publish(
     """Write an APPROVED release to its target; it becomes PUBLISHED.
 
     The target's credentials are read again from the run's job spec and the
-    environment (as for the run). Anything not APPROVED is refused; a
-    PUBLISHED release is never written twice. Needs the engineer or admin role.
+    environment (as for the run). A PUBLISHED release is never written twice:
+    publishing it again writes nothing and exits 0 ("already published"), so a
+    scheduler may retry. Anything else not APPROVED is refused. Needs the
+    engineer or admin role.
     """
     cfg = settings(ctx)
     store = Store(cfg.store_url)
+    actor = current_actor(cfg, store)
+    svc.require(actor, svc.Permission.PUBLISH)
     env = dict(os.environ)
     env.setdefault("SYNTHGATE_DEMO_DIR", str(cfg.home / "demo"))  # as `synthgate demo` sets it
-    result = svc.publish(store, current_actor(cfg, store), release_id, env=env, retry=retry)
+    result = _published(store, release_id)
+    already = result is not None
+    if result is None:
+        try:
+            result = svc.publish(store, actor, release_id, env=env, retry=retry)
+        except ReleaseStateError:
+            result = _published(store, release_id)  # another publish finished first
+            if result is None:
+                raise
+            already = True
     if json_out:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "already_published": already})
         return
-    out.print(
-        f"published {release_id}: table {result.table} ({result.rows} rows, mode {result.mode})",
-        markup=False,
+    if already:
+        out.print(
+            f"already published {release_id}: table {result.table} ({result.rows} rows, "
+            f"mode {result.mode}) at {result.published_at}; nothing written",
+            markup=False,
+        )
+    else:
+        out.print(
+            f"published {release_id}: table {result.table} ({result.rows} rows, mode {result.mode})",
+            markup=False,
+        )
+    out.print(f"content sha256 {result.content_hash}", markup=False)
+
+
+def _published(store: Store, release_id: str) -> svc.PublishResult | None:
+    """The earlier publish of a PUBLISHED release, None for a release in any other state."""
+    row = svc.get_release(store, release_id)
+    if row.status != svc.ReleaseStatus.PUBLISHED.value:
+        return None
+    return svc.PublishResult(
+        release_id=row.id,
+        table=row.target_table,
+        rows=int(row.published_rows or 0),
+        mode=row.target_mode,
+        content_hash=row.published_hash or "",
+        published_at=row.published_at or "",
     )
-    out.print(f"content sha256 {result.content_hash}")
 
 
 def revoke(

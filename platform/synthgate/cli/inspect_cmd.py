@@ -4,9 +4,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from synthgate.cli._common import out, print_json
+from synthgate.cli._common import Column, out, print_json, print_table
 from synthgate.contracts import Source, TableSchema
 from synthgate.errors import UnsupportedType
 from synthgate.release import load_policy
@@ -107,10 +106,8 @@ def inspect(
         return
     key = ", ".join(schema.primary_key) or "—"
     out.print(f"[bold]{escape(table)}[/]  {rows} rows  primary key: {escape(key)}")
-    grid = Table(show_edge=False)
     heads = ("column", "type", "native", "null", "declared domain", "PII", "share", "class")
-    for head in (*heads, "action", "evidence"):
-        grid.add_column(head)
+    grid: list[tuple[str, ...]] = []
     for col in schema.columns:
         f = findings.get(col.name)
         act = actions.get(col.name)
@@ -126,8 +123,8 @@ def inspect(
             act.action.value if act else "",
             f.signals.text() if f else "",
         )
-        grid.add_row(*(escape(str(c)) for c in cells))
-    out.print(grid)
+        grid.append(tuple(str(c) for c in cells))
+    print_table([Column(h) for h in (*heads, "action", "evidence")], grid)
     _print_notes(pack.name if pack is not None else None, findings, unreadable, renamed)
 
 

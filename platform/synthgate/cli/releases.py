@@ -5,10 +5,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from synthgate import release as svc
-from synthgate.cli._common import out, print_json, settings
+from synthgate.cli._common import Column, out, print_json, print_table, settings
 from synthgate.release import SYSTEM_ACTOR, ReleaseStatus
 from synthgate.store import Store
 from synthgate.store.models import ApprovalRow, ReleaseRow
@@ -80,13 +79,13 @@ def list_releases(
     if not rows:
         out.print("no releases yet; run a job with: synthgate run JOB.yaml (or synthgate demo)")
         return
-    grid = Table(show_edge=False)
-    for head in ("release", "status", "job", "rows", "requested by", "created"):
-        grid.add_column(head)
-    for r in rows:
-        cells = (r.id, r.status, r.job_name, str(r.rows), r.requested_by, r.created_at[:19])
-        grid.add_row(*(escape(c) for c in cells))
-    out.print(grid)
+    print_table(
+        [Column(h) for h in ("release", "status", "job", "rows", "requested by", "created")],
+        [
+            (r.id, r.status, r.job_name, str(r.rows), r.requested_by, r.created_at[:19])
+            for r in rows
+        ],
+    )
 
 
 @app.command("show")

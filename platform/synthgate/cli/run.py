@@ -1,18 +1,21 @@
+"""``synthgate run``: one job, or with ``--dry-run`` everything it checks before reading."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from synthgate.cli._common import StageProgress, err, out, print_json, settings
+from synthgate.cli._common import err, out, print_json, settings
+from synthgate.cli._progress import stage_progress
 from synthgate.cli.inspect_cmd import rename_note, renamed_columns
-from synthgate.config import load_job_spec
-from synthgate.errors import SynthgateError
-from synthgate.pipeline import RunMode, RunOutcome, preflight, run_job
+from synthgate.config import LoadedSpec, load_job_spec
+from synthgate.pipeline import DryRun, RunMode, RunOutcome, dry_run, run_job
+from synthgate.settings import Settings
 
-__all__ = ["error_document", "print_outcome", "run"]
+__all__ = ["print_outcome", "run"]
 
 
 def print_outcome(outcome: RunOutcome) -> None:
@@ -34,25 +37,19 @@ def print_outcome(outcome: RunOutcome) -> None:
         out.print(f"note       {outcome.message}", markup=False)
 
 
-def error_document(exc: SynthgateError) -> dict[str, object]:
-    """What ``--json`` prints on stdout when a run fails (the message is on stderr too)."""
-    return {
-        "error": str(exc),
-        "error_type": type(exc).__name__,
-        # every problem a config error found, one line each (the spec checks list them all)
-        "problems": list(getattr(exc, "problems", [])),
-        "transient": exc.transient,
-        "exit_code": exc.exit_code,
-    }
-
-
 def run(
     ctx: typer.Context,
     job: Annotated[Path, typer.Argument(help="Job spec (YAML).", show_default=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    dry_run: Annotated[
+    dry_run_: Annotated[
         bool,
-        typer.Option("--dry-run", help="Check the spec, source, table and target; write nothing."),
+        typer.Option(
+            "--dry-run",
+            help="Check what the run checks before it reads a row: the spec, your right to "
+            "run, the source and table, the target, the policy packs, the columns named and "
+            "the source's privacy budget (exit 5 when a training run would exceed it); "
+            "write nothing.",
+        ),
     ] = False,
     force: Annotated[
         bool,
@@ -69,48 +66,20 @@ def run(
     synthesis.rebalance re-samples the saved model without spending budget; a
     run whose process died is resumed from its finished stages.
 
+    On a terminal, progress is drawn on stderr: each stage with its elapsed time,
+    the fit's steps with percentage, ETA and ε spent so far where the engine tells
+    it, and validation's metrics. Nothing is drawn on a pipe or with --json.
+
     Exit codes: 0 released without approval, 3 BLOCKED by the policy gate,
     4 AWAITING_APPROVAL, 2 bad spec or input, 5 privacy budget exhausted, 1 other errors,
     75 the job is running in another process, 99 nothing to do.
     """
-    try:
-        _run(ctx, job, json_out=json_out, dry_run=dry_run, force=force)
-    except SynthgateError as exc:
-        if json_out:
-            print_json(error_document(exc))
-        raise
-
-
-def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force: bool) -> None:
     loaded = load_job_spec(job)
     cfg = settings(ctx)
-    if dry_run:
-        pre = preflight(loaded)
-        try:
-            renamed = renamed_columns(pre.source, loaded.spec.source.table)
-            summary = {
-                "job": loaded.spec.name,
-                "spec_hash": loaded.spec_hash,
-                "table": loaded.spec.source.table,
-                "columns": pre.schema.column_names,
-                "renamed_columns": renamed,
-                "synthesizer": pre.synthesizer.name,
-                "policy": pre.policy.name,
-                "ok": True,
-            }
-        finally:
-            pre.close()
-        if json_out:
-            print_json(summary)
-        else:
-            out.print(
-                f"spec {job} is valid; source table and target are reachable; nothing written",
-                markup=False,
-            )
-            if renamed:
-                out.print(rename_note(renamed), markup=False, highlight=False)
+    if dry_run_:
+        _dry_run(job, loaded, cfg, json_out=json_out)
         return
-    progress = StageProgress(enabled=None if not json_out else False)
+    progress = stage_progress(json_out=json_out)
     try:
         outcome = run_job(loaded, cfg, progress=progress, force=force)
     finally:
@@ -121,6 +90,61 @@ def _run(ctx: typer.Context, job: Path, *, json_out: bool, dry_run: bool, force:
         print_outcome(outcome)
         if outcome.release_id and outcome.exit_code == 4:
             err.print(
-                f"next: a second person reviews and runs: synthgate releases show {outcome.release_id}"
+                f"next: a second person reviews and runs: synthgate releases show {outcome.release_id}",
+                markup=False,
             )
     raise typer.Exit(outcome.exit_code)
+
+
+def _budget_summary(checked: DryRun, epsilon: float) -> dict[str, Any] | None:
+    status = checked.budget
+    if status is None:
+        return None
+    return {
+        "source": status.source_key,
+        "epsilon": epsilon,
+        "spent_epsilon": status.spent_epsilon,
+        "reserved_epsilon": status.reserved_epsilon,
+        "limit_epsilon": status.limit_epsilon,
+        "remaining_epsilon": status.remaining,
+    }
+
+
+def _dry_run(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: bool) -> None:
+    checked = dry_run(loaded, cfg)
+    pre = checked.preflight
+    spec = pre.loaded.spec
+    try:
+        renamed = renamed_columns(pre.source, spec.source.table)
+    finally:
+        checked.close()
+    budget = _budget_summary(checked, spec.synthesis.privacy.epsilon)
+    if json_out:
+        print_json(
+            {
+                "job": spec.name,
+                "spec_hash": loaded.spec_hash,
+                "table": spec.source.table,
+                "columns": pre.schema.column_names,
+                "renamed_columns": renamed,
+                "synthesizer": pre.synthesizer.name,
+                "policy": pre.policy.name,
+                "budget": budget,
+                "ok": True,
+            }
+        )
+        return
+    out.print(
+        f"spec {job} is valid; source table and target are reachable; nothing written",
+        markup=False,
+    )
+    if budget is not None:
+        out.print(
+            f"budget: this run asks ε = {budget['epsilon']:g} of the {budget['remaining_epsilon']:.4g}"
+            f" left on {budget['source']} (limit {budget['limit_epsilon']:g})",
+            markup=False,
+        )
+    else:
+        out.print("budget: this run charges no privacy budget", markup=False)
+    if renamed:
+        out.print(rename_note(renamed), markup=False, highlight=False)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
-from synthgate.cli._common import out, print_json, settings
+from synthgate.cli._common import Column, out, print_json, print_table, settings
 from synthgate.pipeline._sync import SyncOptions, SyncResult, collect_specs, sync_jobs
 
 __all__ = ["print_summary", "sync"]
@@ -23,35 +22,38 @@ _COLORS = {
 }
 
 
+_COLUMNS = (
+    Column("job"),
+    Column("status"),
+    Column("mode"),
+    Column("rows", "right"),
+    Column("ε spent", "right"),
+    Column("duration", "right"),
+    Column("release"),
+)
+
+
 def print_summary(result: SyncResult) -> None:
-    table = Table(title="synthgate sync", title_justify="left")
-    for name, justify in (
-        ("job", "left"),
-        ("status", "left"),
-        ("mode", "left"),
-        ("rows", "right"),
-        ("ε spent", "right"),
-        ("duration", "right"),
-        ("release", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    rows = []
     for job in result.jobs:
-        color = _COLORS.get(job.status, "red")
-        eps = "—" if job.epsilon_spent is None else f"{job.epsilon_spent:.3g}"
         tries = f" ({job.attempts} tries)" if job.attempts > 1 else ""
-        table.add_row(
-            escape(job.job or Path(job.spec).name),
-            f"[{color}]{escape(job.status)}[/]{tries}",
-            escape(job.mode or "—"),
-            "—" if job.rows is None else str(job.rows),
-            eps,
-            f"{job.seconds:.1f}s",
-            escape(job.release_id or "—"),
+        rows.append(
+            (
+                job.job or Path(job.spec).name,
+                Text(job.status + tries, style=_COLORS.get(job.status, "red")),
+                job.mode or "—",
+                "—" if job.rows is None else str(job.rows),
+                "—" if job.epsilon_spent is None else f"{job.epsilon_spent:.3g}",
+                f"{job.seconds:.1f}s",
+                job.release_id or "—",
+            )
         )
-    out.print(table, width=max(out.width, 150))
+    print_table(_COLUMNS, rows, title="synthgate sync")
     for job in result.jobs:
         if job.message and job.status not in {"ok"}:
             out.print(f"{job.job or job.spec}: {job.message}", markup=False)
+            for problem in job.problems:
+                out.print(f"  {problem}", markup=False)
     out.print(f"exit {result.exit_code} ({result.to_dict()['status']})", markup=False)
 
 

@@ -6,12 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from synthgate import release as svc
 from synthgate.cli._auth import current_actor
-from synthgate.cli._common import err, out, print_json, settings
+from synthgate.cli._common import Column, err, out, print_json, print_table, settings
 from synthgate.errors import ConfigError
 from synthgate.store import Store
 
@@ -66,13 +64,13 @@ def list_(ctx: typer.Context, json_out: JsonOut = False) -> None:
         out.print("no users: the store is in bootstrap mode; add the first admin with:")
         out.print("  synthgate users add NAME --role admin")
         return
-    grid = Table(show_edge=False)
-    for head in ("user", "role", "active", "created", "by"):
-        grid.add_column(head)
-    for u in users:
-        cells = (u.name, u.role.value, "yes" if u.active else "no", u.created_at[:19], u.created_by)
-        grid.add_row(*(escape(c) for c in cells))
-    out.print(grid)
+    print_table(
+        [Column(h) for h in ("user", "role", "active", "created", "by")],
+        [
+            (u.name, u.role.value, "yes" if u.active else "no", u.created_at[:19], u.created_by)
+            for u in users
+        ],
+    )
 
 
 @app.command("disable")

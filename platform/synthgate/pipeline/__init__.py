@@ -8,10 +8,12 @@ in the metadata store with its timing. No stage writes real rows to disk.
 
 from synthgate.pipeline._runner import (
     EXIT_NOTHING_TO_DO,
+    DryRun,
     Preflight,
     Progress,
     RunMode,
     RunOutcome,
+    dry_run,
     preflight,
     run_job,
 )
@@ -20,11 +22,13 @@ from synthgate.store import EXIT_LOCKED, JobLocked, job_lock
 __all__ = [
     "EXIT_LOCKED",
     "EXIT_NOTHING_TO_DO",
+    "DryRun",
     "JobLocked",
     "Preflight",
     "Progress",
     "RunMode",
     "RunOutcome",
+    "dry_run",
     "job_lock",
     "preflight",
     "run_job",

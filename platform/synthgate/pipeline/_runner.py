@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -39,7 +40,13 @@ from synthgate.pipeline._resume import (
     model_hash,
     release_of,
 )
-from synthgate.privacy import BudgetLedger, BudgetLimits, resolve_named_source, source_limits
+from synthgate.privacy import (
+    BudgetLedger,
+    BudgetLimits,
+    BudgetStatus,
+    resolve_named_source,
+    source_limits,
+)
 from synthgate.release import (
     Permission,
     PolicyPack,
@@ -63,10 +70,12 @@ from synthgate.synth.constraints import build_constraints, constraint_columns
 __all__ = [
     "EXIT_NOTHING_TO_DO",
     "STAGES",
+    "DryRun",
     "Preflight",
     "Progress",
     "RunMode",
     "RunOutcome",
+    "dry_run",
     "preflight",
     "run_job",
 ]
@@ -75,11 +84,19 @@ STAGES = ("extract", "classify", "mask", "synthesize", "sample", "validate", "ga
 
 
 class Progress(Protocol):
+    """What a run tells its caller as it goes (the command line draws it on a terminal)."""
+
     def stage_started(self, name: str, index: int, total: int) -> None: ...
 
     def stage_finished(self, name: str, seconds: float) -> None: ...
 
-    def training_step(self, step: int, total: int, info: dict[str, float]) -> None: ...
+    def training_step(self, step: int, total: int, info: dict[str, float]) -> None:
+        """A synthesizer's fit: step *step* of *total*; *info* may hold ``epsilon``
+        (spent so far) and ``loss_*`` figures where the engine can tell them."""
+
+    def stage_step(self, name: str, step: int, total: int, label: str) -> None:
+        """Stage *name* has done *step* of its *total* sub-steps and starts *label*
+        (validation: one step per metric)."""
 
 
 class _NoProgress:
@@ -90,6 +107,9 @@ class _NoProgress:
         return None
 
     def training_step(self, step: int, total: int, info: dict[str, float]) -> None:
+        return None
+
+    def stage_step(self, name: str, step: int, total: int, label: str) -> None:
         return None
 
 
@@ -251,6 +271,47 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         pseudonymizer,
         choice.reason if choice is not None else None,
     )
+
+
+@dataclass
+class DryRun:
+    """What :func:`dry_run` checked; close it to close the source and target."""
+
+    preflight: Preflight
+    #: the source's budget before the run (a training run asks spec ε on top);
+    #: None when the run charges none (a non-private synthesizer, a masked copy)
+    budget: BudgetStatus | None
+
+    def close(self) -> None:
+        self.preflight.close()
+
+
+def dry_run(loaded: LoadedSpec, settings: Settings, *, store: Store | None = None) -> DryRun:
+    """Everything a run checks before it reads a row, writing nothing: the requester's
+    right to run, a registered source's name, the source table, target, packs and
+    columns (:func:`preflight`), and the source's privacy budget. The budget check is
+    a training run's: a spec that passes here is never refused for budget (exit 5) by
+    :func:`run_job`, which may spend less (re-using a saved model)."""
+    store = store or Store(settings.store_url)
+    identify(store, settings.user, token_from_env(), Permission.RUN)
+    loaded = resolve_named_source(loaded, store)
+    pre = preflight(loaded)
+    try:
+        spec = loaded.spec
+        status = None
+        if pre.synthesizer.private and not spec.masked_copy:
+            limits = source_limits(store, pre.source_key, pre.policy)
+            status = BudgetLedger(store).require(
+                pre.source_key,
+                spec.synthesis.privacy.epsilon,
+                limit=limits.epsilon,
+                delta=_delta_bound(spec),
+                delta_limit=limits.delta,
+            )
+    except BaseException:
+        pre.close()
+        raise
+    return DryRun(pre, status)
 
 
 EXIT_NOTHING_TO_DO = 99
@@ -762,6 +823,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 source_schema=data.schema,
                 seed=seed,
                 constraints=constraints,
+                progress=partial(run.progress.stage_step, "validate"),
             )
         with run.stage("gate", {"policy": pre.policy.name}) as folder:
             decision = st.gate(pre.policy, flat, folder)

@@ -494,8 +494,10 @@ def validate(
     source_schema: TableSchema | None = None,
     seed: int = 0,
     constraints: Sequence[Constraint] = (),
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[list[MetricResult], dict[str, Any], dict[str, Any]]:
     """Every metric of the registry; returns results, the flat map, the report part.
+    ``progress(done, total, metric)`` is called before each metric and once at the end.
 
     Writes ``metrics.json`` and Great Expectations' suite and results JSON
     (``gx_suite.json``, ``gx_results.json``); none holds a real value.
@@ -521,7 +523,8 @@ def validate(
             options=ValidationOptions(seed=seed),
             masked_copy=spec.masked_copy if spec is not None else False,
             constraints=tuple(constraints),
-        )
+        ),
+        progress=progress,
     )
     write_json(
         folder / "metrics.json",

@@ -129,6 +129,7 @@ class JobResult:
     rows: int | None = None
     epsilon_spent: float | None = None
     message: str | None = None
+    problems: list[str] = field(default_factory=list)  # every problem of a failed job
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +167,13 @@ def _one_line(text: str | None) -> str | None:
         return None
     first = text.strip().splitlines()
     return redact(first[0]) if first else None
+
+
+def _problems(raw: Any) -> list[str]:
+    """A child's list of problems, each one redacted line."""
+    if not isinstance(raw, list):
+        return []
+    return [line for line in (_one_line(str(p)) for p in raw) if line]
 
 
 def _attempt(spec: Path, job: str, opts: SyncOptions) -> tuple[int, dict[str, Any]]:
@@ -223,6 +231,7 @@ def run_one(
         rows=doc.get("rows"),
         epsilon_spent=doc.get("epsilon_spent"),
         message=_one_line(doc.get("error") or doc.get("message")),
+        problems=_problems(doc.get("problems")),
     )
     if code not in _LABELS and result.message is None:
         result.message = f"exited with code {code}"
@@ -257,6 +266,7 @@ def sync_jobs(specs: Sequence[Path], opts: SyncOptions) -> SyncResult:
                         exc.exit_code,
                         status_label(exc.exit_code),
                         message=_one_line(str(exc)),
+                        problems=_problems(getattr(exc, "problems", [])),
                     ),
                 )
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -121,17 +121,26 @@ def _areas(results: Sequence[MetricResult], registry: MetricRegistry) -> dict[st
 
 
 def validate_all(
-    data: ValidationInput, registry: MetricRegistry | None = None
+    data: ValidationInput,
+    registry: MetricRegistry | None = None,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ValidationOutcome:
-    """Run every metric of *registry* (default: all built-in ones) on *data*."""
+    """Run every metric of *registry* (default: all built-in ones) on *data*;
+    ``progress(done, total, metric)`` before each metric and once when all are done."""
     registry = registry or default_registry()
     ctx = ValidationContext(data)
     seconds: dict[str, float] = {}
     results: list[MetricResult] = []
-    for m in registry:
+    metrics = list(registry)
+    for done, m in enumerate(metrics):
+        if progress is not None:
+            progress(done, len(metrics), m.name)
         t0 = time.perf_counter()
         results.append(m.run(ctx))
         seconds[m.area.value] = round(seconds.get(m.area.value, 0.0) + time.perf_counter() - t0, 3)
+    if progress is not None:
+        progress(len(metrics), len(metrics), "")
     flat = flatten(results, data.privacy, registry, masked_copy=data.masked_copy)
     report: dict[str, Any] = {
         "metrics": {m.name: m.info() for m in registry},
