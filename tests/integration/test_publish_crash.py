@@ -182,10 +182,11 @@ def test_a_publish_killed_mid_write_leaves_the_old_table_and_a_rerun_writes_once
     [(published_oid,)] = pg.execute("SELECT %s::regclass::oid", (f'"{pg.schema}".{TABLE}',))
     assert published_oid != target_oid  # swapped in by the retry
 
-    # 4. a third publish writes nothing: refused as PUBLISHED, the table is the same one
+    # 4. a third publish writes nothing ("already published", exit 0): the table is the same one
     again = _cli(home, "publish", "rel-1")
-    assert again.returncode == 2, again.stdout + again.stderr
-    assert "is PUBLISHED" in again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already published rel-1" in again.stdout
+    assert "nothing written" in again.stdout
     assert _target_state(pg) == published
     assert pg.execute("SELECT %s::regclass::oid", (f'"{pg.schema}".{TABLE}',)) == [(published_oid,)]
     assert [e.action for e in AuditLog(store).events(subject="rel-1")] == [
