@@ -63,10 +63,12 @@ __all__ = [
     "SynthesisSpec",
     "TargetSpec",
     "ValidationSpec",
+    "expand_env",
     "format_problems",
     "load_job_spec",
     "parse_job_spec",
     "size_problems",
+    "with_registered_source",
 ]
 
 _ENV_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -181,22 +183,74 @@ def _password_into_url(data: Any) -> Any:
 
 
 class SourceSpec(_Spec):
-    """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path.
+    """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path, or
+    ``name`` names a source registered with ``synthgate sources add`` (its URL and
+    table are filled in from the metadata store when the job runs).
 
     ``where`` is a SQL filter the source evaluates; ``sample_rows`` reads a
     uniform random sample of that many rows; ``password_file`` names a file
     holding the database password (kept out of the spec and the URL text).
     """
 
-    url: str = Field(min_length=1)
-    table: str = Field(min_length=1)
+    name: str | None = Field(default=None, pattern=_NAME_PATTERN)
+    url: str = Field(default="", min_length=1)
+    table: str = Field(default="", min_length=1)
     columns: list[str] | None = Field(default=None, min_length=1)
     chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     where: str | None = Field(default=None, min_length=1)
     sample_rows: int | None = Field(default=None, ge=1, le=100_000_000)
     password_file: Path | None = None
 
-    _password = model_validator(mode="before")(_password_into_url)
+    @model_validator(mode="before")
+    @classmethod
+    def _password(cls, data: Any) -> Any:
+        # a registered source gets its password when its URL is filled in
+        if isinstance(data, dict) and data.get("name") and not data.get("url"):
+            return data
+        return _password_into_url(data)
+
+    @model_validator(mode="after")
+    def _named_or_spelled(self) -> SourceSpec:
+        if self.name is not None and {"url", "table"} & self.model_fields_set:
+            raise ValueError(
+                "give the name of a registered source, or url and table, not both "
+                "(the registered source holds its url and table)"
+            )
+        if self.name is None and not (self.url and self.table):
+            missing = " and ".join(f for f in ("url", "table") if not getattr(self, f))
+            raise ValueError(
+                f"source.{missing.replace(' and ', ' and source.')} missing: give url and "
+                "table, or the name of a registered source (synthgate sources list)"
+            )
+        return self
+
+
+def expand_env(text: str, *, where: str, env: Mapping[str, str] | None = None) -> str:
+    """*text* with its ``${VAR}`` references filled in as a spec's are, or a ConfigError."""
+    problems: list[str] = []
+    filled = _interpolate(text, where, os.environ if env is None else env, problems)
+    if problems:
+        raise ConfigError(problems[0])
+    return str(filled)
+
+
+def with_registered_source(
+    spec: JobSpec, url: str, table: str, *, env: Mapping[str, str] | None = None
+) -> JobSpec:
+    """*spec* with its named source's registered *url* and *table* filled in: the URL's
+    ``${VAR}`` references read from *env* (default: the environment), the spec's
+    ``source.password_file`` applied. The name stays, so reports can show it."""
+    try:
+        filled = expand_env(url, where="source.url", env=env)
+    except ConfigError as exc:
+        raise ConfigError(f"registered source {spec.source.name!r}: {exc}") from None
+    data = {"url": filled, "password_file": spec.source.password_file}
+    try:
+        filled = _password_into_url(data)["url"]
+    except ValueError as exc:
+        raise ConfigError(f"source.password_file: {exc}") from None
+    source = spec.source.model_copy(update={"url": filled, "table": table})
+    return spec.model_copy(update={"source": source})
 
 
 class TargetSpec(_Spec):

@@ -627,9 +627,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             details={"job": spec.name, "finished_stages": done},
         )
         log_event("run.resumed", job=spec.name, run_id=run.id, finished_stages=done)
-        # what the dead process reserved: owed if its fit began, else free again
-        dead_fit = _fit_started(store, run.id)
-        _close_reservation(ledger, audit, settings.user, pre.source_key, run.id, charge=dead_fit)
+        # the dead process's reservation stays with the run: its fit settles it once
     else:
         run = _Run(settings, store, audit, _new_id("run"), progress, spec.name)
         started = clock()

@@ -5,6 +5,10 @@ Every step of a private fit that reads real rows is a Gaussian mechanism
 in training. The total is composed by an accountant (PRV, with an RDP
 cross-check), never summed by hand; the extra δ of DP partition selection is
 added to the accountant's δ.
+
+The budget ledger keeps each source table's cumulative ε and δ (reserved
+before a run reads a row, settled after its fit); sources may be registered
+under a name with their own limits.
 """
 
 from synthgate.privacy._accounting import (
@@ -19,19 +23,52 @@ from synthgate.privacy._accounting import (
     running_epsilon,
     stage_split,
 )
-from synthgate.privacy._budget import BudgetLedger, BudgetStatus
+from synthgate.privacy._budget import (
+    MASKED_COPY,
+    RESERVED,
+    TOTAL,
+    BudgetLedger,
+    BudgetLimits,
+    BudgetStatus,
+    SourceBusy,
+)
+from synthgate.privacy._registry import (
+    RegisteredSource,
+    check_registration,
+    find_source,
+    may_register,
+    register_source,
+    registered_for,
+    registered_sources,
+    resolve_named_source,
+    source_limits,
+)
 
 __all__ = [
+    "MASKED_COPY",
+    "RESERVED",
+    "TOTAL",
     "BudgetLedger",
+    "BudgetLimits",
     "BudgetStatus",
     "GaussianMechanism",
     "PrivacyAccount",
+    "RegisteredSource",
+    "SourceBusy",
     "calibrate_sgd_noise",
+    "check_registration",
     "compose",
     "exponential_mechanism",
+    "find_source",
     "gaussian_epsilon",
     "gaussian_sigma_for_rho",
+    "may_register",
     "rdp_rho_for_epsilon",
+    "register_source",
+    "registered_for",
+    "registered_sources",
+    "resolve_named_source",
     "running_epsilon",
+    "source_limits",
     "stage_split",
 ]

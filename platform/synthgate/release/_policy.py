@@ -51,6 +51,7 @@ from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
 
 __all__ = [
+    "DEFAULT_DELTA_PER_SOURCE",
     "DEFAULT_INDEPENDENCE_DAYS",
     "Comparator",
     "GateDecision",
@@ -330,12 +331,32 @@ class PiiPolicy(BaseModel):
         return MaskAction.PSEUDONYMIZE in chosen or self.redact_with is RedactWith.SURROGATE
 
 
+#: the cumulative δ of one source table when a pack sets no ``delta_per_source``: ten
+#: runs at the largest automatic per-run δ (1e-5)
+DEFAULT_DELTA_PER_SOURCE = 1e-4
+
+
 class BudgetPolicy(BaseModel):
     """Cumulative privacy budget of one source table, across all its releases."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     epsilon_per_source: float = Field(default=10.0, gt=0, le=1000)
+    delta_per_source: float | None = Field(
+        default=None, gt=0, lt=1, description=f"cumulative δ; unset: {DEFAULT_DELTA_PER_SOURCE}"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_delta(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A pack that sets no ``delta_per_source`` dumps (and hashes) as before it existed."""
+        data = handler(self)
+        if self.delta_per_source is None and isinstance(data, dict):
+            data.pop("delta_per_source", None)
+        return data
+
+    @property
+    def delta_limit(self) -> float:
+        return DEFAULT_DELTA_PER_SOURCE if self.delta_per_source is None else self.delta_per_source
 
 
 #: how long an account set up by a requester may not approve that requester's releases

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from synthgate.errors import SynthgateError
 from synthgate.store._store import Store
@@ -58,13 +59,13 @@ Busy = Callable[[str], SynthgateError]  # builds the error from "pid N on HOST"
 
 
 @contextmanager
-def _file_lock(name: str, folder: Path, busy: Busy) -> Iterator[None]:
+def _file_lock(name: str, folder: Path, busy: Busy, wait: float = 0.0) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     folder.mkdir(parents=True, exist_ok=True)
     kind, _, ident = name.partition(":")
     safe = kind + "-" + re.sub(r"[^A-Za-z0-9_.-]", "_", ident)
-    lock = FileLock(str(folder / f"{safe}.lock"), timeout=0)
+    lock = FileLock(str(folder / f"{safe}.lock"), timeout=wait)
     owner_file = folder / f"{safe}.owner"
     try:
         lock.acquire()
@@ -82,8 +83,22 @@ def _file_lock(name: str, folder: Path, busy: Busy) -> Iterator[None]:
         lock.release()
 
 
+def _pg_acquire(conn: Any, key: int, wait: float) -> bool:
+    """Take the advisory lock *key*, waiting up to *wait* seconds (0: do not wait)."""
+    if wait <= 0:
+        return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+    conn.execute(
+        text("SELECT set_config('lock_timeout', :t, false)"), {"t": f"{int(wait * 1000)}ms"}
+    )
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+    except OperationalError:  # lock_timeout: the holder kept it longer than *wait*
+        return False
+    return True
+
+
 @contextmanager
-def _pg_lock(name: str, store: Store, busy: Busy) -> Iterator[None]:
+def _pg_lock(name: str, store: Store, busy: Busy, wait: float = 0.0) -> Iterator[None]:
     key = lock_key(name)
     conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -92,8 +107,7 @@ def _pg_lock(name: str, store: Store, busy: Busy) -> Iterator[None]:
             text("SELECT set_config('application_name', :name, false)"),
             {"name": f"synthgate pid={me['pid']} host={me['host']}"[:63]},
         )
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-        if not got:
+        if not _pg_acquire(conn, key, wait):
             unsigned = key & 0xFFFFFFFFFFFFFFFF
             row = conn.execute(
                 text(
@@ -117,14 +131,17 @@ def _pg_lock(name: str, store: Store, busy: Busy) -> Iterator[None]:
 
 
 @contextmanager
-def process_lock(name: str, store: Store, folder: Path | None, *, busy: Busy) -> Iterator[None]:
+def process_lock(
+    name: str, store: Store, folder: Path | None, *, busy: Busy, wait: float = 0.0
+) -> Iterator[None]:
     """Hold the lock *name* (``kind:id``) for the ``with`` block, or raise ``busy(holder)``.
 
     SQLite stores lock a file in *folder* (default: ``locks`` beside the store's
     database file); an in-memory store is private to its process and needs none.
+    *wait* is how long to wait for a holder to let go (default: not at all).
     """
     if store.dialect == "postgresql":
-        with _pg_lock(name, store, busy):
+        with _pg_lock(name, store, busy, wait):
             yield
         return
     if folder is None:
@@ -133,7 +150,7 @@ def process_lock(name: str, store: Store, folder: Path | None, *, busy: Busy) ->
             yield
             return
         folder = Path(database).resolve().parent / "locks"
-    with _file_lock(name, folder, busy):
+    with _file_lock(name, folder, busy, wait):
         yield
 
 

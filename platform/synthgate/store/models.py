@@ -20,6 +20,7 @@ __all__ = [
     "PolicyRecord",
     "ReleaseRow",
     "RunRow",
+    "SourceRow",
     "StageRow",
     "UserRow",
     "WebSession",
@@ -201,6 +202,15 @@ class AuditHead(Base):
 
 
 class BudgetEntry(Base):
+    """One line of a source's privacy-budget ledger.
+
+    ``stage`` tells what the line is: ``total`` (a run's settled charge, what the
+    budget counts), a stage name (the per-stage split of a total), ``reserved`` (a
+    run's open reservation: counted until the run settles or releases it) or
+    ``masked-copy`` (real rows released with masking only: ε is infinite, counted
+    apart from the finite sum).
+    """
+
     __tablename__ = "budget_ledger"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -211,3 +221,19 @@ class BudgetEntry(Base):
     epsilon: Mapped[float]
     delta: Mapped[float]
     created_at: Mapped[str] = mapped_column(String(32))
+
+
+class SourceRow(Base):
+    """A source table registered under a name, with its budget limits (``sources add``)."""
+
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(512), index=True)
+    url: Mapped[str] = mapped_column(Text)  # never a literal password
+    table_name: Mapped[str] = mapped_column(String(256))
+    epsilon_limit: Mapped[float]
+    delta_limit: Mapped[float | None] = mapped_column(default=None)
+    registered_by: Mapped[str] = mapped_column(String(128))
+    registered_role: Mapped[str | None] = mapped_column(String(16), default=None)
+    registered_at: Mapped[str] = mapped_column(String(32))
