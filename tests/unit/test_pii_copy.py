@@ -279,3 +279,20 @@ def test_leak_scan_checks_integer_ids_against_their_own_column_only() -> None:
     scanner.add_frame(real, ["id"])
     released = pd.DataFrame({"id": [3, 900_001, 900_002, 900_003], "visits": [1, 2, 3, 4]})
     assert scanner.scan(released) == {"id": 1}
+
+
+def test_an_integer_column_stays_integer_when_faked() -> None:
+    schema = TableSchema(
+        "t",
+        (
+            ColumnSchema("ssn", LogicalType.INTEGER, native_type="INTEGER"),
+            ColumnSchema("row_id", LogicalType.INTEGER, native_type="INTEGER"),
+        ),
+    )
+    findings = [_finding("ssn", "US_SSN"), _finding("row_id", "RECORD_ID")]
+    plan = build_plan(findings, schema, class_actions=DIRECT, overrides={})
+    out = refill(pd.DataFrame(index=range(50)), plan, schema, seed=3)
+    assert pd.api.types.is_integer_dtype(out["ssn"].dtype)
+    assert out["ssn"].between(1, 999_999_999).all()  # the nine digits of a fake SSN
+    assert pd.api.types.is_integer_dtype(out["row_id"].dtype)
+    assert out["row_id"].is_unique

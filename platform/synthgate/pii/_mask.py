@@ -289,10 +289,15 @@ def apply_plan(
 def _fake_column(
     act: ColumnAction, n: int, *, integer: bool, seed: int, avoid: LeakScanner | None
 ) -> Any:
-    """*n* fake values for a FAKE column: of the column's kind, locale, case and shape;
-    integer identifiers get fresh unique numbers (:func:`_fresh_integers`)."""
-    if integer:
+    """*n* fake values for a FAKE column: of the column's kind, locale, case and shape.
+    In an integer column, identifiers get fresh unique numbers (:func:`_fresh_integers`)
+    and other entities the digits of a fake value (a phone number's, an SSN's)."""
+    if integer and act.entity in _KEY_ENTITIES:
         return _fresh_integers(n, seed=seed, avoid=avoid)
+    if integer:
+        drawn = fake_values(act.entity, n, seed=seed, avoid=avoid, locale=act.locale)
+        digits = ["".join(ch for ch in str(v) if ch.isdigit()) for v in drawn]
+        return pd.array([int(d) if d else None for d in digits], dtype="Int64")
     return pd.Series(
         fake_values(
             act.entity,
