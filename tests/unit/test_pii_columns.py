@@ -236,3 +236,19 @@ def test_evidence_is_rounded_and_holds_no_value() -> None:
     dumped = repr([f.to_dict() for f in found.values()])
     for value in [*values, *names]:
         assert f"'{value}'" not in dumped
+
+
+def test_hand_typed_titles_are_free_text_and_picked_labels_are_not() -> None:
+    fake: Any = Faker("en_US")
+    fake.seed_instance(9)
+    titles = [fake.job().lower() for _ in range(220)]  # many, some repeated
+    charges = [f"{fake.word()} {fake.word()} charge" for _ in range(30)]  # a short list
+    rows = 600
+    found = _classify(
+        {
+            "emp_title": [titles[i * 7 % 220] if i % 3 else titles[i % 40] for i in range(rows)],
+            "charge_desc": [charges[i * 11 % 30] for i in range(rows)],
+        }
+    )
+    assert found["emp_title"].pii_class is PiiClass.FREE_TEXT
+    assert found["charge_desc"].pii_class is PiiClass.NONE

@@ -64,8 +64,10 @@ MIN_DISTINCT = 20  # distinct values a column needs before its values alone say 
 SUSPECT_DISTINCT = 100  # … before partial evidence makes it suspected (or half unique)
 UNIQUE = 0.9  # distinct values per row from which a code column is an identifier
 CODE_SHARE = 0.9  # share of code-like values for an identifier without a telling name
-FREE_TEXT_UNIQUE = 0.5  # distinct per row for many-valued multi-word text (job titles)
+FREE_TEXT_UNIQUE = 0.5  # distinct per row from which sentences without PII are free text
 FREE_TEXT_MULTIWORD = 0.3  # share of values with two words or more, for the same
+PHRASES_DISTINCT = 50  # … and at least this many distinct values
+PHRASES_UNIQUE = 0.3  # … and this many distinct values per row (typed by hand, not picked)
 _IGNORED = {"ORGANIZATION", "NRP", "DATE_TIME", "MEDICAL_LICENSE", "CRYPTO", "ID", "UUID", "AGE"}
 # words in a column's name that say its values are things, not people
 _NOT_PEOPLE = re.compile(
@@ -452,7 +454,7 @@ def _identifier(c: _Column) -> _Verdict | None:
 def _many_phrases(c: _Column) -> _Verdict | None:
     """Many distinct values of several words (job titles typed by hand): free text."""
     p = c.profile
-    if c.key or not c.many or p.uniqueness < FREE_TEXT_UNIQUE:
+    if c.key or p.distinct < PHRASES_DISTINCT or p.uniqueness < PHRASES_UNIQUE:
         return None
     if p.multiword < FREE_TEXT_MULTIWORD:
         return None
