@@ -254,11 +254,13 @@ def test_shipped_packs_accept_the_new_entities(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- leak scan
 
 
-def test_leak_scan_counts_copied_names_but_not_a_column_own_values() -> None:
+def test_leak_scan_counts_copied_names_but_not_a_column_own_labels() -> None:
     real = pd.DataFrame(
         {
-            "last": ["Low", "Hernandez", "Dixon"],
-            "score_text": ["Low", "High", "Medium"],
+            "last": ["Low", "Hernandez", "Dixon", "Philo"] * 5,
+            "score_text": ["Low", "High", "Medium", "Low"] * 5,
+            # a second name column the classifier missed: its names are rare, not labels
+            "contact": ["Philo", "Dixon", "Abe", "Ng", "Orr"] * 4,
         }
     )
     scanner = LeakScanner()
@@ -268,9 +270,10 @@ def test_leak_scan_counts_copied_names_but_not_a_column_own_values() -> None:
             "last": ["Hernandez", "Smith", "low"],  # two copied surnames
             "score_text": ["Low", "Low", "High"],  # its own labels: no replay
             "notes": ["Dixon", "x", "y"],  # a surname in another column: a replay
+            "contact": ["Philo", "Abe", "Orr"],  # copied names, also its own values
         }
     )
-    assert scanner.scan(released) == {"last": 2, "score_text": 0, "notes": 1}
+    assert scanner.scan(released) == {"last": 2, "score_text": 0, "notes": 1, "contact": 1}
 
 
 def test_leak_scan_checks_integer_ids_against_their_own_column_only() -> None:
