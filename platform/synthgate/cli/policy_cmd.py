@@ -143,6 +143,7 @@ def metrics(json_out: JsonOut = False) -> None:
             }
         )
         return
+    width = max(len(name) for name in known_metrics())
     for name, info in sorted(known_metrics().items()):
         if info.bounds:
             lo, hi = info.bounds
@@ -154,4 +155,4 @@ def metrics(json_out: JsonOut = False) -> None:
                 kind = f"number ≤ {hi:g}"
         else:
             kind = "true/false"
-        out.print(f"{name:<28} {kind:<18} {info.description}")
+        out.print(f"{name:<{width}}  {kind:<18} {info.description}", markup=False)
