@@ -133,7 +133,10 @@ def _epsilon(history: list[tuple[float, float, int]], delta: float, accountant: 
             return float(prv.get_epsilon(delta))
         rdp = RDPAccountant()
         rdp.history = list(history)
-        return float(rdp.get_epsilon(delta, alphas=RDP_ORDERS))
+        # the large orders only for full-batch mechanisms: a subsampled Gaussian's RDP
+        # at order α sums α terms, and its optimum lies among the default orders
+        full = all(q >= 1.0 for _, q, _ in history)
+        return float(rdp.get_epsilon(delta, alphas=RDP_ORDERS if full else None))
 
 
 @dataclass(frozen=True, slots=True)
