@@ -22,6 +22,7 @@ import yaml
 
 from synthgate.config import PiiAction
 from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
+from synthgate.protected import suggest_protected
 
 __all__ = [
     "PASSWORD_ENV",
@@ -49,11 +50,6 @@ _TARGET_TYPES = frozenset(
         LogicalType.DECIMAL,
         LogicalType.TEXT,
     }
-)
-_PROTECTED_NAME = re.compile(
-    r"(^|_)(gender|sex|race|ethnicity|ethnic_group|religion|nationality|citizenship|"
-    r"age|age_band|age_group|disability|disabled|marital_status|pregnant|pregnancy|"
-    r"sexual_orientation|orientation)(_|$)"
 )
 _URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)@")
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<pw>[^&#]+)", re.IGNORECASE)
@@ -302,7 +298,7 @@ def _learned(draft: DraftInput) -> list[ColumnSchema]:
 def _validation(draft: DraftInput) -> Iterator[str]:
     learned = _learned(draft)
     targets = [c.name for c in learned if c.type in _TARGET_TYPES]
-    named = [c.name for c in learned if _PROTECTED_NAME.search(c.name.lower())]
+    named = suggest_protected(c.name for c in learned)
     yield "validation:"
     yield "  holdout: 0.2"
     yield "  # QUESTION: which column should a model trained on the synthetic rows predict?"

@@ -163,7 +163,7 @@ def test_default_blocks_an_erased_group_and_warns_on_amplified_bias() -> None:
 
 
 def test_default_blocks_a_job_whose_groups_were_not_checked() -> None:
-    """No protected attribute named (or none analysable): erased groups fail closed."""
+    """Protected attributes that could not be analysed: erased groups fail closed."""
     unchecked = {**PRIVATE, "bias.erased_groups": None, "bias.amplified_attributes": None}
     decision = evaluate_gate(load_policy("default"), unchecked)
     assert decision.status is ReleaseStatus.BLOCKED

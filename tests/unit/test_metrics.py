@@ -319,7 +319,16 @@ def test_utility_without_target_is_not_computed_with_a_reason(
         options=ValidationOptions(strict=True),
     )
     out = validate_all(data, only(Area.UTILITY, Area.BIAS))
-    assert all(m.value is None for m in out.metrics)
+    by_name = {m.name: m for m in out.metrics}
+    # no protected attribute at all: no group can vanish or be amplified, and the
+    # report says why; the other utility and bias figures are not computed
+    for name in ("bias.erased_groups", "bias.amplified_attributes"):
+        assert by_name[name].value == 0.0
+        assert "no protected attribute" in by_name[name].details["note"]
+    others = [
+        m for m in out.metrics if m.name not in {"bias.erased_groups", "bias.amplified_attributes"}
+    ]
+    assert all(m.value is None for m in others)
     assert "target_column" in out.metrics[0].details["skipped"]
 
 

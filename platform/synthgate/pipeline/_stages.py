@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthgate.config import JobSpec, OutputMode, PiiAction, RebalanceSpec
+from synthgate.config import JobSpec, OutputMode, PiiAction, RebalanceSpec, ValidationSpec
 from synthgate.contracts import (
     ColumnSchema,
     FitResult,
@@ -45,6 +45,7 @@ from synthgate.pii import (
     refill,
     scan_text_columns,
 )
+from synthgate.protected import suggest_protected
 from synthgate.release import GateDecision, PolicyPack, evaluate_gate
 from synthgate.reporting import json_safe
 from synthgate.synth.constraints import Constraint, learnable, restore
@@ -483,6 +484,16 @@ def _release_schema(source: TableSchema, model: TableSchema, masked: Masked) -> 
     return source.replace_columns(cols).select([c.name for c in cols])
 
 
+def _protected(vspec: ValidationSpec | None, schema: TableSchema) -> tuple[list[str], str]:
+    """The protected attributes the bias checks compare, and where they came from:
+    the spec's list, else the modelled columns whose names read as one."""
+    if vspec is not None and vspec.protected_attributes:
+        return list(vspec.protected_attributes), "validation.protected_attributes"
+    target = vspec.target_column if vspec is not None else None
+    named = [c for c in suggest_protected(schema.column_names) if c != target]
+    return named, "column names" if named else "none"
+
+
 def validate(
     masked: Masked,
     sampled: Sampled,
@@ -504,6 +515,7 @@ def validate(
     """
     vspec = spec.validation if spec is not None else None
     rebalance = spec.synthesis.rebalance if spec is not None else None
+    protected, protected_from = _protected(vspec, schema)
     outcome = validate_all(
         ValidationInput(
             train=masked.train,
@@ -513,7 +525,7 @@ def validate(
             pii_replay=sampled.pii_replay,
             holdout=masked.holdout,
             target_column=vspec.target_column if vspec else None,
-            protected_attributes=tuple(vspec.protected_attributes) if vspec else (),
+            protected_attributes=tuple(protected),
             release=sampled.release,
             release_schema=_release_schema(source_schema, schema, masked)
             if source_schema is not None
@@ -526,6 +538,7 @@ def validate(
         ),
         progress=progress,
     )
+    outcome.report["protected_attributes"] = {"columns": protected, "from": protected_from}
     write_json(
         folder / "metrics.json",
         json_safe(

@@ -369,7 +369,16 @@ def _share_gap(ctx: ValidationContext) -> Measurement:
     return Measurement(m.value, {**m.details, "attributes": attrs}, m.skipped)
 
 
+_NO_ATTRIBUTES = (
+    "no protected attribute: none declared in validation.protected_attributes and no "
+    "column named like one (sex, gender, race, ethnicity, age, religion, nationality, "
+    "marital status, disability); no group can vanish"
+)
+
+
 def _erased(ctx: ValidationContext) -> Measurement:
+    if not ctx.input.protected_attributes:
+        return Measurement(0.0, {"per_attribute": {}, "note": _NO_ATTRIBUTES})
     attrs = _analysed(ctx)
     if isinstance(attrs, str):
         return Measurement.skip(attrs)
@@ -378,6 +387,8 @@ def _erased(ctx: ValidationContext) -> Measurement:
 
 
 def _amplified(ctx: ValidationContext) -> Measurement:
+    if not ctx.input.protected_attributes:
+        return Measurement(0.0, {"flags": {}, "note": _NO_ATTRIBUTES})
     attrs = _analysed(ctx)
     if isinstance(attrs, str):
         return Measurement.skip(attrs)
