@@ -162,7 +162,7 @@ def test_sqlite_draft_is_a_valid_spec_unchanged(
     # the questions are comments
     assert spec.validation.target_column is None
     assert spec.validation.protected_attributes == []
-    assert "# target_column: <one of: notes, status, odd, score, churned>" in text
+    assert "# target_column: <one of: status, odd, score, churned>" in text
     assert "QUESTION: who approves?" in text
     assert "QUESTION: how much privacy loss" in text
 
