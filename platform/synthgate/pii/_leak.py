@@ -4,9 +4,8 @@ Real values are never kept in plain text: the scanner holds HMAC-SHA256
 digests under a key drawn for this scan and discarded with it, and compares
 digests of the output's values against them. Every released text column is
 checked against the values of every column classified or suspected as a direct
-identifier, except the labels that column itself holds in the real table
-(values frequent there: "Low" in a risk-score column is no replay of the surname
-Low, a name copied into another column is).
+identifier, except the values that column itself holds in the real table ("Low"
+in a risk-score column is no replay of the surname Low).
 """
 
 from __future__ import annotations
@@ -22,11 +21,6 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["LeakScanner", "normalise", "scan_text_columns"]
-
-
-#: a value is a label of its column from this many rows, and this share of them
-LABEL_ROWS = 5
-LABEL_SHARE = 0.005
 
 
 def normalise(value: object) -> str:
@@ -54,10 +48,10 @@ class LeakScanner:
         )
 
     def add_frame(self, frame: pd.DataFrame, columns: Iterable[str]) -> None:
-        """The real values of *columns* (identifiers). The other text columns' labels —
-        values frequent in their own column — are noted so that a label does not count
-        as a replay there ("Low" in a risk-score column, the surname Low elsewhere);
-        a rare value (a copied name) still does."""
+        """The real values of *columns* (identifiers). The other text columns' own real
+        values are noted so that a value a column holds anyway does not count as a
+        replay there ("Low" in a risk-score column, "Brown" in a colour column, the
+        surnames Low and Brown elsewhere); any other identifier value still does."""
         chosen = list(columns)
         for col in chosen:
             values = frame[col].dropna().unique().tolist()
@@ -69,10 +63,8 @@ class LeakScanner:
         for col in frame.columns:
             if col in chosen or not _textual(frame[col]):
                 continue
-            counts: dict[Any, int] = frame[col].dropna().value_counts().to_dict()
-            floor = max(LABEL_ROWS, LABEL_SHARE * sum(counts.values()))
-            labels = [v for v, n in counts.items() if n >= floor]
-            shared = {self.digest(v) for v in labels} & self._digests
+            own = {self.digest(v) for v in frame[col].dropna().unique().tolist()}
+            shared = own & self._digests
             if shared:
                 self._own[str(col)] = shared
 
