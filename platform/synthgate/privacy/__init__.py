@@ -21,6 +21,7 @@ from synthgate.privacy._accounting import (
     gaussian_sigma_for_rho,
     rdp_rho_for_epsilon,
     running_epsilon,
+    spent_of,
     stage_split,
 )
 from synthgate.privacy._budget import (
@@ -70,5 +71,6 @@ __all__ = [
     "resolve_named_source",
     "running_epsilon",
     "source_limits",
+    "spent_of",
     "stage_split",
 ]

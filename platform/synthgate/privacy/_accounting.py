@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from synthgate.contracts import StageSpend
+from synthgate.contracts import PrivacySpent, StageSpend
 from synthgate.errors import ConfigError
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "gaussian_sigma_for_rho",
     "rdp_rho_for_epsilon",
     "running_epsilon",
+    "spent_of",
     "stage_split",
 ]
 
@@ -191,6 +192,22 @@ def rdp_rho_for_epsilon(epsilon: float, delta: float) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if eps(mid) <= epsilon * (1.0 - 1e-9) else (lo, mid)
     return lo
+
+
+def spent_of(
+    account: PrivacyAccount | None, *, stages: tuple[StageSpend, ...] | None = None
+) -> PrivacySpent:
+    """What a private engine reports as spent: nothing before a fit, else the composed
+    account with each mechanism's own ε (*stages*, computed when not given)."""
+    if account is None:
+        return PrivacySpent(private=True, epsilon=0.0, delta=0.0, accountant=None)
+    return PrivacySpent(
+        private=True,
+        epsilon=account.epsilon,
+        delta=account.delta,
+        accountant=account.accountant,
+        stages=stages if stages is not None else stage_split(account),
+    )
 
 
 def stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:

@@ -43,6 +43,8 @@ from synthgate.privacy import (
     calibrate_sgd_noise,
     compose,
     gaussian_sigma_for_rho,
+    spent_of,
+    stage_split,
 )
 from synthgate.synth._dp_histograms import BOUNDS_PASSES
 from synthgate.synth.dp_ctgan._model import Critic, Generator, activate
@@ -415,7 +417,7 @@ class DPCTGANSynthesizer:
                 f"composed epsilon {account.epsilon:.4f} exceeds the requested {privacy.epsilon}"
             )
         generator.eval()
-        self._stages = _stage_split(account)
+        self._stages = stage_split(account)
         self._generator = generator
         self._transform = transform
         self._schema = schema
@@ -623,17 +625,7 @@ class DPCTGANSynthesizer:
     # ------------------------------------------------------------------ privacy
 
     def privacy_spent(self) -> PrivacySpent:
-        if self._account is None:
-            return PrivacySpent(private=True, epsilon=0.0, delta=0.0, accountant="prv")
-        acc = self._account
-        stages = self._stages
-        return PrivacySpent(
-            private=True,
-            epsilon=acc.epsilon,
-            delta=acc.delta,
-            accountant=acc.accountant,
-            stages=stages,
-        )
+        return spent_of(self._account, stages=self._stages if self._account else None)
 
     # ------------------------------------------------------------------ artifact
 
@@ -690,26 +682,9 @@ class DPCTGANSynthesizer:
             mechanisms=tuple(GaussianMechanism(**m) for m in acc["mechanisms"]),
         )
         synth._training = model["training"]
-        synth._stages = _stage_split(synth._account)
+        synth._stages = stage_split(synth._account)
         synth._sample_seed = sample_seed
         return synth
-
-
-def _stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:
-    """Each mechanism's own ε (informational); the total is composed, not summed."""
-    stages = []
-    for mech in account.mechanisms:
-        alone = compose([mech], delta=account.delta)
-        stages.append(
-            StageSpend(
-                stage=mech.stage,
-                mechanism=mech.mechanism,
-                epsilon=alone.epsilon,
-                delta=mech.extra_delta,
-                details=mech.to_dict(),
-            )
-        )
-    return tuple(stages)
 
 
 def _hard(raw: torch.Tensor, tf: DPTransformer) -> torch.Tensor:

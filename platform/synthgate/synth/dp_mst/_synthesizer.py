@@ -35,7 +35,7 @@ from synthgate.privacy import (
     exponential_mechanism,
     gaussian_sigma_for_rho,
     rdp_rho_for_epsilon,
-    stage_split,
+    spent_of,
 )
 from synthgate.synth.dp_mst._anchored import AnchoredNoise, fit_anchored
 from synthgate.synth.dp_mst._domain import (
@@ -340,16 +340,7 @@ class DPMSTSynthesizer:
     # ------------------------------------------------------------------ privacy
 
     def privacy_spent(self) -> PrivacySpent:
-        if self._account is None:
-            return PrivacySpent(private=True, epsilon=0.0, delta=0.0, accountant="rdp")
-        acc = self._account
-        return PrivacySpent(
-            private=True,
-            epsilon=acc.epsilon,
-            delta=acc.delta,
-            accountant=acc.accountant,
-            stages=stage_split(acc),
-        )
+        return spent_of(self._account)
 
     # ------------------------------------------------------------------ artifact
 
