@@ -242,3 +242,26 @@ def test_cli_show_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(capsys.readouterr().out)
     assert "fidelity.quality" in listed
     assert "structural.validity" in listed
+
+
+_BOMB = "\n".join(
+    [
+        'a: &a ["x","x","x","x","x","x","x","x","x"]',
+        *(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]"
+            for p, n in zip("abcdef", "bcdefg", strict=True)
+        ),
+    ]
+)
+
+
+def test_a_pack_with_an_alias_bomb_is_refused_by_lint_and_by_loading(tmp_path: Path) -> None:
+    from synthgate.errors import ConfigError
+    from synthgate.release import load_policy
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_BOMB, "utf-8")
+    (problem,) = lint_policy_text(_BOMB)
+    assert "aliases" in problem.message
+    with pytest.raises(ConfigError, match="aliases"):
+        load_policy(str(path))

@@ -29,7 +29,9 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.config import format_problems
+from synthgate.errors import ConfigError
 from synthgate.release._policy import Comparator, MetricKind, PolicyPack, known_metrics
+from synthgate.safe_yaml import load_yaml
 
 __all__ = ["LintProblem", "LintSeverity", "lint_policy", "lint_policy_text"]
 
@@ -355,8 +357,21 @@ def _pii_checks(raw: Any, pack: PolicyPack | None, lines: _Lines) -> list[LintPr
     return problems
 
 
+def _over_limits(text: str) -> list[LintProblem]:
+    """The job spec's YAML limits (size, aliases, nesting), checked before anything else;
+    plain syntax errors are left to the line-aware parse."""
+    try:
+        load_yaml(text.encode("utf-8"), origin="the pack")
+    except ConfigError as exc:
+        if "not valid YAML" not in exc.message:
+            return [LintProblem(None, LintSeverity.ERROR, "yaml", exc.message)]
+    return []
+
+
 def lint_policy_text(text: str) -> list[LintProblem]:
     """Problems of a pack given as YAML text, errors first, then by line."""
+    if over := _over_limits(text):
+        return over
     try:
         root = yaml.compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -424,8 +439,6 @@ def lint_policy_text(text: str) -> list[LintProblem]:
 
 def lint_policy(path: Path) -> list[LintProblem]:
     """Problems of the pack in *path* (a missing file is a ConfigError)."""
-    from synthgate.errors import ConfigError
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

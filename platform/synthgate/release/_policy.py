@@ -22,7 +22,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -49,6 +48,7 @@ from synthgate.pii import (
 )
 from synthgate.plugins import PluginGroup, load
 from synthgate.release._lifecycle import ReleaseStatus
+from synthgate.safe_yaml import load_yaml
 
 __all__ = [
     "DEFAULT_DELTA_PER_SOURCE",
@@ -410,11 +410,11 @@ class PolicyPack(BaseModel):
 
 def _parse(path: Path) -> PolicyPack:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"policy file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"policy file {path} is not valid YAML: {exc}") from None
+    # the same limits as a job spec: size, aliases, nesting
+    raw = load_yaml(data, origin=f"policy file {path}")
     if not isinstance(raw, dict):
         raise ConfigError(f"policy file {path}: expected a mapping at the top level")
     try:
