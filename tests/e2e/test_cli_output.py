@@ -161,9 +161,15 @@ def test_a_run_with_nothing_to_do_loads_no_heavy_library() -> None:
 # --------------------------------------------------------------------------- piped tables
 
 
+@pytest.mark.parametrize("force_color", [None, "1"])
 def test_piped_release_list_keeps_every_id_and_name_whole(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    home: Path,
+    force_color: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    if force_color:  # as CI systems set it: a pipe is still a pipe
+        monkeypatch.setenv("FORCE_COLOR", force_color)
     _release(_store())
     assert main(["releases", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()

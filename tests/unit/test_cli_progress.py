@@ -183,5 +183,6 @@ def test_progress_is_drawn_only_on_a_terminal_without_json(
 
     piped = Console(file=io.StringIO())
     monkeypatch.setattr(_common.err, "console", piped)
-    assert not piped.is_terminal
+    assert not stage_progress(json_out=False).enabled
+    monkeypatch.setenv("FORCE_COLOR", "1")  # colours asked for: still no terminal
     assert not stage_progress(json_out=False).enabled

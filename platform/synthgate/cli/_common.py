@@ -37,6 +37,7 @@ __all__ = [
     "Column",
     "err",
     "error_document",
+    "is_tty",
     "json_logs",
     "out",
     "print_json",
@@ -52,6 +53,16 @@ EXIT_AWAITING = 4
 EXIT_BUDGET = 5
 
 out = Console(highlight=False, soft_wrap=True)
+
+
+def is_tty(console: Console) -> bool:
+    """Whether *console* writes to a terminal: its stream's own answer, so that a pipe
+    stays a pipe when ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` tell rich otherwise."""
+    isatty = getattr(console.file, "isatty", None)
+    try:
+        return bool(callable(isatty) and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def json_logs() -> bool:
@@ -152,7 +163,7 @@ def print_table(
 ) -> None:
     """A table on stdout: rich on a terminal (a cell too wide folds, it is never cut),
     plain full-width columns anywhere else. Cells print literally, never as markup."""
-    if not out.is_terminal:
+    if not is_tty(out):
         lines = [title] if title else []
         sys.stdout.write("\n".join([*lines, *plain_table(columns, rows)]) + "\n")
         return

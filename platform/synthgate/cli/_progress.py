@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from synthgate.cli._common import err, json_logs
+from synthgate.cli._common import err, is_tty, json_logs
 
 __all__ = ["StageProgress", "stage_progress"]
 
@@ -169,4 +169,4 @@ def stage_progress(*, json_out: bool) -> StageProgress:
     """Progress on stderr, drawn only when stderr is a terminal, without ``--json`` and
     with text logs."""
     console = err.console
-    return StageProgress(console, enabled=console.is_terminal and not json_out and not json_logs())
+    return StageProgress(console, enabled=is_tty(console) and not json_out and not json_logs())
