@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, Release
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from synthgate.config import LoadedSpec
 
 __all__ = [
     "Decision",
@@ -506,9 +509,31 @@ class _Plan:
     spec_changed: bool
 
 
+def _reread_spec(spec_path: Path, rid: str, env: Mapping[str, str] | None) -> LoadedSpec:
+    """The job spec as this process's environment reads it. A variable the spec needs
+    and this process lacks (a console started without the target's password) is
+    named in the message itself, which is all a browser shows."""
+    from synthgate.config import load_job_spec
+
+    try:
+        return load_job_spec(spec_path, env=env)
+    except ConfigError as exc:
+        missing = sorted(
+            set(re.findall(r"environment variable (\w+) is not set", " ".join(exc.problems)))
+        )
+        if not missing:
+            raise
+        names = ", ".join(missing)
+        raise ConfigError(
+            f"publishing release {rid} re-reads job spec {spec_path}, which needs the "
+            f"environment variable(s) {names}, not set in this process",
+            hint=f"start the console or CLI that publishes with {names} set (they are never "
+            "stored), or publish from a shell that has them",
+        ) from None
+
+
 def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _Plan:
     """Everything publishing needs, checked before anything is written."""
-    from synthgate.config import load_job_spec
 
     rid = release.id
     run = store.get_run(release.run_id)
@@ -525,7 +550,7 @@ def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _
             "target's credentials",
             hint="restore the file at that path",
         )
-    loaded = load_job_spec(spec_path, env=env)
+    loaded = _reread_spec(spec_path, rid, env)
     spec = loaded.spec
     fingerprint = target_fingerprint(spec.target.url, spec.target_table, spec.target.mode.value)
     if fingerprint != release.target_fingerprint:
