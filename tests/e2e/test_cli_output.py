@@ -121,6 +121,17 @@ def test_help_shows_flags_without_a_value_type(
     assert "--help" in text
 
 
+@pytest.mark.parametrize("group", [[], ["releases"], ["audit"]])
+def test_a_command_group_alone_prints_its_help(
+    group: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(group) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"Usage: {' '.join(['synthgate', *group])} [OPTIONS] COMMAND")
+    assert "usage error" not in captured.err
+    assert captured.out == ""
+
+
 def test_run_help_names_its_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     text = capsys.readouterr().out

@@ -86,6 +86,9 @@ def _usage_error(exc: typer.TyperException | Exception, *, json_out: bool) -> in
     code = int(getattr(exc, "exit_code", EXIT_USAGE))
     format_message = getattr(exc, "format_message", None)
     message = redact(format_message() if callable(format_message) else str(exc))
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `synthgate` or a group alone: its help
+        sys.stderr.write(message.rstrip("\n") + "\n")
+        return code
     ctx = getattr(exc, "ctx", None)
     return _fail(
         message,
