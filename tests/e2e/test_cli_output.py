@@ -368,6 +368,26 @@ def test_a_sync_child_reports_its_error_as_a_json_line(
     assert "source.table:" in captured.out  # the summary lists the job's problems
 
 
+# --------------------------------------------------------------------------- progress
+
+
+@pytest.mark.slow
+def test_a_run_on_a_pipe_draws_no_progress(
+    home: Path, demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(base_spec(demo_db, tmp_path)), "utf-8")
+    assert main(["run", str(path)]) in (3, 4)
+    captured = capsys.readouterr()
+    assert "release    rel-" in captured.out
+    for drawn in ("✓", "run [", "extract", "━"):
+        assert drawn not in captured.err
+    assert main(["run", str(path)]) == 99
+    captured = capsys.readouterr()
+    assert "nothing to do" in captured.out
+    assert captured.err == ""
+
+
 # --------------------------------------------------------------------------- dry run
 
 
