@@ -170,7 +170,7 @@ def test_default_blocks_a_job_whose_groups_were_not_checked() -> None:
     (failed,) = decision.blocking_failures
     assert failed.rule_id == "no-erased-groups"
     assert failed.reason.startswith("bias.erased_groups was not computed for this run")
-    assert "protected attribute" in failed.reason
+    assert "validation.protected_attributes" in failed.reason
     assert [o.rule_id for o in decision.warnings] == ["bias-not-amplified"]
 
 
