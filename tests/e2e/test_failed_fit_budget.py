@@ -133,39 +133,43 @@ def test_a_failed_fit_is_charged_what_it_spent_and_says_so(
     ]
 
 
-def _free_text_csv(path: Path) -> Path:
+def _sparse_csv(path: Path) -> Path:
     rng = np.random.default_rng(2)
+    rare = np.full(200, np.nan)
+    rare[:3] = [1.5, 2.5, 3.5]  # three values: no bin of a DP histogram rises above noise
     pd.DataFrame(
         {
             "plan": rng.choice(["free", "pro"], 200),
             "spend": np.round(rng.uniform(0, 100, 200), 2),
-            "code": [f"K-{i:05d}" for i in range(200)],  # every value unique
+            "rare": rare,
         }
     ).to_csv(path, index=False)
     return path
 
 
 @pytest.mark.slow
-def test_dp_ctgan_stopped_by_a_free_text_column_is_charged_its_preprocessing(
+def test_dp_ctgan_stopped_in_preprocessing_is_charged_what_it_spent(
     home: Path, tmp_path: Path, write_spec: SpecWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    csv = _free_text_csv(tmp_path / "codes.csv")
+    csv = _sparse_csv(tmp_path / "codes.csv")
     params: dict[str, Any] = {"epochs": 1, "generator_dims": [16], "critic_dims": [16]}
     spec: dict[str, Any] = {
         "name": "free-text",
         "source": {"url": str(csv), "table": "codes"},
         "target": {"url": f"sqlite:///{tmp_path / 'out.db'}", "table": "codes_syn"},
-        "pii": {"sample_values": 40, "columns": {"code": "keep"}},
+        "pii": {"sample_values": 40},
         "synthesis": {
             "synthesizer": "dp-ctgan",
             "privacy": {"epsilon": 2.0},
             "params": params,
+            # declared: spend's range costs nothing, so the column that stops the fit is rare
+            "columns": {"spend": {"min": 0, "max": 100}},
         },
         "release": {"policy": "internal-testing"},
     }
     code, line, _ = _run(write_spec(spec), capsys)
     assert code == 1
-    assert "no value of column 'code' is frequent enough" in line
+    assert "column 'rare' has too few rows to find its range" in line
     assert " of this run was charged" in line
     [(_, stage, epsilon, mechanism)] = _entries(home)
     assert (stage, mechanism) == ("total", "failed-fit")
