@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def test_structural_validity_does_not_judge_a_masked_copy() -> None:
         assert rule.reason.startswith("not applicable to a masked-copy release"), pack
 
 
-def _failed(pack: str, metrics: dict[str, object]) -> dict[str, Severity]:
+def _failed(pack: str, metrics: Mapping[str, object]) -> dict[str, Severity]:
     decision = evaluate_gate(load_policy(pack), metrics)
     return {o.rule_id: o.severity for o in decision.outcomes if not o.passed}
 
