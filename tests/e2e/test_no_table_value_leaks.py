@@ -9,6 +9,7 @@ column) instead.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import struct
 from collections.abc import Callable, Iterator
@@ -152,7 +153,9 @@ def _run(case: Case, tmp_path: Path, write_spec: SpecWriter, capsys: Any) -> lis
     code = main(["--log-format", "json", "run", str(write_spec(spec))])
     captured = capsys.readouterr()
     assert code in {1, 2}, captured
-    errors = [ln for ln in captured.err.splitlines() if ln.startswith("error:")]
+    # with JSON logs the error is a JSON line too (command.failed), like every log line
+    events = [json.loads(ln) for ln in captured.err.splitlines() if ln.strip()]
+    errors = [e["error"] for e in events if e.get("event") == "command.failed"]
     assert len(errors) == 1, captured.err
     for name in case.names:
         assert name in errors[0], errors[0]

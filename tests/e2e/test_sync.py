@@ -245,7 +245,8 @@ def test_transient_postgresql_failure_is_retried_and_a_terminal_one_fails_alone(
     terminal = jobs_by_name["pg-missing"]
     assert terminal["attempts"] == 1  # a missing table is not retried
     assert terminal["exit_code"] == 2
-    assert "no_such_table" in terminal["message"]
+    # the problem is one line of the job's list of problems, under its one-line message
+    assert "no_such_table" in " ".join([terminal["message"], *terminal.get("problems", [])])
     assert code == 2 == result["exit_code"]
 
 

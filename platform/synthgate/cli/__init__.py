@@ -100,8 +100,29 @@ def _usage_error(exc: typer.TyperException | Exception, *, json_out: bool) -> in
     )
 
 
+#: what a command sets in the environment for the jobs it starts (sync children)
+_PER_COMMAND_ENV = ("SYNTHGATE_LOG_FORMAT", "SYNTHGATE_DEBUG")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one-line errors, documented exit codes, no tracebacks."""
+    """Entry point: one-line errors, documented exit codes, no tracebacks.
+
+    The log format and debug flag a command puts in the environment (for the
+    processes it starts) are taken back when it returns, so a caller that runs
+    several commands in one process (tests, the Python API) gets each one's own.
+    """
+    saved = {name: os.environ.get(name) for name in _PER_COMMAND_ENV}
+    try:
+        return _main(argv)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _main(argv: list[str] | None) -> int:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     args = list(sys.argv[1:] if argv is None else argv)
