@@ -68,9 +68,19 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;over
 nav ol{columns:3;margin:8px 0 0;padding-left:20px}nav a{color:#0969da}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:8px 16px}
 figure{margin:8px 0}svg.chart{max-width:100%;height:auto}
+.status-line{font-size:16px;border:1px solid var(--line);border-left:6px solid #0969da;
+border-radius:6px;padding:8px 12px;margin:12px 0}
+figure.dist figcaption{font-size:13px;display:flex;gap:8px;align-items:center}
+figure.dist figcaption .bar{flex:1;max-width:160px}
+code.hash{font-size:11px}table.params{margin:0}table.params td{border:0;padding:1px 6px 1px 0}
 @page{size:A4;margin:14mm 12mm}
-@media print{body{max-width:none;padding:0;font-size:12px}nav{display:none}
-#summary{break-after:page}h2,h3{break-after:avoid}table,figure,.card{break-inside:avoid}
+@media print{body{max-width:none;padding:0;font-size:11px}nav{display:none}
+header h1{font-size:18px}h2{font-size:16px;margin-top:18px}h3{font-size:13px;margin:12px 0 4px}
+.status-line{font-size:13px;margin:6px 0}.cards{gap:6px}.card{padding:6px 8px}
+.explain{font-size:10.5px}code{font-size:10px}.card b{font-size:12px}
+h2,h3,h4{break-after:avoid}figure,.card,.signatures,.status-line,tr,
+table.verdicts,table.params{break-inside:avoid}
+table.verdicts{font-size:10.5px}th,td{padding:3px 6px}
 a{color:inherit;text-decoration:none}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .charts{grid-template-columns:1fr 1fr}}
@@ -131,11 +141,18 @@ def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     report = json_safe({"schema_version": REPORT_SCHEMA_VERSION, **report})
     json_path = folder / "report.json"
     html_path = folder / "report.html"
-    json_path.write_text(
-        json.dumps(report, indent=2, sort_keys=True, default=str, allow_nan=False), "utf-8"
+    _write_atomic(
+        json_path, json.dumps(report, indent=2, sort_keys=True, default=str, allow_nan=False)
     )
-    html_path.write_text(render_html(report), "utf-8")
+    _write_atomic(html_path, render_html(report))
     return json_path, html_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, "utf-8")
+    tmp.replace(path)
 
 
 # --------------------------------------------------------------------------- PDF

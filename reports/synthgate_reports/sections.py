@@ -14,11 +14,16 @@ from typing import Any, ClassVar
 
 from synthgate_reports._html import (
     STATUS_PILL,
+    advisory_text,
     area_status,
     bar,
     e,
     explain,
     fmt,
+    fmt_delta,
+    fmt_sig,
+    fmt_time,
+    kv_table,
     metric,
     metric_info,
     pct,
@@ -27,11 +32,12 @@ from synthgate_reports._html import (
     table,
     verdict_pill,
 )
-from synthgate_reports._svg import heatmap, paired_bars
+from synthgate_reports._svg import heatmap, paired_bars, quantile_chart
 
 __all__ = [
     "MASKED_COPY_BADGE",
     "BiasSection",
+    "DecisionsSection",
     "FidelitySection",
     "GateSection",
     "NotesSection",
@@ -154,7 +160,7 @@ def _key_figures(report: Mapping[str, Any], area: str) -> str:
     spent = _mapping(_mapping(report.get("privacy")).get("spent"))
     if area == "privacy":
         eps = (
-            f"ε {fmt(spent.get('epsilon'))}"
+            f"ε {fmt_sig(spent.get('epsilon'))}"
             if spent.get("private") and spent.get("epsilon") is not None
             else "no differential privacy"
         )
@@ -215,6 +221,63 @@ def _thresholds(report: Mapping[str, Any], status: Mapping[str, Any], area: str)
     return '<span class="muted">no gate rule; advisory levels:</span><br>' + "<br>".join(items[:4])
 
 
+def _verdict_cell(report: Mapping[str, Any], area: str, st: Mapping[str, Any]) -> str:
+    """``pass (gate)`` and, on its own line, ``advisory checks: 2 warnings of 5``."""
+    advice = advisory_text(report, area)
+    if st["basis"] == "gate":
+        cell = f'{verdict_pill(str(st["verdict"]))} <span class="muted">(gate)</span>'
+        return cell + (f'<br><span class="muted">{e(advice)}</span>' if advice else "")
+    cell = verdict_pill(str(st["verdict"]), " (advisory)")
+    return cell + (f'<br><span class="muted">{e(advice)}</span>' if advice else "")
+
+
+#: what a decision is called in the report, by its audit action
+DECISION_WORDS = {
+    "release.approved": "approved",
+    "release.approval_recorded": "approved (more approvals needed)",
+    "release.rejected": "rejected",
+    "release.revoked": "revoked",
+    "release.expired": "expired",
+    "release.published": "published",
+}
+
+
+def _decision_events(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        d for d in _list(_mapping(report.get("decisions")).get("events")) if isinstance(d, Mapping)
+    ]
+
+
+def _who(decision: Mapping[str, Any]) -> str:
+    role = decision.get("role")
+    return f"{e(decision.get('actor'))}" + (f" ({e(role)})" if role else "")
+
+
+def _decision_banner(report: Mapping[str, Any]) -> str:
+    """The release's status and its latest decision, first on the first page."""
+    release = _mapping(report.get("release"))
+    status = str(release.get("status", "—"))
+    text = f"<b>Status</b> {pill(status, STATUS_PILL.get(status, 'info'))}"
+    required = release.get("approvals_required")
+    if required is not None:
+        text += (
+            f' <span class="muted">{fmt(release.get("approvals", 0))} of {fmt(required)} '
+            "approval(s)</span>"
+        )
+    events = _decision_events(report)
+    if events:
+        last = events[-1]
+        word = DECISION_WORDS.get(str(last.get("event")), str(last.get("event")))
+        text += (
+            f" · {e(word)} by {_who(last)} on {fmt_time(last.get('at'))}"
+            + (f" — “{e(last.get('comment'))}”" if last.get("comment") else "")
+            + ' <a href="#decisions">(decisions)</a>'
+        )
+    elif status == "AWAITING_APPROVAL":
+        text += " · no decision yet"
+    return f'<p class="status-line">{text}</p>'
+
+
 class SummarySection:
     """First page: the verdict a compliance officer reads in a minute."""
 
@@ -247,15 +310,18 @@ class SummarySection:
         )
         copy = is_masked_copy(report)
         if spent.get("private") and spent.get("epsilon") is not None:
-            eps = f"this run ε = {fmt(spent.get('epsilon'))}, δ = {fmt(spent.get('delta'), 8)}"
+            eps = (
+                f"this run ε = {fmt_sig(spent.get('epsilon'))}, δ = {fmt_delta(spent.get('delta'))}"
+            )
         elif copy:
             eps = "this run: no differential privacy — a masked copy of real rows"
         else:
             eps = "this run: no differential privacy (ε not bounded)"
         if budget:
             eps += (
-                f"<br>source budget: spent ε {fmt(budget.get('spent_after'))} of "
-                f"{fmt(budget.get('limit_epsilon'))} · remaining ε {fmt(budget.get('remaining'))}"
+                f"<br>source budget: spent ε {fmt_sig(budget.get('spent_after'))} of "
+                f"{fmt_sig(budget.get('limit_epsilon'))} · remaining ε "
+                f"{fmt_sig(budget.get('remaining'))}"
             )
             if budget.get("note"):
                 tag = pill("masked copy", "fail") if copy else pill("re-sampled", "info")
@@ -281,7 +347,7 @@ class SummarySection:
                 )
             ),
         ]
-        html = (_masked_copy_banner() if copy else "") + (
+        cards_html = (
             '<div class="cards">'
             + "".join(
                 f'<div class="card"><span class="muted">{e(k)}</span><b>{v}</b></div>'
@@ -289,16 +355,11 @@ class SummarySection:
             )
             + "</div>"
         )
+        html = (_masked_copy_banner() if copy else "") + _decision_banner(report)
         rows = []
         for area, title in _AREAS:
             st = area_status(report, area)
-            verdict = verdict_pill(st["verdict"], "" if st["basis"] == "gate" else " (advisory)")
-            if st["basis"] == "gate" and st["advisory"] not in (
-                None,
-                st["verdict"],
-                "not computed",
-            ):
-                verdict += f'<br><span class="muted">advisory: {e(st["advisory"])}</span>'
+            verdict = _verdict_cell(report, area, st)
             rows.append(
                 [
                     f'<a href="#{e(area)}">{e(title)}</a>',
@@ -325,10 +386,12 @@ class SummarySection:
                 )
                 + "</ul>"
             )
+        html += cards_html
         if status == "AWAITING_APPROVAL":
             html += (
                 "<p>This release waits for a compliance officer, who must be someone other than "
-                f"the requester, to approve it. It expires on {e(release.get('expires_at'))}.</p>"
+                f"the requester, to approve it. It expires on {fmt_time(release.get('expires_at'))}."
+                "</p>"
             )
         html += (
             '<p class="explain">A verdict comes from the release policy\'s rules where one reads '
@@ -336,6 +399,109 @@ class SummarySection:
             "(listed in the area's section). No real row, identifier or group of fewer than "
             f"{fmt(_mapping(report.get('validation')).get('k_min', 10))} real people appears "
             "in this report.</p>"
+        )
+        return html
+
+
+class _Html(str):
+    """HTML built (and escaped) already: a provenance value printed as it is."""
+
+
+def _kv_cell(value: Any) -> str:
+    if isinstance(value, _Html):
+        return str(value)
+    return f"<code>{e(value)}</code>"
+
+
+def _reviewed(decision: Mapping[str, Any]) -> str:
+    digest = decision.get("report_sha256")
+    if not digest:
+        return '<span class="muted">no report on record</span>'
+    version = decision.get("report_version")
+    head = f"version {fmt(version)}<br>" if version is not None else ""
+    return f'{head}<code class="hash">sha256 {e(digest)}</code>'
+
+
+class DecisionsSection:
+    """Who decided what, when, on which rendering of this report; the signature block."""
+
+    id: ClassVar[str] = "decisions"
+    title: ClassVar[str] = "Decisions and signatures"
+    order: ClassVar[int] = 15
+
+    def render(self, report: Mapping[str, Any]) -> str | None:
+        release = _mapping(report.get("release"))
+        decisions = _mapping(report.get("decisions"))
+        events = _decision_events(report)
+        requester = _mapping(decisions.get("requested_by"))
+        name = requester.get("name") or _mapping(report.get("run")).get("requested_by")
+        if not name and not events:
+            return None
+        if events:
+            html = table(
+                [
+                    "Time",
+                    "Decision",
+                    "By",
+                    "Comment or reason",
+                    "Release version",
+                    "Report reviewed",
+                ],
+                (
+                    [
+                        fmt_time(d.get("at")),
+                        e(DECISION_WORDS.get(str(d.get("event")), str(d.get("event")))),
+                        _who(d),
+                        e(d.get("comment") or "—"),
+                        fmt(d.get("version")),
+                        _reviewed(d),
+                    ]
+                    for d in events
+                ),
+                cls="small decisions",
+            )
+        else:
+            html = (
+                f"<p>No decision has been recorded on release {e(release.get('id', '—'))} yet.</p>"
+            )
+        rows = [
+            [
+                "Requester",
+                f"{e(name)}" + (f" ({e(requester.get('role'))})" if requester.get("role") else ""),
+                "requested the release",
+                fmt_time(_mapping(report.get("run")).get("finished_at")),
+                '<span class="muted">—</span>',
+            ]
+        ]
+        for d in events:
+            if d.get("event") not in (
+                "release.approved",
+                "release.approval_recorded",
+                "release.rejected",
+            ):
+                continue
+            rows.append(
+                [
+                    "Approver" if d.get("event") != "release.rejected" else "Reviewer",
+                    _who(d),
+                    e(DECISION_WORDS.get(str(d.get("event")), "")),
+                    fmt_time(d.get("at")),
+                    _reviewed(d),
+                ]
+            )
+        html += '<div class="signatures"><h3>Signature block</h3>' + table(
+            ["Signed as", "Name (role)", "Decision", "Time", "Report reviewed"],
+            rows,
+            cls="small",
+        )
+        html += (
+            explain(
+                "Every decision is an event of the tamper-evident audit log. Its report_sha256 is the "
+                "sha256 of report.json as it stood when the decision was made (report_html_sha256: "
+                "of report.html). Each rendering is kept as history/report.vN.json and .html in the "
+                "report's folder; check a copy with: synthgate audit verify --report FILE."
+            )
+            + "</div>"
         )
         return html
 
@@ -352,13 +518,16 @@ class ProvenanceSection:
             ("Run", run.get("id")),
             ("Job", run.get("job")),
             ("Requested by", run.get("requested_by")),
-            ("Started / finished", f"{run.get('started_at')} / {run.get('finished_at')}"),
+            (
+                "Started / finished",
+                f"{fmt_time(run.get('started_at'))} / {fmt_time(run.get('finished_at'))}",
+            ),
             ("synthgate version", run.get("synthgate_version")),
             ("Job spec SHA-256", prov.get("spec_hash")),
             ("Source", f"{prov.get('source')} · table {prov.get('table')}"),
             ("Source snapshot id", prov.get("snapshot_id")),
             ("Synthesizer", prov.get("synthesizer")),
-            ("Synthesizer parameters", prov.get("params")),
+            ("Synthesizer parameters", _Html(kv_table(_mapping(prov.get("params"))))),
             (
                 "Rows: source / training / holdout / synthetic",
                 f"{prov.get('rows_source')} / {prov.get('rows_train')} / "
@@ -371,7 +540,7 @@ class ProvenanceSection:
             ),
             ("Report schema", report.get("schema_version")),
         ]
-        return table(["", ""], ([e(k), f"<code>{e(v)}</code>"] for k, v in rows), cls="kv")
+        return table(["", ""], ([e(k), _kv_cell(v)] for k, v in rows), cls="kv")
 
 
 class PiiSection:
@@ -478,6 +647,31 @@ _COPY_ACTIONS = {
 }
 
 
+def _relations(spent: Mapping[str, Any]) -> str:
+    """Both neighbouring relations' ε: the guarantee of record, and replace-one."""
+    rows = [
+        [
+            "add or remove one row (the guarantee)",
+            fmt_sig(spent.get("epsilon")),
+            fmt_delta(spent.get("delta")),
+        ]
+    ]
+    if spent.get("replace_one_epsilon") is not None:
+        rows.append(
+            [
+                "replace one row by another",
+                fmt_sig(spent.get("replace_one_epsilon")),
+                fmt_delta(spent.get("replace_one_delta")),
+            ]
+        )
+    return (
+        "<h3>Neighbouring tables</h3><p>The table's size enters every released figure "
+        "(sampling rate, steps, δ, the default row count) only through a DP row count, "
+        "so adding or removing one person's row is what ε bounds.</p>"
+        + table(["Two tables are neighbours when they differ by", "ε", "δ"], rows)
+    )
+
+
 class PrivacySection:
     id: ClassVar[str] = "privacy"
     title: ClassVar[str] = "Privacy"
@@ -488,9 +682,10 @@ class PrivacySection:
         spent = _mapping(privacy.get("spent"))
         if spent.get("private"):
             head = (
-                f"<p>Differentially private: total ε = {fmt(spent.get('epsilon'))}, "
-                f"δ = {fmt(spent.get('delta'), 8)} ({e(spent.get('accountant'))}).</p>"
+                f"<p>Differentially private: total ε = {fmt_sig(spent.get('epsilon'))}, "
+                f"δ = {fmt_delta(spent.get('delta'))} ({e(spent.get('accountant'))}).</p>"
             )
+            head += _relations(spent)
             stages = [s for s in _list(spent.get("stages")) if isinstance(s, Mapping)]
             if stages:
                 head += "<h3>Privacy ledger</h3>" + table(
@@ -499,8 +694,8 @@ class PrivacySection:
                         [
                             e(s.get("stage")),
                             e(s.get("mechanism")),
-                            fmt(s.get("epsilon")),
-                            fmt(s.get("delta"), 8),
+                            fmt_sig(s.get("epsilon")),
+                            fmt_delta(s.get("delta")),
                         ]
                         for s in stages
                     ),
@@ -540,10 +735,10 @@ class PrivacySection:
                 [
                     [
                         f"<code>{e(budget.get('source'))}</code>",
-                        fmt(budget.get("limit_epsilon")),
-                        fmt(budget.get("spent_before")),
-                        fmt(budget.get("spent_after")),
-                        fmt(budget.get("remaining")),
+                        fmt_sig(budget.get("limit_epsilon")),
+                        fmt_sig(budget.get("spent_before")),
+                        fmt_sig(budget.get("spent_after")),
+                        fmt_sig(budget.get("remaining")),
                         fmt(budget.get("releases_counted")),
                     ]
                 ],
@@ -561,6 +756,7 @@ class PrivacySection:
                 "training row."
             )
         nndr = _details(report, "privacy.nndr")
+        html += _privacy_charts(dcr, nndr, _m(report, "privacy.nndr"))
         if nndr and not nndr.get("skipped"):
             html += explain(
                 f"Nearest-neighbour distance ratio: synthetic mean {fmt(_m(report, 'privacy.nndr'))} "
@@ -588,6 +784,54 @@ class PrivacySection:
         if methods.get("anonymeter"):
             html += explain(methods["anonymeter"])
         return html
+
+
+def _privacy_charts(dcr: Mapping[str, Any], nndr: Mapping[str, Any], nndr_mean: Any) -> str:
+    """Distance evidence as summary figures (medians, means, 5th percentiles): never a row."""
+    charts = []
+    if dcr and not dcr.get("skipped"):
+        charts.append(
+            quantile_chart(
+                "Distance to closest record (median)",
+                [
+                    ("synthetic → training", None, None, dcr.get("median_dcr_train")),
+                    ("synthetic → holdout", None, None, dcr.get("median_dcr_holdout")),
+                ],
+                low_name="",
+                marker_name="median distance",
+            )
+        )
+    if nndr and not nndr.get("skipped"):
+        holdout_mean = nndr.get("holdout_mean")
+        charts.append(
+            quantile_chart(
+                "Nearest-neighbour distance ratio",
+                [
+                    ("synthetic rows", nndr.get("p5"), nndr_mean, nndr_mean),
+                    (
+                        "holdout rows (reference)",
+                        nndr.get("holdout_p5"),
+                        holdout_mean,
+                        holdout_mean,
+                    ),
+                ],
+                low_name="5th percentile to mean",
+                marker_name="mean",
+            )
+        )
+    if not charts:
+        return ""
+    return (
+        '<div class="charts">'
+        + "".join(f"<figure>{c}</figure>" for c in charts)
+        + "</div>"
+        + explain(
+            "Synthetic rows as far from the training rows as from holdout rows the synthesizer "
+            "never saw are what a model that did not memorise gives; a synthetic band well "
+            "left of the holdout band means rows close to real people. Only summary figures "
+            "of the distances are kept."
+        )
+    )
 
 
 # --------------------------------------------------------------------------- structural
@@ -711,6 +955,24 @@ def _structural_part(report: Mapping[str, Any]) -> str:
     return html
 
 
+def _distribution_figure(plot: Mapping[str, Any], shapes: Mapping[str, Any]) -> str:
+    column = str(plot.get("column"))
+    score = shapes.get(column)
+    caption = (
+        f"<figcaption><code>{e(column)}</code> shape similarity <b>{fmt(score)}</b>"
+        f"{bar(score)}</figcaption>"
+        if score is not None
+        else ""
+    )
+    chart = paired_bars(
+        column,
+        [str(x) for x in _list(plot.get("labels"))],
+        _list(plot.get("real")),
+        _list(plot.get("synthetic")),
+    )
+    return f'<figure class="dist">{caption}{chart}</figure>'
+
+
 class FidelitySection:
     id: ClassVar[str] = "fidelity"
     title: ClassVar[str] = "Fidelity"
@@ -731,29 +993,27 @@ class FidelitySection:
                 ["Property", "Score", ""], ([e(k), fmt(v), bar(v)] for k, v in props.items())
             )
         shapes = _mapping(details.get("column_shapes"))
-        if shapes:
-            html += "<h3>Per column</h3>" + table(
-                ["Column", "Shape similarity", ""],
-                ([f"<code>{e(k)}</code>", fmt(v), bar(v)] for k, v in shapes.items()),
-            )
         plots = [
             p
             for p in _list(_details(report, "fidelity.column_shapes").get("distributions"))
             if isinstance(p, Mapping)
         ]
+        if shapes and not plots:
+            html += "<h3>Per column</h3>" + table(
+                ["Column", "Shape similarity", ""],
+                ([f"<code>{e(k)}</code>", fmt(v), bar(v)] for k, v in shapes.items()),
+            )
         if plots:
             k = _details(report, "fidelity.column_shapes").get("k_min", 10)
             html += "<h3>Distributions, real versus synthetic</h3>" + explain(
                 f"Shares of rows per bin or category. Bins have rounded edges and open-ended "
                 f"outer bins; any bin, category or missing-value group with fewer than {fmt(k)} "
-                "real rows is merged into a neighbour, so no small group is shown."
+                "real rows is merged into a neighbour, so no small group is shown. Above each "
+                "chart: the column's shape similarity (1 is identical)."
             )
             html += (
                 '<div class="charts">'
-                + "".join(
-                    f"<figure>{paired_bars(str(p.get('column')), [str(x) for x in _list(p.get('labels'))], _list(p.get('real')), _list(p.get('synthetic')))}</figure>"
-                    for p in plots
-                )
+                + "".join(_distribution_figure(p, shapes) for p in plots)
                 + "</div>"
             )
         corr = _details(report, "fidelity.correlation_diff")
@@ -803,7 +1063,37 @@ class UtilitySection:
                 + ", ".join(str(c) for c in _list(cols))
                 + "."
             )
-        return intro + _metric_table(report, names, 4)
+        return intro + _utility_chart(report) + _metric_table(report, names, 4)
+
+
+def _utility_chart(report: Mapping[str, Any]) -> str:
+    """The real-trained and synthetic-trained model's scores, side by side."""
+    real, syn = _details(report, "utility.trtr_score"), _details(report, "utility.tstr_score")
+    if not real or real.get("skipped"):
+        return ""
+    labels = [str(real.get("score") or "score")]
+    real_values: list[Any] = [_m(report, "utility.trtr_score")]
+    syn_values: list[Any] = [_m(report, "utility.tstr_score")]
+    for key, value in real.items():
+        other = syn.get(key)
+        if key in ("rows", "positive_class") or not _is_share(value) or not _is_share(other):
+            continue
+        labels.append(str(key))
+        real_values.append(value)
+        syn_values.append(other)
+    chart = paired_bars(
+        "Model scores on the real holdout (1 is best)",
+        labels,
+        real_values,
+        syn_values,
+        series=("trained on real", "trained on synthetic"),
+        percent=False,
+    )
+    return f"<figure>{chart}</figure>"
+
+
+def _is_share(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 class BiasSection:
@@ -1038,10 +1328,14 @@ class GateSection:
                     e(o.get("reason")),
                 ]
             )
+        status = str(gate.get("status"))
+        outcome = (
+            f"{pill('passed', 'pass')} the release went to approval"
+            if status == "AWAITING_APPROVAL"
+            else pill(status, STATUS_PILL.get(status, "info"))
+        )
         return (
-            f"<p>Policy <code>{e(gate.get('policy'))}</code> · outcome "
-            + pill(str(gate.get("status")), STATUS_PILL.get(str(gate.get("status")), "info"))
-            + "</p>"
+            f"<p>Policy <code>{e(gate.get('policy'))}</code> · gate outcome {outcome}</p>"
             + table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
         )
 

@@ -220,8 +220,8 @@ def test_summary_uses_the_gate_where_a_rule_exists_and_advice_elsewhere(html: st
 
 def test_summary_shows_budget_pii_requester_and_status(html: str, report: dict[str, Any]) -> None:
     summary = html.split('<section id="provenance">', maxsplit=1)[0]
-    assert "this run ε = 2.500" in summary
-    assert "remaining ε 7.500" in summary
+    assert "this run ε = 2.50, δ = 10⁻⁶" in summary  # ε to 3 significant digits
+    assert "remaining ε 7.50" in summary
     assert "2 column(s) with personal data: 1 dropped, 1 replaced with fake values" in summary
     assert ">alice<" in summary
     assert "BLOCKED" in summary

@@ -12,6 +12,7 @@ from synthgate.cli._auth import current_actor
 from synthgate.cli._common import EXIT_ERROR, err, out, print_json, settings
 from synthgate.errors import ConfigError
 from synthgate.release import Permission, get_release, require
+from synthgate.release._report import decisions_referencing, sha256_of
 from synthgate.store import Store
 
 __all__ = ["app"]
@@ -26,18 +27,100 @@ Since = Annotated[
 ]
 
 
+_WORDS = {
+    "release.approval_recorded": "approved (more approvals needed)",
+    "release.approved": "approved",
+    "release.rejected": "rejected",
+    "release.revoked": "revoked",
+    "release.expired": "expired",
+    "release.published": "published",
+}
+
+
+def _verify_report(store: Store, path: Path, json_out: bool) -> None:
+    """One line: which decisions were made on the report *path*, or that none was."""
+    if not path.is_file():
+        raise ConfigError(
+            f"no report file {path}",
+            hint="pass a report.json or report.html, e.g. from the run's report/history folder",
+        )
+    digest = sha256_of(path)
+    chain = AuditLog(store).verify()
+    found = decisions_referencing(store, digest) if chain.ok else []
+    if json_out:
+        print_json(
+            {
+                "ok": chain.ok and bool(found),
+                "file": str(path),
+                "sha256": digest,
+                "chain_ok": chain.ok,
+                "decisions": [
+                    {
+                        "seq": ev.seq,
+                        "ts": ev.ts,
+                        "actor": ev.actor,
+                        "action": ev.action,
+                        "subject": ev.subject,
+                        "matched": key,
+                    }
+                    for ev, key in found
+                ],
+            }
+        )
+    elif not chain.ok:
+        out.print(
+            f"{path}: not checked, the audit log itself fails verification: {chain.describe()}",
+            markup=False,
+            style="red",
+        )
+    elif found:
+        made = "; ".join(
+            f"{ev.subject} {_WORDS.get(ev.action, ev.action)} by {ev.actor} at "
+            f"{ev.ts[:16].replace('T', ' ')} UTC (event {ev.seq})"
+            for ev, _ in found
+        )
+        out.print(f"ok: {path} (sha256 {digest[:12]}…) is the report {made}", markup=False)
+    else:
+        out.print(
+            f"{path} (sha256 {digest[:12]}…): no decision in the audit log was made on this "
+            "report; it is not a rendering a decision was made on, or it was changed",
+            markup=False,
+            style="red",
+        )
+    if not (chain.ok and found):
+        raise typer.Exit(EXIT_ERROR)
+
+
 @app.command("verify")
 def verify(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Check this report file (report.json or report.html) instead: which "
+            "decisions were made on it. Exit 1 when none was.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check the whole hash chain and its head; exit 1 and name the first broken event if it fails.
 
     Detects edited, deleted, reordered and inserted events, and events cut off
     the end. Prints the store's algorithm (sha256, or hmac-sha256 for a keyed
     log, which needs SYNTHGATE_AUDIT_KEY) and the range of events checked.
+
+    With --report FILE: the chain is checked, then the decision events
+    (approve, reject, revoke, expire, publish) whose report_sha256 (of
+    report.json) or report_html_sha256 (of report.html) is the file's sha256
+    are printed on one line; exit 1 when none is.
     """
-    log_ = AuditLog(Store(settings(ctx).store_url))
+    store = Store(settings(ctx).store_url)
+    if report_file is not None:
+        _verify_report(store, report_file, json_out)
+        return
+    log_ = AuditLog(store)
     report = log_.verify()
     note = log_.note()
     if json_out:

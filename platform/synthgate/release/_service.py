@@ -39,6 +39,7 @@ from synthgate.errors import (
 from synthgate.release._independence import check_independent
 from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
 from synthgate.release._policy import PolicyPack
+from synthgate.release._report import refresh_report, report_digest
 from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, require
 from synthgate.store import Store, process_lock, utcnow
 from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, ReleaseRow
@@ -341,11 +342,13 @@ def _decide(
                     "approvals": approvals,
                     "required": required,
                     "version": version,
+                    **report_digest(release),
                     **actor.audit_details(),
                 },
             )
     except IntegrityError:
         raise _conflict(release_id, "at the same time") from None
+    refresh_report(store, release_id)
     return Decision(release_id, new, version, approvals, required)
 
 
@@ -382,8 +385,10 @@ def auto_approve(store: Store, release_id: str, *, policy: PolicyPack) -> Releas
                 "auto": True,
                 "status": ReleaseStatus.APPROVED.value,
                 "version": version,
+                **report_digest(release),
             },
         )
+    refresh_report(store, release_id)
     return ReleaseStatus.APPROVED
 
 
@@ -435,9 +440,11 @@ def revoke(
                 # a publish in flight stops before its write commits
                 "publish_in_flight": release.publish_claim is not None,
                 "version": version,
+                **report_digest(release),
                 **actor.audit_details(),
             },
         )
+    refresh_report(store, release_id)
     return get_release(store, release_id)
 
 
@@ -491,9 +498,13 @@ def expire_due(
                     "was_published": before is ReleaseStatus.PUBLISHED,
                     "swept_by": actor.name,
                     "version": version,
+                    **report_digest(release),
                 },
             )
-        return [r.id for r in due]
+        expired = [r.id for r in due]
+    for release_id in expired:
+        refresh_report(store, release_id)
+    return expired
 
 
 # --------------------------------------------------------------------------- publishing
@@ -814,12 +825,14 @@ def _publish_locked(
                     "content_hash": content_hash,
                     "spec_changed_since_run": plan.spec_changed,
                     "version": version,
+                    **report_digest(current),
                     **actor.audit_details(),
                 },
             )
     except BaseException as exc:
         _publish_failed(store, actor, release_id, (claimed, claim), exc, landed=gate.landed)
         raise
+    refresh_report(store, release_id)
     return PublishResult(release_id, plan.table, rows, plan.mode.value, content_hash, published_at)
 
 
