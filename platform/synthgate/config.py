@@ -182,14 +182,55 @@ def _password_into_url(data: Any) -> Any:
     return {**data, "url": f"{head}://{userinfo}:{quoted}@{hostport}{slash}{tail}"}
 
 
+def _fold_schema(data: Any, where: str) -> Any:
+    """``schema: crm`` with ``table: customers`` becomes ``table: crm.customers``."""
+    if not isinstance(data, dict) or "schema" not in data:
+        return data
+    data = dict(data)
+    schema = data.pop("schema")
+    if schema is None:
+        return data
+    if not isinstance(schema, str) or not schema.strip() or "." in schema:
+        raise ValueError(f"{where}.schema must be one schema name without a dot, such as crm")
+    table = data.get("table")
+    if where == "source" and data.get("name"):
+        raise ValueError(
+            "source.schema goes with source.url and source.table; a registered source "
+            "holds its table (register it as schema.table)"
+        )
+    if not isinstance(table, str) or not table:
+        raise ValueError(f"{where}.schema needs {where}.table, the table in that schema")
+    if "." in table:
+        raise ValueError(
+            f"{where}.table {table!r} names its schema already; drop {where}.schema or the prefix"
+        )
+    data["table"] = f"{schema}.{table}"
+    return data
+
+
+def _target_table_from_source(data: Any) -> Any:
+    """A ``target.schema`` without ``target.table`` names the source table's name."""
+    if not isinstance(data, dict):
+        return data
+    target, source = data.get("target"), data.get("source")
+    if not isinstance(target, dict) or not target.get("schema") or target.get("table"):
+        return data
+    if not isinstance(source, dict) or not isinstance(source.get("table"), str):
+        return data
+    bare = source["table"] if source.get("schema") else source["table"].rpartition(".")[2]
+    return {**data, "target": {**target, "table": bare}}
+
+
 class SourceSpec(_Spec):
     """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path, or
     ``name`` names a source registered with ``synthgate sources add`` (its URL and
     table are filled in from the metadata store when the job runs).
 
-    ``where`` is a SQL filter the source evaluates; ``sample_rows`` reads a
-    uniform random sample of that many rows; ``password_file`` names a file
-    holding the database password (kept out of the spec and the URL text).
+    ``table`` is ``table`` or ``schema.table`` (on MySQL/MariaDB the schema is
+    a database); ``schema`` is the other way to name the schema, folded into
+    ``table``. ``where`` is a SQL filter the source evaluates; ``sample_rows``
+    reads a uniform random sample of that many rows; ``password_file`` names a
+    file holding the database password (kept out of the spec and the URL text).
     """
 
     name: str | None = Field(default=None, pattern=_NAME_PATTERN)
@@ -208,6 +249,11 @@ class SourceSpec(_Spec):
         if isinstance(data, dict) and data.get("name") and not data.get("url"):
             return data
         return _password_into_url(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema(cls, data: Any) -> Any:
+        return _fold_schema(data, "source")
 
     @model_validator(mode="after")
     def _named_or_spelled(self) -> SourceSpec:
@@ -254,7 +300,9 @@ def with_registered_source(
 
 
 class TargetSpec(_Spec):
-    """Where an approved release is written."""
+    """Where an approved release is written. ``table`` (default: the source's) is
+    ``table`` or ``schema.table``; ``schema`` alone names the source table's
+    name in that schema."""
 
     url: str = Field(min_length=1)
     table: str | None = Field(default=None, min_length=1)
@@ -262,6 +310,11 @@ class TargetSpec(_Spec):
     password_file: Path | None = None
 
     _password = model_validator(mode="before")(_password_into_url)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema(cls, data: Any) -> Any:
+        return _fold_schema(data, "target")
 
 
 class PiiSpec(_Spec):
@@ -448,6 +501,11 @@ class JobSpec(_Spec):
     synthesis: SynthesisSpec = Field(default_factory=SynthesisSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_schema(cls, data: Any) -> Any:
+        return _target_table_from_source(data)
 
     @model_validator(mode="after")
     def _masked_copy_trains_nothing(self) -> JobSpec:

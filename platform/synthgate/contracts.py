@@ -27,6 +27,9 @@ __all__ = [
     "MetricResult",
     "PrivacyRequest",
     "PrivacySpent",
+    "RelationalSource",
+    "Relationship",
+    "Relationships",
     "ReportSection",
     "RuleOutcome",
     "Severity",
@@ -34,6 +37,7 @@ __all__ = [
     "Source",
     "StageSpend",
     "Synthesizer",
+    "TableKeys",
     "TableSchema",
     "WriteMode",
     "WriteResult",
@@ -209,6 +213,50 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableKeys:
+    """A table's primary key and unique keys, as the catalog declares them."""
+
+    table: str
+    primary_key: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """A foreign key: ``child_columns`` of ``child_table`` reference ``parent_columns``
+    of ``parent_table``, position by position (a composite key has several)."""
+
+    child_table: str
+    child_columns: tuple[str, ...]
+    parent_table: str
+    parent_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Relationships:
+    """Keys and foreign keys between tables, read from a catalog, never from rows.
+
+    Table names are the ones ``Source.list_tables`` gives (schema-qualified where
+    the table is not in the connection's default schema)."""
+
+    keys: tuple[TableKeys, ...] = ()
+    foreign_keys: tuple[Relationship, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class RelationalSource(Protocol):
+    """A source that can also read keys and relationships from its catalog (optional).
+
+    ``relationships(tables)`` gives the keys of *tables* (all tables when None)
+    and every foreign key whose child is one of them."""
+
+    def relationships(self, tables: Sequence[str] | None = None) -> Relationships: ...
 
 
 @runtime_checkable

@@ -121,6 +121,8 @@ def _file_identity(url: str, table: str) -> SourceIdentity:
 
 def _sqlite_identity(parsed: URL, table: str) -> SourceIdentity:
     database = parsed.database or ""
+    if table.startswith("main.") and table.count(".") == 1:
+        table = table.removeprefix("main.")
     if database in ("", ":memory:"):
         return SourceIdentity("sqlite", None, None, ":memory:", "main", table)
     if database.startswith("file:"):  # sqlite:///file:path?mode=ro&uri=true
@@ -144,6 +146,11 @@ def _server_identity(parsed: URL, backend: str, table: str) -> SourceIdentity:
         schema = found.group(1) if found else schema
     if backend == "mysql":
         schema = database  # a MySQL schema is its database
+    named, dot, bare = table.partition(".")
+    if dot and named and bare and "." not in bare:  # schema.table names its schema
+        schema, table = named, bare
+        if backend == "mysql":
+            database = named
     return SourceIdentity(backend, host, port, database, schema, table)
 
 

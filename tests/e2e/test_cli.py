@@ -190,7 +190,10 @@ def test_inspect_lists_tables_and_describes_one(
     demo_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["inspect", f"sqlite:///{demo_db}", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"tables": ["customers"]}
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["tables"] == ["customers"]
+    assert listed["keys"]["customers"]["primary_key"] == ["customer_id"]
+    assert listed["foreign_keys"] == []
     assert (
         main(["inspect", f"sqlite:///{demo_db}", "--table", "customers", "--no-pii", "--json"]) == 0
     )

@@ -458,7 +458,17 @@ def test_inspect_lists_tables_and_describes_one(
     pg.execute(ALL_TYPES)
     pg.execute("ALTER TABLE every ADD COLUMN blob bytea")
     assert main(["inspect", pg.url, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"tables": ["every", "parent"]}
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["tables"] == ["every", "parent"]
+    assert listed["keys"]["every"] == {"primary_key": ["id"], "unique": [["token"]]}
+    assert listed["foreign_keys"] == [
+        {
+            "child_table": "every",
+            "child_columns": ["parent_id"],
+            "parent_table": "parent",
+            "parent_columns": ["id"],
+        }
+    ]
     assert main(["inspect", pg.url, "--table", "every", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["rows"] == 3

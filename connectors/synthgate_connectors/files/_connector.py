@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from synthgate.contracts import (
     ColumnSchema,
     LogicalType,
+    Relationships,
+    TableKeys,
     TableSchema,
     WriteMode,
     WriteResult,
@@ -78,6 +80,13 @@ class FileSource:
 
     def list_tables(self) -> list[str]:
         return list(self._files())
+
+    def relationships(self, tables: Sequence[str] | None = None) -> Relationships:
+        """Files declare no keys: every table has none, and no foreign key joins them."""
+        names = self.list_tables() if tables is None else [*tables]
+        for name in names:
+            self._file(name)  # an unknown table is an error, as everywhere
+        return Relationships(tuple(TableKeys(n) for n in names), ())
 
     def _csv(self, path: Path) -> CsvLayout:
         """The file's layout, worked out once per version of the file."""

@@ -8,15 +8,22 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from synthgate.contracts import TableSchema, WriteMode, WriteResult
+from synthgate.contracts import Relationships, TableSchema, WriteMode, WriteResult
 from synthgate.errors import (
     ConfigError,
     SourceNotFound,
     TargetNotWritable,
     UnsupportedType,
+)
+from synthgate_connectors.sql._catalog import (
+    default_schema,
+    list_tables,
+    parse_table,
+    resolve,
+    user_schemas,
 )
 from synthgate_connectors.sql._engine import (
     backend,
@@ -29,7 +36,8 @@ from synthgate_connectors.sql._engine import (
     sqlite_path,
 )
 from synthgate_connectors.sql._read import read_rows, select_sql
-from synthgate_connectors.sql._reflect import Reflected, list_tables, reflect
+from synthgate_connectors.sql._reflect import Reflected, reflect
+from synthgate_connectors.sql._relations import read_relationships
 from synthgate_connectors.sql._types import ReadAs
 from synthgate_connectors.sql._where import where_sql
 from synthgate_connectors.sql._write import write_table
@@ -62,11 +70,22 @@ class SqlSource:
     def schema(self, table: str) -> TableSchema:
         return self._reflect(table).schema
 
+    def relationships(self, tables: Sequence[str] | None = None) -> Relationships:
+        """Keys of *tables* (every listed table when None) and their foreign keys."""
+        with connect(self.engine, self.url, what="reading keys and foreign keys") as conn:
+            names = list_tables(conn, self.url) if tables is None else tables
+            resolved = [resolve(conn, self.url, t) for t in names]
+            try:
+                return read_relationships(conn, resolved, default_schema(conn))
+            except SQLAlchemyError as exc:
+                raise source_error(exc, self.url, what="reading keys and foreign keys") from None
+
     def row_count(self, table: str) -> int:
         with connect(self.engine, self.url, what=f"counting {table!r}") as conn:
-            reflect(conn, self.url, table)
+            name = reflect(conn, self.url, table).name
             try:
-                count = conn.execute(sa.select(sa.func.count()).select_from(sa.table(table)))
+                counted = sa.table(name.name, schema=name.schema)
+                count = conn.execute(sa.select(sa.func.count()).select_from(counted))
                 return int(count.scalar_one())
             except SQLAlchemyError as exc:
                 raise source_error(exc, self.url, what=f"counting {table!r}") from None
@@ -108,7 +127,12 @@ class SqlSource:
         what = f"reading {table!r}"
         with connect(self.engine, self.url, what=what) as conn:
             sql = select_sql(
-                conn, table, schema, reflected.read_as, where=condition, sample_rows=sample_rows
+                conn,
+                reflected.name.sql(conn),
+                schema,
+                reflected.read_as,
+                where=condition,
+                sample_rows=sample_rows,
             )
             yield from read_rows(conn, self.url, sql, schema, chunk_rows=chunk_rows, what=what)
 
@@ -142,10 +166,11 @@ class SqlSink:
                     f"target {probe} is not writable by this user", hint="fix its permissions"
                 )
             if not self._path.exists():
+                parse_table(table, what="target table")
                 return
         try:
             with self._engine().connect() as conn:
-                exists = sa.inspect(conn).has_table(table)
+                exists = _target_exists(conn, self.url, table)
         except SQLAlchemyError as exc:
             raise sink_error(exc, self.url, table=table) from None
         if exists and mode is WriteMode.FAIL:
@@ -168,6 +193,8 @@ class SqlSink:
             self.check_writable(table, mode=mode)
         elif self._path is not None:
             self.check_writable(table, mode=WriteMode.REPLACE)
+        else:  # the name and its schema; a repeat may find the table written already
+            self.check_writable(table, mode=WriteMode.APPEND)
         return write_table(
             self._engine(),
             self.url,
@@ -181,6 +208,20 @@ class SqlSink:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
+
+
+def _target_exists(conn: sa.Connection, url: URL, table: str) -> bool:
+    """Whether the target table exists; a schema that does not is a one-line error."""
+    name = parse_table(table, what="target table")
+    if name.schema is not None and name.schema not in (schemas := user_schemas(conn)):
+        shown = ", ".join(schemas[:20]) or "none"
+        raise TargetNotWritable(
+            f"schema {name.schema!r} does not exist in {safe_url(url)} or is a system schema; "
+            f"schemas there: {shown}",
+            hint="create the schema first (publishing creates tables, not schemas) or fix "
+            "target.table",
+        )
+    return sa.inspect(conn).has_table(name.name, schema=name.schema)
 
 
 class SqlConnector:

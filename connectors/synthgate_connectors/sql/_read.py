@@ -52,7 +52,7 @@ _CSV_COLUMN = re.compile(r"CSV column #(\d+)")
 
 def select_sql(
     conn: Connection,
-    table: str,
+    table_sql: str,
     schema: TableSchema,
     read_as: dict[str, ReadAs],
     *,
@@ -61,7 +61,8 @@ def select_sql(
 ) -> str:
     """``SELECT`` of the schema's columns, filtered and sampled as asked.
 
-    *where* is a condition already checked and rendered by :func:`where_sql`."""
+    *table_sql* is the table's quoted name (``TableName.sql``); *where* is a
+    condition already checked and rendered by :func:`where_sql`."""
     kind = conn.dialect.name
     quote = conn.dialect.identifier_preparer.quote
     exprs = []
@@ -71,7 +72,7 @@ def select_sql(
         if read_as.get(col.name) is ReadAs.TEXT and cast is not None:
             name = cast.format(name)
         exprs.append(name)
-    sql = f"SELECT {', '.join(exprs)} FROM {quote(table)}"
+    sql = f"SELECT {', '.join(exprs)} FROM {table_sql}"
     if where is not None:
         sql += f" WHERE ({where})"
     if sample_rows is not None:

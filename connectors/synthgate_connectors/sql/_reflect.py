@@ -9,8 +9,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from synthgate.contracts import ColumnSchema, ForeignKey, LogicalType, TableSchema
-from synthgate.errors import TableNotFound
-from synthgate_connectors.sql._engine import safe_url, source_error
+from synthgate_connectors.sql._catalog import TableName, default_schema, list_tables, resolve
+from synthgate_connectors.sql._engine import source_error
+from synthgate_connectors.sql._relations import read_relationships
 from synthgate_connectors.sql._types import ReadAs, classify, native_name, parse_in_list
 
 __all__ = ["Reflected", "list_tables", "reflect"]
@@ -22,20 +23,13 @@ class Reflected:
 
     schema: TableSchema
     read_as: dict[str, ReadAs]
+    name: TableName
 
 
-def list_tables(conn: sa.Connection, url: URL) -> list[str]:
+def _check_texts(conn: sa.Connection, insp: sa.Inspector, table: TableName) -> list[str]:
     try:
-        insp = sa.inspect(conn)
-        names = [*insp.get_table_names(), *insp.get_view_names()]
-    except SQLAlchemyError as exc:
-        raise source_error(exc, url, what="listing tables") from None
-    return sorted(n for n in names if not n.startswith(("_sg_stage_", "_sg_old_", "_synthgate_")))
-
-
-def _check_texts(conn: sa.Connection, insp: sa.Inspector, table: str) -> list[str]:
-    try:
-        texts = [str(c.get("sqltext", "")) for c in insp.get_check_constraints(table)]
+        checks = insp.get_check_constraints(table.name, schema=table.schema)
+        texts = [str(c.get("sqltext", "")) for c in checks]
     except NotImplementedError:
         texts = []
     if not texts and conn.dialect.name == "mysql":
@@ -43,36 +37,28 @@ def _check_texts(conn: sa.Connection, insp: sa.Inspector, table: str) -> list[st
         rows = conn.execute(
             sa.text(
                 "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+                "WHERE CONSTRAINT_SCHEMA = COALESCE(:s, DATABASE()) AND TABLE_NAME = :t"
             ),
-            {"t": table},
+            {"s": table.schema, "t": table.name},
         )
         texts = [str(r[0]) for r in rows]
     return texts
 
 
 def reflect(conn: sa.Connection, url: URL, table: str) -> Reflected:
-    tables = list_tables(conn, url)
-    if table not in tables:
-        known = ", ".join(tables[:20]) or "none"
-        raise TableNotFound(
-            f"table {table!r} does not exist in {safe_url(url)}; tables there: {known}",
-            hint="check source.table (names are case-sensitive)",
-        )
+    located = resolve(conn, url, table)
     insp = sa.inspect(conn)
     try:
-        raw_cols = insp.get_columns(table)
-        pk = tuple(insp.get_pk_constraint(table).get("constrained_columns") or ())
+        raw_cols = insp.get_columns(located.name, schema=located.schema)
+        pk_found = insp.get_pk_constraint(located.name, schema=located.schema)
+        pk = tuple(pk_found.get("constrained_columns") or ())
         fks = tuple(
-            ForeignKey(
-                tuple(fk["constrained_columns"]),
-                fk["referred_table"],
-                tuple(fk["referred_columns"]),
-            )
-            for fk in insp.get_foreign_keys(table)
+            ForeignKey(r.child_columns, r.parent_table, r.parent_columns)
+            for r in read_relationships(conn, [located], default_schema(conn)).foreign_keys
         )
-        uniques = tuple(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
-        checks = _check_texts(conn, insp, table)
+        found = insp.get_unique_constraints(located.name, schema=located.schema)
+        uniques = tuple(tuple(u["column_names"]) for u in found)
+        checks = _check_texts(conn, insp, located)
     except SQLAlchemyError as exc:
         raise source_error(exc, url, what=f"reading the schema of {table!r}") from None
     domains: dict[str, tuple[str, ...]] = {}
@@ -104,4 +90,4 @@ def reflect(conn: sa.Connection, url: URL, table: str) -> Reflected:
                 domain=domain if ltype is LogicalType.CATEGORICAL else None,
             )
         )
-    return Reflected(TableSchema(table, tuple(columns), pk, fks, uniques), read_as)
+    return Reflected(TableSchema(table, tuple(columns), pk, fks, uniques), read_as, located)

@@ -47,6 +47,7 @@ from synthgate.contracts import TableSchema, WriteMode, WriteResult, batch_finge
 from synthgate.errors import SinkError, SynthgateError, TargetNotWritable
 from synthgate_connectors._arrow import arrow_schema, conform
 from synthgate_connectors._retry import retry
+from synthgate_connectors.sql._catalog import TableName, parse_table
 from synthgate_connectors.sql._engine import (
     CONNECT_RETRY,
     backend,
@@ -87,6 +88,7 @@ class _Job:
     key: str | None
     backend: str
     target: pa.Schema
+    name: TableName
 
     def connect(self) -> Connection:
         def attempt() -> Connection:
@@ -98,7 +100,8 @@ class _Job:
         return retry(attempt, policy=CONNECT_RETRY)
 
     def quote(self, conn: Connection, name: str) -> str:
-        return conn.dialect.identifier_preparer.quote(name)
+        """*name* (the target or a staging table), quoted in the target's schema."""
+        return TableName(self.name.schema, name).sql(conn)
 
     def staging_table(self, name: str) -> sa.Table:
         meta = sa.MetaData()
@@ -111,7 +114,7 @@ class _Job:
             for col in self.schema.columns
             if (domain := domain_check(col, self.backend)) is not None
         ]
-        return sa.Table(name, meta, *columns, *checks)
+        return sa.Table(name, meta, *columns, *checks, schema=self.name.schema)
 
 
 def write_table(
@@ -125,7 +128,15 @@ def write_table(
     idempotency_key: str | None,
 ) -> WriteResult:
     job = _Job(
-        engine, url, table, schema, mode, idempotency_key, backend(url), arrow_schema(schema)
+        engine,
+        url,
+        table,
+        schema,
+        mode,
+        idempotency_key,
+        backend(url),
+        arrow_schema(schema),
+        parse_table(table, what="target table"),
     )
     if idempotency_key is not None:
         _ensure_bookkeeping(job)
@@ -239,7 +250,7 @@ def _load_postgres(
     options = pacsv.WriteOptions(include_header=False)
     with (
         dbapi.cursor() as cur,
-        cur.copy(f"COPY {quote(staging)} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+        cur.copy(f"COPY {job.quote(conn, staging)} ({cols}) FROM STDIN (FORMAT csv)") as copy,
     ):
         for batch in batches:
             buf = io.BytesIO()
@@ -257,7 +268,8 @@ def _load_mysql(
     dbapi: Any = conn.connection.driver_connection
     with dbapi.cursor() as cur:
         for batch in batches:
-            for statement in insert_statements(batch, quote(staging), cols, max_bytes=limit):
+            staged = job.quote(conn, staging)
+            for statement in insert_statements(batch, staged, cols, max_bytes=limit):
                 cur.execute(statement)
 
 
@@ -300,7 +312,8 @@ def _write_transactional(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteR
 
 def _swap_in_transaction(conn: Connection, job: _Job, staging: str) -> None:
     quote = conn.dialect.identifier_preparer.quote
-    exists = sa.inspect(conn).has_table(job.table)
+    target, stage = job.quote(conn, job.name.name), job.quote(conn, staging)
+    exists = sa.inspect(conn).has_table(job.name.name, schema=job.name.schema)
     if exists and job.mode is WriteMode.FAIL:
         raise TargetNotWritable(
             f"target table {job.table!r} already exists and target.mode is 'fail'",
@@ -308,14 +321,13 @@ def _swap_in_transaction(conn: Connection, job: _Job, staging: str) -> None:
         )
     if exists and job.mode is WriteMode.APPEND:
         cols = ", ".join(quote(c) for c in job.schema.column_names)
-        conn.exec_driver_sql(
-            f"INSERT INTO {quote(job.table)} ({cols}) SELECT {cols} FROM {quote(staging)}"
-        )
-        conn.exec_driver_sql(f"DROP TABLE {quote(staging)}")
+        conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
         return
     if exists:
-        conn.exec_driver_sql(f"DROP TABLE {quote(job.table)}")
-    conn.exec_driver_sql(f"ALTER TABLE {quote(staging)} RENAME TO {quote(job.table)}")
+        conn.exec_driver_sql(f"DROP TABLE {target}")
+    # the new name of a renamed table is unqualified: it stays in its schema
+    conn.exec_driver_sql(f"ALTER TABLE {stage} RENAME TO {quote(job.name.name)}")
 
 
 def _close(conn: Connection) -> None:
@@ -341,24 +353,27 @@ def name_lock(database: str, table: str) -> str:
     return "synthgate:" + hashlib.sha256(f"{database}.{table}".encode()).hexdigest()[:40]
 
 
-def _database(conn: Connection) -> str:
+def _database(conn: Connection, schema: str | None = None) -> str:
+    """The database a table lives in: *schema* when named, else the session's."""
+    if schema is not None:
+        return schema
     return str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
 
 
-def _own(conn: Connection, *tables: str) -> None:
-    database = _database(conn)
+def _own(conn: Connection, schema: str | None, *tables: str) -> None:
+    database = _database(conn, schema)
     for table in tables:
         conn.exec_driver_sql("SELECT GET_LOCK(%s, 0)", (name_lock(database, table),))
 
 
-def _sweep_leftovers(conn: Connection) -> list[str]:
+def _sweep_leftovers(conn: Connection, schema: str | None = None) -> list[str]:
     """Drop the staging and swapped-out tables of writers that died; return their names."""
-    database = _database(conn)
+    database = _database(conn, schema)
     dropped = []
-    for table in staging_tables(conn):
+    for table in staging_tables(conn, schema):
         free = conn.exec_driver_sql("SELECT IS_FREE_LOCK(%s)", (name_lock(database, table),))
         if free.scalar() == 1:
-            quoted = conn.dialect.identifier_preparer.quote(table)
+            quoted = TableName(schema, table).sql(conn)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
             dropped.append(table)
     return dropped
@@ -372,9 +387,10 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
     created = False
     try:
         quote = conn.dialect.identifier_preparer.quote
-        _own(conn, staging, old)  # held until this session ends, even by a crash
-        _sweep_leftovers(conn)
-        exists = sa.inspect(conn).has_table(job.table)
+        target, stage, swapped = (job.quote(conn, n) for n in (job.name.name, staging, old))
+        _own(conn, job.name.schema, staging, old)  # held until this session ends, even by a crash
+        _sweep_leftovers(conn, job.name.schema)
+        exists = sa.inspect(conn).has_table(job.name.name, schema=job.name.schema)
         if exists and job.mode is WriteMode.FAIL:
             raise TargetNotWritable(
                 f"target table {job.table!r} already exists and target.mode is 'fail'",
@@ -388,23 +404,18 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
         result = counter.result(job)
         if exists and job.mode is WriteMode.APPEND:
             cols = ", ".join(quote(c) for c in job.schema.column_names)
-            conn.exec_driver_sql(
-                f"INSERT INTO {quote(job.table)} ({cols}) SELECT {cols} FROM {quote(staging)}"
-            )
+            conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
             _record(job, conn, result)
             conn.commit()  # the rows and their record, in one transaction
-            conn.exec_driver_sql(f"DROP TABLE {quote(staging)}")
+            conn.exec_driver_sql(f"DROP TABLE {stage}")
             created = False
             return result
         if exists:
-            conn.exec_driver_sql(
-                f"RENAME TABLE {quote(job.table)} TO {quote(old)}, "
-                f"{quote(staging)} TO {quote(job.table)}"
-            )
+            conn.exec_driver_sql(f"RENAME TABLE {target} TO {swapped}, {stage} TO {target}")
             created = False
-            conn.exec_driver_sql(f"DROP TABLE {quote(old)}")
+            conn.exec_driver_sql(f"DROP TABLE {swapped}")
         else:
-            conn.exec_driver_sql(f"RENAME TABLE {quote(staging)} TO {quote(job.table)}")
+            conn.exec_driver_sql(f"RENAME TABLE {stage} TO {target}")
             created = False
         # a replace is idempotent by itself; it is recorded right after the swap
         _record(job, conn, result)
@@ -439,8 +450,7 @@ def _drop_quietly(job: _Job, name: str) -> None:
         conn.close()
 
 
-def staging_tables(conn: Connection) -> list[str]:
-    """Staging and swap leftovers in the database (for checks and clean-up)."""
-    return [
-        n for n in sa.inspect(conn).get_table_names() if n.startswith((STAGING_PREFIX, OLD_PREFIX))
-    ]
+def staging_tables(conn: Connection, schema: str | None = None) -> list[str]:
+    """Staging and swap leftovers in *schema* (default: the connection's), for clean-up."""
+    names = sa.inspect(conn).get_table_names(schema=schema)
+    return [n for n in names if n.startswith((STAGING_PREFIX, OLD_PREFIX))]

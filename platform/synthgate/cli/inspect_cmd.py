@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 
 from synthgate.cli._common import Column, out, print_json, print_table
-from synthgate.contracts import Source, TableSchema
+from synthgate.contracts import RelationalSource, Relationships, Source, TableSchema
 from synthgate.errors import UnsupportedType
 from synthgate.release import load_policy
 from synthgate.sources import open_source
@@ -33,7 +33,11 @@ def inspect(
     ] = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Describe a source: its tables, or one table's schema, row count, declared domains and PII.
+    """Describe a source: its tables, keys and foreign keys, or one table's schema, row
+    count, declared domains and PII.
+
+    A database lists the tables of every non-system schema, schema-qualified
+    outside the default one (on MySQL/MariaDB a schema is a database).
 
     PII is classified on a uniform random sample of the rows; the action shown is
     what the policy pack would do with each column, and the evidence what decided it
@@ -44,12 +48,7 @@ def inspect(
     source = open_source(url)
     try:
         if table is None:
-            tables = source.list_tables()
-            if json_out:
-                print_json({"tables": tables})
-            else:
-                for name in tables:
-                    out.print(name, markup=False)
+            _print_tables(source, json_out=json_out)
             return
         schema = source.schema(table)
         rows = source.row_count(table)
@@ -126,6 +125,62 @@ def inspect(
         grid.append(tuple(str(c) for c in cells))
     print_table([Column(h) for h in (*heads, "action", "evidence")], grid)
     _print_notes(pack.name if pack is not None else None, findings, unreadable, renamed)
+
+
+def _print_tables(source: Source, *, json_out: bool) -> None:
+    """Every table with its primary and unique keys, then the foreign keys between them."""
+    tables = source.list_tables()
+    found: Relationships | None = None
+    if isinstance(source, RelationalSource):
+        found = source.relationships(tables)
+    if json_out:
+        print_json(
+            {
+                "tables": tables,
+                "keys": None
+                if found is None
+                else {
+                    k.table: {
+                        "primary_key": list(k.primary_key),
+                        "unique": [list(u) for u in k.unique],
+                    }
+                    for k in found.keys
+                },
+                "foreign_keys": None
+                if found is None
+                else [
+                    {
+                        "child_table": r.child_table,
+                        "child_columns": list(r.child_columns),
+                        "parent_table": r.parent_table,
+                        "parent_columns": list(r.parent_columns),
+                    }
+                    for r in found.foreign_keys
+                ],
+            }
+        )
+        return
+    keys = {k.table: k for k in found.keys} if found is not None else {}
+    grid = [
+        (
+            name,
+            ", ".join(keys[name].primary_key) if name in keys else "",
+            "; ".join(", ".join(u) for u in keys[name].unique) if name in keys else "",
+        )
+        for name in tables
+    ]
+    print_table([Column("table"), Column("primary key"), Column("unique")], grid)
+    if found is None:
+        out.print("foreign keys: this connector does not read them", markup=False)
+        return
+    if not found.foreign_keys:
+        out.print("foreign keys: none", markup=False)
+        return
+    out.print("foreign keys:", markup=False)
+    for r in found.foreign_keys:
+        child = f"{r.child_table} ({', '.join(r.child_columns)})"
+        parent = f"{r.parent_table} ({', '.join(r.parent_columns)})"
+        out.print(f"  {child} -> {parent}", markup=False, highlight=False)
 
 
 def _print_notes(
