@@ -70,15 +70,15 @@ nav ol{columns:3;margin:8px 0 0;padding-left:20px}nav a{color:#0969da}
 figure{margin:8px 0}svg.chart{max-width:100%;height:auto}
 .status-line{font-size:16px;border:1px solid var(--line);border-left:6px solid #0969da;
 border-radius:6px;padding:8px 12px;margin:12px 0}
-figure.dist figcaption{font-size:13px;display:flex;gap:8px;align-items:center}
-figure.dist figcaption .bar{flex:1;max-width:160px}
+figure.dist figcaption{font-size:13px;display:flex;gap:8px;align-items:center;
+white-space:nowrap}figure.dist figcaption .bar{flex:0 0 120px;min-width:0}
 code.hash{font-size:11px}table.params{margin:0}table.params td{border:0;padding:1px 6px 1px 0}
 @page{size:A4;margin:14mm 12mm}
 @media print{body{max-width:none;padding:0;font-size:11px}nav{display:none}
 header h1{font-size:18px}h2{font-size:16px;margin-top:18px}h3{font-size:13px;margin:12px 0 4px}
 .status-line{font-size:13px;margin:6px 0}.cards{gap:6px}.card{padding:6px 8px}
 .explain{font-size:10.5px}code{font-size:10px}.card b{font-size:12px}
-h2,h3,h4{break-after:avoid}figure,.card,.signatures,.status-line,tr,
+h2,h3,h4,p.explain{break-after:avoid}figure,.card,.signatures,.status-line,tr,
 table.verdicts,table.params{break-inside:avoid}
 table.verdicts{font-size:10.5px}th,td{padding:3px 6px}
 a{color:inherit;text-decoration:none}

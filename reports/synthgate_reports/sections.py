@@ -959,8 +959,8 @@ def _distribution_figure(plot: Mapping[str, Any], shapes: Mapping[str, Any]) -> 
     column = str(plot.get("column"))
     score = shapes.get(column)
     caption = (
-        f"<figcaption><code>{e(column)}</code> shape similarity <b>{fmt(score)}</b>"
-        f"{bar(score)}</figcaption>"
+        f'<figcaption><span class="muted">shape similarity of <code>{e(column)}</code></span> '
+        f"<b>{fmt(score)}</b>{bar(score)}</figcaption>"
         if score is not None
         else ""
     )
@@ -1221,13 +1221,15 @@ def _kwargs_text(kwargs: Mapping[str, Any]) -> str:
     for key, value in kwargs.items():
         if key in {"column", "batch_id", "column_list"}:
             continue
-        shown = (
-            [*value[:8], f"… {len(value) - 8} more"]
-            if isinstance(value, list) and len(value) > 8
-            else value
-        )
-        parts.append(f"{key}={shown}")
-    return ", ".join(parts)
+        if isinstance(value, list):
+            items = [str(v) for v in value[:8]]
+            if len(value) > 8:
+                items.append(f"… {len(value) - 8} more")
+            shown = ", ".join(items)
+        else:
+            shown = str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
 
 
 class QualitySection:

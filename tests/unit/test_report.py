@@ -245,6 +245,14 @@ def test_charts_are_inline_svg(html: str) -> None:
     assert fidelity.count("<svg") == len(SCHEMA.columns) + 1  # a chart per column + heatmap
     bias = html.split('<section id="bias">')[1].split("</section>", maxsplit=1)[0]
     assert bias.count("<svg") == 2  # one per protected attribute
+    # each distribution chart carries its column's shape similarity
+    assert fidelity.count("shape similarity of <code>") == len(SCHEMA.columns)
+    privacy = html.split('<section id="privacy">')[1].split("</section>", maxsplit=1)[0]
+    assert privacy.count("<svg") == 2  # distance to closest record, NNDR
+    assert "Distance to closest record (median)" in privacy
+    utility = html.split('<section id="utility">')[1].split("</section>", maxsplit=1)[0]
+    assert utility.count("<svg") == 1  # real-trained versus synthetic-trained scores
+    assert "trained on synthetic" in utility
 
 
 def test_no_real_value_or_small_group_appears(report: dict[str, Any], tmp_path: Path) -> None:

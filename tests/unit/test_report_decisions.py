@@ -193,6 +193,7 @@ def test_publishing_is_recorded_on_the_approved_report_and_shown(
         "release.published",
     ]
     assert data["decisions"]["events"][1]["report_sha256"] == approved
+    assert data["decisions"]["events"][1]["status"] == "PUBLISHED"
     assert "40 rows written to table customers_syn" in (folder / "report.html").read_text()
     assert sha(folder / "history" / "report.v2.json") == approved
 

@@ -50,6 +50,12 @@ DECISION_ACTIONS = (
     "release.expired",
     "release.published",
 )
+#: the status a decision leaves, for events that do not record it
+_STATUS_AFTER = {
+    "release.revoked": "REVOKED",
+    "release.expired": "EXPIRED",
+    "release.published": "PUBLISHED",
+}
 HISTORY_FOLDER = "history"
 _RENDERINGS = ("json", "html", "pdf")
 
@@ -121,7 +127,7 @@ def _decision(event: EventRecord) -> dict[str, Any]:
         "role": role,
         "at": event.ts,
         "comment": comment,
-        "status": d.get("status"),
+        "status": d.get("status") or _STATUS_AFTER.get(event.action),
         "version": d.get("version"),
         "report_version": d.get("report_version"),
         "report_sha256": d.get("report_sha256"),
