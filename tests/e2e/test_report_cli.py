@@ -147,6 +147,14 @@ def test_rendered_report_in_headless_chromium(run: dict[str, Any]) -> None:
             break_after = page.evaluate(
                 "getComputedStyle(document.querySelector('#summary')).breakAfter"
             )
+            # printed on A4 (186 mm wide between the margins, 267 mm high)
+            page.set_viewport_size({"width": 703, "height": 1009})
+            first_page = page.evaluate(
+                """() => ({
+                  status: document.querySelector('#summary .status-line').getBoundingClientRect().bottom,
+                  verdicts: document.querySelector('#summary table.verdicts').getBoundingClientRect().bottom,
+                })"""
+            )
             page.screenshot(path=str(ARTIFACTS / "report-print.png"), full_page=False)
         finally:
             browser.close()
@@ -164,4 +172,5 @@ def test_rendered_report_in_headless_chromium(run: dict[str, Any]) -> None:
     assert facts["verdictRows"] == 6  # one per area, structural validity included
     assert facts["verdictsBottom"] < 1500, "the verdicts are not near the top of the page"
     assert break_after == "auto"  # no half-empty first page: blocks avoid breaks instead
+    assert first_page["status"] < first_page["verdicts"] < 1009, first_page  # both on page 1
     assert (ARTIFACTS / "report.png").stat().st_size > 50_000
