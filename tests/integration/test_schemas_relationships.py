@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class Db:
 
     url: str
     crm: str  # the second schema (a database on MariaDB)
+    execute: Callable[[str], object]  # a statement in the default schema
 
 
 def _ddl(crm: str, q: str, text: str) -> list[str]:
@@ -77,7 +78,7 @@ def pg() -> Iterator[Db]:
         try:
             for sql in _ddl(crm, '"', "text"):
                 db.execute(sql)
-            yield Db(db.url, crm)
+            yield Db(db.url, crm, db.execute)
         finally:
             _pg_admin(f'DROP SCHEMA IF EXISTS "{crm}" CASCADE')
 
@@ -99,7 +100,7 @@ def my() -> Iterator[Db]:
         try:
             for sql in _ddl(crm, "`", "varchar(100)"):
                 db.execute(sql)
-            yield Db(db.url, crm)
+            yield Db(db.url, crm, db.execute)
         finally:  # the default database's foreign keys point into crm: they go first
             db.execute("DROP TABLE IF EXISTS order_lines, orders")
             db.execute(f"DROP DATABASE IF EXISTS `{crm}`")
@@ -427,3 +428,18 @@ def test_names_with_sql_in_them_are_quoted_identifiers(server: Db) -> None:
     src = open_source(server.url)
     assert pa.Table.from_batches(list(src.read(odd))).column("id").to_pylist() == [7]
     assert {"orders", odd} <= set(src.list_tables())
+
+
+def test_tables_that_cannot_be_named_are_listed_without_breaking_inspect(
+    server: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table whose own name holds a dot or a quote is listed; naming it is refused."""
+    q = '"' if server.url.startswith("postgresql") else "`"
+    server.execute(f"CREATE TABLE {q}dotted.name{q} (id integer PRIMARY KEY)")
+    server.execute(f"CREATE TABLE {q}it's{q} (id integer PRIMARY KEY)")
+    assert main(["inspect", server.url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"dotted.name", "it's"} <= set(data["tables"])
+    assert data["keys"]["it's"] == {"primary_key": ["id"], "unique": []}
+    with pytest.raises(ConfigError, match="holds a quote"):
+        open_source(server.url).schema("it's")

@@ -23,6 +23,7 @@ from synthgate_connectors.sql._engine import safe_url, source_error
 __all__ = [
     "INTERNAL_PREFIXES",
     "TableName",
+    "catalog_tables",
     "default_schema",
     "list_tables",
     "parse_table",
@@ -109,18 +110,21 @@ def _tables_in(insp: sa.Inspector, schema: str | None) -> list[str]:
     return sorted(n for n in names if not n.startswith(INTERNAL_PREFIXES))
 
 
-def list_tables(conn: Connection, url: URL) -> list[str]:
-    """Tables and views of every non-system schema: the default schema's bare, first."""
+def catalog_tables(conn: Connection, url: URL) -> list[TableName]:
+    """Tables and views of every non-system schema, the default schema's first."""
     try:
         insp = sa.inspect(conn)
-        default = default_schema(conn)
-        found: list[str] = []
-        for schema in user_schemas(conn):
-            bare = schema == default
-            found += [n if bare else f"{schema}.{n}" for n in _tables_in(insp, schema)]
+        return [
+            TableName(schema, n) for schema in user_schemas(conn) for n in _tables_in(insp, schema)
+        ]
     except SQLAlchemyError as exc:
         raise source_error(exc, url, what="listing tables") from None
-    return found
+
+
+def list_tables(conn: Connection, url: URL) -> list[str]:
+    """Tables and views of every non-system schema: the default schema's bare, first."""
+    default = default_schema(conn)
+    return [t.qualified(default) for t in catalog_tables(conn, url)]
 
 
 def _listed(names: list[str]) -> str:

@@ -19,6 +19,7 @@ from synthgate.errors import (
     UnsupportedType,
 )
 from synthgate_connectors.sql._catalog import (
+    catalog_tables,
     default_schema,
     list_tables,
     parse_table,
@@ -73,10 +74,15 @@ class SqlSource:
     def relationships(self, tables: Sequence[str] | None = None) -> Relationships:
         """Keys of *tables* (every listed table when None) and their foreign keys."""
         with connect(self.engine, self.url, what="reading keys and foreign keys") as conn:
-            names = list_tables(conn, self.url) if tables is None else tables
-            resolved = [resolve(conn, self.url, t) for t in names]
+            found = catalog_tables(conn, self.url)
+            default = default_schema(conn)
+            if tables is None:
+                resolved = found
+            else:  # a listed name needs no look-up; another one is found or explained
+                listed = {t.qualified(default): t for t in found}
+                resolved = [listed.get(t) or resolve(conn, self.url, t) for t in tables]
             try:
-                return read_relationships(conn, resolved, default_schema(conn))
+                return read_relationships(conn, resolved, default)
             except SQLAlchemyError as exc:
                 raise source_error(exc, self.url, what="reading keys and foreign keys") from None
 
