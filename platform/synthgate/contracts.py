@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 __all__ = [
+    "REPORT_AREAS",
+    "REPORT_AREA_PREFIXES",
     "ColumnSchema",
     "Connector",
     "FitResult",
@@ -41,6 +43,9 @@ __all__ = [
     "TableSchema",
     "WriteMode",
     "WriteResult",
+    "area_of",
+    "area_status",
+    "area_verdicts",
     "batch_fingerprint",
 ]
 
@@ -433,3 +438,86 @@ class ReportSection(Protocol):
     order: ClassVar[int]
 
     def render(self, report: Mapping[str, Any]) -> str | None: ...
+
+
+#: the report's areas, in the order of its first page: (id, title)
+REPORT_AREAS: tuple[tuple[str, str], ...] = (
+    ("privacy", "Privacy"),
+    ("fidelity", "Fidelity"),
+    ("structural", "Structural validity"),
+    ("utility", "Utility"),
+    ("bias", "Bias and fairness"),
+    ("quality", "Data quality"),
+)
+#: metric-name prefixes per report area (``synthesizer.private`` is a privacy fact)
+REPORT_AREA_PREFIXES: dict[str, tuple[str, ...]] = {
+    "privacy": ("privacy.", "synthesizer."),
+    "fidelity": ("fidelity.",),
+    "structural": ("structural.",),
+    "utility": ("utility.",),
+    "bias": ("bias.",),
+    "quality": ("quality.",),
+}
+
+
+def area_of(metric_name: str) -> str | None:
+    """The report area a metric belongs to, by its name's prefix."""
+    for area, prefixes in REPORT_AREA_PREFIXES.items():
+        if metric_name.startswith(prefixes):
+            return area
+    return None
+
+
+def area_status(report: Mapping[str, Any], area: str) -> dict[str, Any]:
+    """The area's verdict in the JSON *report*: the gate's when a rule reads one of its
+    metrics, else the advisory one from the metrics' reference levels.
+
+    Keys: ``verdict`` (pass, warn, fail or not computed), ``basis`` (gate or advisory),
+    ``outcomes`` (the gate outcomes that read the area) and ``advisory``.
+    """
+    gate = report.get("gate")
+    found = (gate.get("outcomes") if isinstance(gate, Mapping) else None) or []
+    outcomes = [
+        o
+        for o in (found if isinstance(found, list) else [])
+        if isinstance(o, Mapping) and area_of(str(o.get("metric", ""))) == area
+    ]
+    validation = report.get("validation")
+    areas = validation.get("areas") if isinstance(validation, Mapping) else None
+    entry = areas.get(area) if isinstance(areas, Mapping) else None
+    advisory = entry.get("verdict") if isinstance(entry, Mapping) else None
+    if outcomes:
+        if any(not o.get("passed") and o.get("severity") == "block" for o in outcomes):
+            verdict = "fail"
+        elif any(not o.get("passed") for o in outcomes):
+            verdict = "warn"
+        else:
+            verdict = "pass"
+        return {"verdict": verdict, "basis": "gate", "outcomes": outcomes, "advisory": advisory}
+    return {
+        "verdict": advisory or "not computed",
+        "basis": "advisory",
+        "outcomes": [],
+        "advisory": advisory,
+    }
+
+
+def area_verdicts(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every area's verdict as the report's first page shows it, in its order.
+
+    Each item: ``area``, ``title``, ``verdict``, ``basis`` and ``advisory``
+    (see :func:`area_status`).
+    """
+    verdicts = []
+    for area, title in REPORT_AREAS:
+        st = area_status(report, area)
+        verdicts.append(
+            {
+                "area": area,
+                "title": title,
+                "verdict": st["verdict"],
+                "basis": st["basis"],
+                "advisory": st["advisory"],
+            }
+        )
+    return verdicts

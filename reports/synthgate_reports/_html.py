@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from synthgate.contracts import REPORT_AREA_PREFIXES as AREA_PREFIXES
+from synthgate.contracts import area_of, area_status
+
 __all__ = [
     "AREA_PREFIXES",
     "STATUS_PILL",
@@ -41,15 +44,6 @@ STATUS_PILL = {
     "REVOKED": "fail",
 }
 VERDICT_PILL = {"pass": "pass", "warn": "warn", "fail": "fail"}
-#: metric-name prefixes per report area (``synthesizer.private`` is a privacy fact)
-AREA_PREFIXES: dict[str, tuple[str, ...]] = {
-    "privacy": ("privacy.", "synthesizer."),
-    "fidelity": ("fidelity.",),
-    "structural": ("structural.",),
-    "utility": ("utility.",),
-    "bias": ("bias.",),
-    "quality": ("quality.",),
-}
 
 
 def e(value: Any) -> str:
@@ -197,13 +191,6 @@ def metric_info(report: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def area_of(metric_name: str) -> str | None:
-    for area, prefixes in AREA_PREFIXES.items():
-        if metric_name.startswith(prefixes):
-            return area
-    return None
-
-
 def reference_text(info: Mapping[str, Any]) -> str:
     ref = info.get("reference")
     if not isinstance(ref, Mapping):
@@ -219,32 +206,6 @@ def _short(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{float(value):g}"
     return e(value)
-
-
-def area_status(report: Mapping[str, Any], area: str) -> dict[str, Any]:
-    """The area's verdict: the gate's when a rule reads one of its metrics, else advisory."""
-    outcomes = [
-        o
-        for o in (report.get("gate") or {}).get("outcomes", []) or []
-        if isinstance(o, Mapping) and area_of(str(o.get("metric", ""))) == area
-    ]
-    advisory = (((report.get("validation") or {}).get("areas") or {}).get(area) or {}).get(
-        "verdict"
-    )
-    if outcomes:
-        if any(not o.get("passed") and o.get("severity") == "block" for o in outcomes):
-            verdict = "fail"
-        elif any(not o.get("passed") for o in outcomes):
-            verdict = "warn"
-        else:
-            verdict = "pass"
-        return {"verdict": verdict, "basis": "gate", "outcomes": outcomes, "advisory": advisory}
-    return {
-        "verdict": advisory or "not computed",
-        "basis": "advisory",
-        "outcomes": [],
-        "advisory": advisory,
-    }
 
 
 def advisory_counts(report: Mapping[str, Any], area: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from synthgate.contracts import REPORT_AREAS
 from synthgate_reports._html import (
     STATUS_PILL,
     advisory_text,
@@ -50,14 +51,7 @@ __all__ = [
     "is_masked_copy",
 ]
 
-_AREAS = (
-    ("privacy", "Privacy"),
-    ("fidelity", "Fidelity"),
-    ("structural", "Structural validity"),
-    ("utility", "Utility"),
-    ("bias", "Bias and fairness"),
-    ("quality", "Data quality"),
-)
+_AREAS = REPORT_AREAS
 _ACTION_WORDS = {
     "fake": "replaced with fake values",
     "drop": "dropped",

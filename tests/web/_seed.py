@@ -6,6 +6,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -45,6 +46,39 @@ SCHEMA = TableSchema(
         ColumnSchema("plan", LogicalType.CATEGORICAL, domain=("free", "pro")),
     ),
     primary_key=("customer_id",),
+)
+#: the advisory verdicts of a release's report unless a test gives others
+ADVISORY = {
+    "privacy": "pass",
+    "fidelity": "pass",
+    "structural": "pass",
+    "utility": "pass",
+    "bias": "fail",
+    "quality": "fail",
+}
+PASSING_GATE: tuple[dict[str, Any], ...] = (
+    {
+        "rule_id": "fidelity-min",
+        "metric": "fidelity.overall",
+        "comparator": ">=",
+        "threshold": 0.8,
+        "observed": 0.91,
+        "passed": True,
+        "severity": "block",
+        "reason": "fidelity.overall 0.91 >= 0.8",
+    },
+)
+BLOCKING_GATE: tuple[dict[str, Any], ...] = (
+    {
+        "rule_id": "fidelity-quality",
+        "metric": "fidelity.quality",
+        "comparator": ">=",
+        "threshold": 0.75,
+        "observed": 0.61,
+        "passed": False,
+        "severity": "block",
+        "reason": "fidelity.quality 0.61 is below 0.75",
+    },
 )
 REPORT = (
     "<!doctype html><html><head><meta charset=utf-8><title>report</title>"
@@ -91,8 +125,13 @@ def make_release(
     requested_by: str = "alice",
     required: int = 1,
     epsilon: float | None = 1.5,
+    gate: tuple[dict[str, Any], ...] = PASSING_GATE,
+    advisory: dict[str, str] | None = None,
+    report_status: str | None = None,
 ) -> ReleaseRow:
-    """A run folder as the pipeline leaves it (spec, schema, synthetic table, report) and its release."""
+    """A run folder as the pipeline leaves it (spec, schema, synthetic table, report) and its
+    release. The report's JSON gives *gate*, the *advisory* verdicts (default: ADVISORY) and
+    the status it was rendered with (*report_status*, default: the release's)."""
     tmp = seeded.root
     run_id = f"run-{release_id}"
     run_dir = tmp / "runs" / run_id
@@ -104,6 +143,18 @@ def make_release(
     (run_dir / "extract" / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
     report = run_dir / "report" / "report.html"
     report.write_text(REPORT, "utf-8")
+    facts = {
+        "release": {"id": release_id, "status": report_status or status.value},
+        "gate": {"policy": "default", "outcomes": list(gate)},
+        "validation": {
+            "areas": {k: {"verdict": v} for k, v in (advisory or ADVISORY).items()},
+        },
+        "privacy": {
+            "spent": {"private": epsilon is not None, "epsilon": epsilon, "delta": 1e-5},
+        },
+        "provenance": {"synthesizer": "sdv-gaussian-copula"},
+    }
+    (report.parent / "report.json").write_text(json.dumps(facts), "utf-8")
     table = f"syn_{release_id.replace('-', '_')}"
     spec = {
         "name": "test-job",
@@ -165,19 +216,7 @@ def make_release(
         target_table=table,
         target_mode="replace",
         rows=20,
-        gate=json.dumps(
-            [
-                {
-                    "rule_id": "fidelity-min",
-                    "metric": "fidelity.overall",
-                    "comparator": ">=",
-                    "threshold": 0.8,
-                    "observed": 0.91,
-                    "passed": True,
-                    "severity": "block",
-                }
-            ]
-        ),
+        gate=json.dumps(list(gate)),
         report_path=str(report),
         version=1,
         approvals_required=required,

@@ -14,13 +14,18 @@ from synthgate.audit import AuditLog
 from synthgate.release import (
     LOCK_AFTER_FAILURES,
     Actor,
+    ReleaseStatus,
     Role,
+    approvals_of,
     get_release,
     guard_for,
     set_password,
 )
+from synthgate.store import Store, utcnow
+from synthgate.store.models import RunRow
 from synthgate.web import CONSOLE_CSP, create_app
-from tests.web._seed import PASSWORD, Seeded, make_release
+from synthgate.web import _queries as q
+from tests.web._seed import BLOCKING_GATE, PASSWORD, Seeded, make_release
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -147,7 +152,9 @@ def test_post_without_csrf_is_refused(client: TestClient, seeded: Seeded) -> Non
     assert forged.status_code == 403
     assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
     via_header = client.post(
-        "/releases/rel-1/approve", data={"text": "looks fine"}, headers={"X-CSRF-Token": csrf}
+        "/releases/rel-1/approve",
+        data={"text": "looks fine", "confirmed": "yes"},
+        headers={"X-CSRF-Token": csrf},
     )
     assert via_header.status_code == 303
     assert get_release(seeded.store, "rel-1").status == "APPROVED"
@@ -156,21 +163,30 @@ def test_post_without_csrf_is_refused(client: TestClient, seeded: Seeded) -> Non
 def test_page_actions_follow_the_service_rules(client: TestClient, seeded: Seeded) -> None:
     make_release(seeded, requested_by="bob")
     csrf = sign_in(client, "bob")
-    own = client.post("/releases/rel-1/approve", data={"text": "mine", "csrf_token": csrf})
+    unconfirmed = client.post("/releases/rel-1/approve", data={"text": "mine", "csrf_token": csrf})
+    assert unconfirmed.status_code == 403
+    assert "four-eyes" in unconfirmed.text
+    assert "You are approving" not in unconfirmed.text
+    own = client.post(
+        "/releases/rel-1/approve", data={"text": "mine", "csrf_token": csrf, "confirmed": "yes"}
+    )
     assert own.status_code == 403
     assert "four-eyes" in own.text
     blank = client.post("/releases/rel-1/reject", data={"text": " ", "csrf_token": csrf})
-    assert blank.status_code == 400
+    assert blank.status_code == 403  # their own release: refused before the text is read
     client.cookies.clear()
     csrf = sign_in(client, "dave")
-    auditor = client.post("/releases/rel-1/approve", data={"text": "ok", "csrf_token": csrf})
+    auditor = client.post(
+        "/releases/rel-1/approve", data={"text": "ok", "csrf_token": csrf, "confirmed": "yes"}
+    )
     assert auditor.status_code == 403
     assert "may not approve or reject releases" in auditor.text
     assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
     client.cookies.clear()
     csrf = sign_in(client, "carol")
     done = client.post(
-        "/releases/rel-1/approve", data={"text": "ok", "csrf_token": csrf, "expected_version": "1"}
+        "/releases/rel-1/approve",
+        data={"text": "ok", "csrf_token": csrf, "expected_version": "1", "confirmed": "yes"},
     )
     assert done.status_code == 303
     page = client.get(done.headers["location"])
@@ -331,3 +347,312 @@ def test_a_console_with_the_wrong_audit_key_does_not_start(
         create_app(seeded.store)
     monkeypatch.delenv("SYNTHGATE_AUDIT_KEY")
     assert create_app(seeded.store) is not None
+
+
+# --------------------------------------------------------------------------- the review flow
+
+
+def _forms(html: str) -> set[str]:
+    """The release actions a page offers (``form-approve``, …)."""
+    return set(re.findall(r'id="form-(approve|reject|publish|revoke)"', html))
+
+
+def test_the_queue_shows_verdicts_rule_epsilon_synthesizer(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded, "rel-ok")
+    make_release(seeded, "rel-blocked-0123456789", status=ReleaseStatus.BLOCKED, gate=BLOCKING_GATE)
+    sign_in(client, "dave")
+    page = client.get("/releases").text
+    rows = dict(re.findall(r'<tr data-release="([^"]+)">(.*?)</tr>', page, re.S))
+    assert set(rows) == {"rel-ok", "rel-blocked-0123456789"}  # full ids
+    blocked = rows["rel-blocked-0123456789"]
+    assert "blocked: fidelity.quality 0.61 &lt; 0.75" in blocked
+    assert "BLOCKED" in blocked
+    ok = rows["rel-ok"]
+    # the report's advisory failures are in the queue, not only a green gate
+    assert "fail: bias (advisory), quality (advisory)" in ok
+    assert "Bias and fairness" in ok
+    assert "fail (advisory)" in ok
+    for row in rows.values():
+        assert ">1.5<" in row  # ε
+        assert "sdv-gaussian-copula" in row
+        assert "alice" in row
+        assert "test-job" in row
+
+
+def test_the_release_page_leads_from_summary_to_report_to_decision(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded)
+    sign_in(client, "bob")
+    page = client.get("/releases/rel-1").text
+    summary, frame, decide = (
+        page.index('id="summary"'),
+        page.index("<iframe"),
+        page.index('id="decide"'),
+    )
+    assert summary < frame < decide
+    verdicts = page[page.index('id="verdicts"') : page.index("</table>", summary)]
+    assert re.search(r"Bias and fairness</td><td><span[^>]*>fail \(advisory\)", verdicts)
+    assert re.search(r"Data quality</td><td><span[^>]*>fail \(advisory\)", verdicts)
+    assert re.search(r"Fidelity</td><td><span[^>]*>pass</span>", verdicts)  # the gate's
+    assert "ε = 1.5, δ = 1e-5" in page
+    # approve and reject: separate forms, each with its own labelled reason
+    assert _forms(page) == {"approve", "reject"}
+    assert '<label for="text-approve">Approval comment (required)</label>' in page
+    assert '<label for="text-reject">Reason for rejecting (required)</label>' in page
+    assert page.count("(required)") == 2
+
+
+def test_a_blocked_release_names_its_failed_rule_and_offers_nothing(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded, status=ReleaseStatus.BLOCKED, gate=BLOCKING_GATE)
+    sign_in(client, "root")
+    page = client.get("/releases/rel-1").text
+    failed = page[page.index('id="failed-rules"') :]
+    assert "fidelity-quality" in failed
+    assert "fidelity.quality 0.61 &lt; 0.75" in failed
+    assert _forms(page) == set()
+    assert "A blocked release is final" in page
+
+
+def test_approving_needs_a_confirmation(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    csrf = sign_in(client, "bob")
+    form = {"text": "utility fine", "csrf_token": csrf, "expected_version": "1"}
+    first = client.post("/releases/rel-1/approve", data=form)
+    assert first.status_code == 200
+    assert "You are approving as <b>bob</b>" in first.text
+    for shown in ("rel-1", "test-job", "ε = 1.5", "fail: bias (advisory)", "utility fine"):
+        assert shown in first.text, shown
+    assert 'name="confirmed" value="yes"' in first.text
+    assert f'name="csrf_token" value="{csrf}"' in first.text
+    assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
+    assert not list(AuditLog(seeded.store).events(action="release.approved"))
+    # the confirmation is a form post like any other: no CSRF token, no decision
+    assert (
+        client.post("/releases/rel-1/approve", data={**form, "csrf_token": "", "confirmed": "yes"})
+    ).status_code == 403
+    confirmed = client.post("/releases/rel-1/approve", data={**form, "confirmed": "yes"})
+    assert confirmed.status_code == 303
+    assert get_release(seeded.store, "rel-1").status == "APPROVED"
+
+
+def test_a_confirmation_of_an_outdated_version_is_refused(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded, required=2)
+    csrf = sign_in(client, "bob")
+    form = {"text": "fine", "csrf_token": csrf, "expected_version": "1"}
+    assert client.post("/releases/rel-1/approve", data=form).status_code == 200
+    # meanwhile carol approves: the release's version moves on
+    client.post(
+        "/api/v1/releases/rel-1/approve", json={"comment": "ok"}, headers=seeded.headers("carol")
+    )
+    late = client.post("/releases/rel-1/approve", data={**form, "confirmed": "yes"})
+    assert late.status_code == 409
+    assert [d.approver for d in approvals_of(seeded.store, "rel-1")] == ["carol"]
+
+
+def test_a_decision_without_a_reason_is_not_confirmed(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    csrf = sign_in(client, "bob")
+    blank = client.post("/releases/rel-1/reject", data={"text": "  ", "csrf_token": csrf})
+    assert blank.status_code == 400
+    assert "reason is required" in blank.text
+    assert "You are rejecting" not in blank.text
+
+
+@pytest.mark.parametrize(
+    ("status", "user", "offered"),
+    [
+        (ReleaseStatus.AWAITING_APPROVAL, "bob", {"approve", "reject"}),
+        (ReleaseStatus.AWAITING_APPROVAL, "alice", set()),  # the requester: four-eyes
+        (ReleaseStatus.AWAITING_APPROVAL, "dave", set()),
+        (ReleaseStatus.APPROVED, "bob", {"revoke"}),
+        (ReleaseStatus.APPROVED, "alice", {"publish", "revoke"}),
+        (ReleaseStatus.PUBLISHED, "bob", {"revoke"}),
+        (ReleaseStatus.REJECTED, "root", set()),
+        (ReleaseStatus.REVOKED, "root", set()),
+        (ReleaseStatus.EXPIRED, "root", set()),
+        (ReleaseStatus.BLOCKED, "root", set()),
+    ],
+)
+def test_actions_follow_the_release_state(
+    client: TestClient, seeded: Seeded, status: ReleaseStatus, user: str, offered: set[str]
+) -> None:
+    make_release(seeded, status=status)
+    sign_in(client, user)
+    assert _forms(client.get("/releases/rel-1").text) == offered
+
+
+def test_revoke_is_refused_while_a_release_awaits_approval(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded)
+    for user in ("alice", "bob"):  # the requester and an approver
+        client.cookies.clear()
+        csrf = sign_in(client, user)
+        for confirmed in ("", "yes"):
+            refused = client.post(
+                "/releases/rel-1/revoke",
+                data={"text": "withdraw", "csrf_token": csrf, "confirmed": confirmed},
+            )
+            assert refused.status_code == 409
+            assert "only an approved or published release is revoked" in refused.text
+    assert get_release(seeded.store, "rel-1").status == "AWAITING_APPROVAL"
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (ReleaseStatus.REJECTED, "approve"),
+        (ReleaseStatus.APPROVED, "reject"),
+        (ReleaseStatus.REVOKED, "revoke"),
+        (ReleaseStatus.EXPIRED, "approve"),
+    ],
+)
+def test_actions_in_a_wrong_state_are_refused(
+    client: TestClient, seeded: Seeded, status: ReleaseStatus, action: str
+) -> None:
+    make_release(seeded, status=status)
+    csrf = sign_in(client, "root")
+    for confirmed in ("", "yes"):
+        refused = client.post(
+            f"/releases/rel-1/{action}",
+            data={"text": "why", "csrf_token": csrf, "confirmed": confirmed},
+        )
+        assert refused.status_code == 409, refused.text
+        assert "You are " not in refused.text  # no confirmation of what cannot happen
+    assert get_release(seeded.store, "rel-1").status == status.value
+
+
+def test_the_header_shows_the_status_now_and_the_report_its_own(
+    client: TestClient, seeded: Seeded
+) -> None:
+    make_release(seeded, status=ReleaseStatus.APPROVED, report_status="AWAITING_APPROVAL")
+    sign_in(client, "dave")
+    page = client.get("/releases/rel-1").text
+    assert re.search(r'id="status"[^>]*>APPROVED<', page)
+    assert (
+        "This report was rendered when the release was <b>AWAITING_APPROVAL</b>; "
+        "the release is <b>APPROVED</b> now."
+    ) in page
+
+
+def test_audit_details_are_readable(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded)
+    AuditLog(seeded.store).append(
+        actor="alice",
+        action="budget.charged",
+        subject="rel-1",
+        details={
+            "epsilon": 1.23456789,
+            "delta": 1e-05,
+            "at": "2026-12-05T03:14:22.123456Z",
+            "stages": {"train": {"epsilon": 0.5}},
+            "failed": ["a", "b"],
+        },
+    )
+    sign_in(client, "dave")
+    page = client.get("/audit?action=budget.").text
+    row = page[page.index("budget.charged") :]
+    row = row[: row.index("</tr>")]
+    assert "<dt>epsilon</dt><dd>1.23</dd>" in row
+    assert "<dt>delta</dt><dd>1e-5</dd>" in row
+    assert "<dt>at</dt><dd>2026-12-05 03:14 UTC</dd>" in row
+    assert "<dt>train</dt><dd><dl" in row  # nested: a list in the list
+    assert "<dt>failed</dt><dd>a, b</dd>" in row
+    assert "=" not in re.sub(r"<[^>]+>", "", row)  # no key=value, no dict dump
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", page)  # no microseconds anywhere
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _run_row(run_id: str, *, status: str, error: str | None = None) -> RunRow:
+    now = utcnow()
+    return RunRow(
+        id=run_id,
+        job_name="test-job",
+        spec_hash="0" * 64,
+        source_key="sqlite:///source.db#customers",
+        snapshot_id=None,
+        synthesizer="dp-ctgan",
+        status=status,
+        requested_by="alice",
+        started_at=now,
+        finished_at=now,
+        error=error,
+        run_dir="/nonexistent/runs/" + run_id,
+        spec_path=None,
+    )
+
+
+def test_the_runs_page_shows_every_run_with_its_outcome(client: TestClient, seeded: Seeded) -> None:
+    make_release(seeded, "rel-blocked", status=ReleaseStatus.BLOCKED, gate=BLOCKING_GATE)
+    make_release(seeded, "rel-waits")
+    seeded.store.create_run(
+        _run_row(
+            "run-refused",
+            status="failed",
+            error="privacy budget exceeded for sqlite:///source.db#customers\nmore",
+        )
+    )
+    sign_in(client, "dave")
+    page = client.get("/runs").text
+    rows = dict(re.findall(r'<tr data-run="([^"]+)">(.*?)</tr>', page, re.S))
+    assert set(rows) == {"run-rel-blocked", "run-rel-waits", "run-refused"}
+    assert re.search(r'class="pill s-blocked">blocked<', rows["run-rel-blocked"])
+    assert "succeeded" not in page
+    assert re.search(r">awaiting approval<", rows["run-rel-waits"])
+    refused = rows["run-refused"]
+    assert re.search(r">failed<", refused)
+    assert "before it started" in refused
+    assert "privacy budget exceeded for sqlite:///source.db#customers" in refused
+    assert "more" not in refused  # the first line only
+    detail = client.get("/runs/run-refused").text
+    assert "Refused before it started" in detail
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "named"),
+    [
+        ({"release": {"policy": "no-such-pack"}}, 2, "no-such-pack"),
+        (
+            {"synthesis": {"synthesizer": "dp-ctgan", "privacy": {"epsilon": 12.0}}},
+            5,
+            "budget",
+        ),
+    ],
+)
+def test_a_run_refused_before_it_starts_is_listed(
+    home: Path,
+    demo_db: Path,
+    tmp_path: Path,
+    write_spec: Any,
+    change: dict[str, Any],
+    code: int,
+    named: str,
+) -> None:
+    from synthgate.cli import main
+    from tests.conftest import base_spec
+
+    spec = {**base_spec(demo_db, tmp_path), **change}
+    assert main(["run", str(write_spec(spec))]) == code
+    store = Store(f"sqlite:///{home / 'synthgate.db'}")
+    try:
+        (run,) = q.list_runs(store)
+        assert run.status == "failed"
+        assert named in (run.error or "")
+        assert not Path(run.run_dir).exists()
+        (outcome,) = q.run_outcomes(store, [run]).values()
+        assert outcome["outcome"] == "failed"
+        assert outcome["before_start"]
+        (event,) = AuditLog(store).events(action="run.refused")
+        assert event.subject == run.id
+        assert event.details["exit_code"] == code
+    finally:
+        store.dispose()

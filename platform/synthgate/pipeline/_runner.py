@@ -7,7 +7,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -541,6 +541,65 @@ def run_job(
     return outcome
 
 
+def _record_refused(
+    store: Store,
+    loaded: LoadedSpec,
+    settings: Settings,
+    clock: Callable[[], str],
+    exc: SynthgateError,
+    pre: Preflight | None = None,
+) -> None:
+    """A run refused before it started (its configuration, the source's privacy budget):
+    a failed run without stages and a ``run.refused`` event, so that every attempt is
+    listed. Its folder is never made; no row was read into it."""
+    if isinstance(exc, JobLocked):  # another process runs the job: not an attempt of its own
+        return
+    spec = loaded.spec
+    if spec.masked_copy:
+        engine = MASKED_COPY
+    elif pre is not None:
+        engine = pre.synthesizer.name
+    else:
+        engine = spec.synthesis.synthesizer
+    run_id = _new_id("run")
+    now = clock()
+    problems = [str(p) for p in getattr(exc, "problems", ())]
+    reason = "\n".join([str(exc), *problems])  # the first line is the error's headline
+    with suppress(SynthgateError):  # the store failing too: the first error is the one to tell
+        store.create_run(
+            RunRow(
+                id=run_id,
+                job_name=spec.name,
+                spec_hash=loaded.spec_hash,
+                source_key=(
+                    pre.source_key
+                    if pre is not None
+                    else f"{redact(spec.source.url)}#{spec.source.table}"
+                ),
+                snapshot_id=None,
+                synthesizer=engine,
+                status="failed",
+                requested_by=settings.user,
+                started_at=now,
+                finished_at=now,
+                error=reason,
+                run_dir=str(settings.runs_dir / run_id),
+                spec_path=str(loaded.path.resolve()) if loaded.path else None,
+            )
+        )
+        AuditLog(store).append(
+            actor=settings.user,
+            action="run.refused",
+            subject=run_id,
+            details={
+                "job": spec.name,
+                "error": str(exc),
+                "problems": problems,
+                "exit_code": exc.exit_code,
+            },
+        )
+
+
 def _abandon(store: Store, audit: AuditLog, actor: str, run_id: str, reason: str) -> None:
     store.finish_run(run_id, status="failed", error=reason)
     audit.append(actor=actor, action="run.failed", subject=run_id, details={"error": reason})
@@ -565,7 +624,11 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     force: bool,
 ) -> RunOutcome:
     spec = loaded.spec
-    pre = preflight(loaded)
+    try:
+        pre = preflight(loaded)
+    except SynthgateError as exc:
+        _record_refused(store, loaded, settings, clock, exc)
+        raise
     audit = AuditLog(store)
     limits = source_limits(store, pre.source_key, pre.policy)
     budget_limit = limits.epsilon
@@ -612,8 +675,10 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 delta_limit=limits.delta,
             )
             budget_checked = True
-    except BaseException:
+    except BaseException as exc:
         pre.close()
+        if isinstance(exc, SynthgateError):
+            _record_refused(store, loaded, settings, clock, exc, pre)
         raise
 
     if stale is not None:

@@ -19,9 +19,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from synthgate import release as svc
 from synthgate.audit import since_timestamp
-from synthgate.errors import NotAuthenticated, SynthgateError
-from synthgate.release import TRANSITIONS, Actor, Permission, ReleaseStatus, guard_for
+from synthgate.errors import NotAuthenticated, PermissionDenied, SynthgateError
+from synthgate.release import (
+    TRANSITIONS,
+    Actor,
+    Permission,
+    ReleaseStatus,
+    check_transition,
+    guard_for,
+)
 from synthgate.store.models import ReleaseRow
+from synthgate.web import _format
 from synthgate.web import _queries as q
 from synthgate.web._api import release_detail
 from synthgate.web._deps import client_address, config_of, http_status, session_of
@@ -53,6 +61,7 @@ templates = Jinja2Templates(
         lstrip_blocks=True,
     )
 )
+_format.install(templates.env)
 router = APIRouter(include_in_schema=False)
 Session = Annotated[SessionInfo, Depends(session_of)]
 
@@ -239,31 +248,110 @@ def releases(
     rows = q.list_releases(
         store, status=wanted, source=source[:512] or None, requester=requester[:128] or None
     )
+    summaries = q.release_summaries(store, rows)
     return _page(
         request,
         "releases.html",
         session,
         section="releases",
-        releases=[q.release_dict(r) for r in rows],
+        releases=[{**q.release_dict(r), "summary": summaries[r.id]} for r in rows],
         statuses=list(ReleaseStatus),
         queue=q.queue_length(store),
         f={"status": wanted.value if wanted else "", "source": source, "requester": requester},
     )
 
 
-def _actions(actor: Actor, row: ReleaseRow) -> list[dict[str, str]]:
-    moves = TRANSITIONS[ReleaseStatus(row.status)]
-    shown: list[dict[str, str]] = []
-    if ReleaseStatus.APPROVED in moves and actor.can(Permission.DECIDE):
-        shown.append({"name": "approve", "label": "Approve", "text": "comment", "style": "primary"})
-    if ReleaseStatus.REJECTED in moves and actor.can(Permission.DECIDE):
-        shown.append({"name": "reject", "label": "Reject", "text": "reason", "style": "danger"})
-    if ReleaseStatus.PUBLISHED in moves and actor.can(Permission.PUBLISH):
-        shown.append({"name": "publish", "label": "Publish", "text": "", "style": "primary"})
+#: the decisions that need a confirmation step, and what the confirmation says
+_CONFIRM = {
+    "approve": ("approving", "Confirm approval", "comment"),
+    "reject": ("rejecting", "Confirm rejection", "reason"),
+    "revoke": ("revoking", "Confirm revocation", "reason"),
+}
+#: revoking withdraws what was approved or published; a release awaiting approval is rejected
+_REVOCABLE = frozenset({ReleaseStatus.APPROVED, ReleaseStatus.PUBLISHED})
+
+
+def _may_revoke(actor: Actor, row: ReleaseRow) -> bool:
     own = actor.name == row.requested_by and actor.can(Permission.RUN)
-    if ReleaseStatus.REVOKED in moves and (own or actor.can(Permission.REVOKE)):
-        shown.append({"name": "revoke", "label": "Revoke", "text": "reason", "style": "danger"})
-    return shown
+    return own or actor.can(Permission.REVOKE)
+
+
+def _actions(
+    actor: Actor, row: ReleaseRow, decided_by: set[str]
+) -> tuple[list[dict[str, str]], str | None]:
+    """The actions *actor* is offered on *row* in its state, and why none is, when it helps."""
+    status = ReleaseStatus(row.status)
+    shown: list[dict[str, str]] = []
+    note = None
+    if status is ReleaseStatus.AWAITING_APPROVAL and actor.can(Permission.DECIDE):
+        if actor.name == row.requested_by:
+            note = "You requested this release; someone else approves or rejects it (four-eyes)."
+        elif actor.name in decided_by:
+            note = (
+                f"You have decided on this release already; it needs {row.approvals_required} "
+                "distinct approvers."
+            )
+        else:
+            shown.append(
+                {
+                    "name": "approve",
+                    "label": "Approve…",
+                    "field": "Approval comment (required)",
+                    "style": "primary",
+                    "help": "Why this release may go out; recorded in the audit log.",
+                }
+            )
+            shown.append(
+                {
+                    "name": "reject",
+                    "label": "Reject…",
+                    "field": "Reason for rejecting (required)",
+                    "style": "danger",
+                    "help": "Rejecting is final: the job must run again for a new release.",
+                }
+            )
+    if ReleaseStatus.PUBLISHED in TRANSITIONS[status] and actor.can(Permission.PUBLISH):
+        shown.append(
+            {
+                "name": "publish",
+                "label": "Publish",
+                "field": "",
+                "style": "primary",
+                "help": "Writes the synthetic table to its target.",
+            }
+        )
+    if status in _REVOCABLE and _may_revoke(actor, row):
+        shown.append(
+            {
+                "name": "revoke",
+                "label": "Revoke…",
+                "field": "Reason for revoking (required)",
+                "style": "danger",
+                "help": "Withdraws the release; a published table stays until its owner removes it.",
+            }
+        )
+    return shown, note
+
+
+def _release_context(request: Request, session: SessionInfo, row: ReleaseRow) -> dict[str, Any]:
+    store = config_of(request).store
+    detail = release_detail(request, row.id)
+    return {
+        "section": "releases",
+        "r": detail,
+        "summary": q.release_summaries(store, [row])[row.id],
+        "gate": detail["gate"],
+        "decisions": detail["decisions"],
+        "budget": detail["budget"],
+        "epsilon": detail["epsilon"],
+    }
+
+
+def _release_row(request: Request, release_id: str) -> ReleaseRow:
+    row = config_of(request).store.get_release(release_id)
+    if row is None:
+        raise HTTPException(404, f"no release {release_id!r}")
+    return row
 
 
 def _release_page(
@@ -275,25 +363,19 @@ def _release_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    store = config_of(request).store
-    row = store.get_release(release_id)
-    if row is None:
-        raise HTTPException(404, f"no release {release_id!r}")
-    detail = release_detail(request, release_id)
+    row = _release_row(request, release_id)
+    context = _release_context(request, session, row)
+    actions, note = _actions(session.actor, row, {d["approver"] for d in context["decisions"]})
     return _page(
         request,
         "release.html",
         session,
         status_code=status_code,
-        section="releases",
-        r=detail,
-        gate=detail["gate"],
-        decisions=detail["decisions"],
-        budget=detail["budget"],
-        epsilon=detail["epsilon"],
-        actions=_actions(session.actor, row),
+        actions=actions,
+        action_note=note,
         error=error,
         notice=notice,
+        **context,
     )
 
 
@@ -312,16 +394,89 @@ async def act(request: Request, session: Session, release_id: str, action: str) 
     return await run_in_threadpool(_act, request, session, release_id, action, fields)
 
 
+def _version(fields: dict[str, str]) -> int | None:
+    text = fields.get("expected_version", "")
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def _confirm_page(
+    request: Request, session: SessionInfo, row: ReleaseRow, action: str, fields: dict[str, str]
+) -> HTMLResponse:
+    """The step before a decision: what is decided, by whom, on which version. Nothing changes."""
+    doing, button, what = _CONFIRM[action]
+    return _page(
+        request,
+        "confirm.html",
+        session,
+        action=action,
+        doing=doing,
+        button=button,
+        what=what,
+        text=fields.get("text", ""),
+        expected_version=_version(fields) or row.version,
+        **_release_context(request, session, row),
+    )
+
+
+_TARGET = {
+    "approve": ReleaseStatus.APPROVED,
+    "reject": ReleaseStatus.REJECTED,
+    "revoke": ReleaseStatus.REVOKED,
+}
+
+
+def _precheck(actor: Actor, row: ReleaseRow, action: str) -> None:
+    """Before a confirmation is shown: the role and state checks the service makes again when
+    the decision is confirmed (a confirmation of what would be refused helps nobody)."""
+    if action == "revoke":
+        if not _may_revoke(actor, row):
+            svc.require(actor, Permission.REVOKE)
+    else:
+        svc.require(actor, Permission.DECIDE)
+    check_transition(ReleaseStatus(row.status), _TARGET[action], release_id=row.id)
+    if action != "revoke" and actor.name == row.requested_by:
+        raise PermissionDenied(
+            f"{actor.name} requested release {row.id}; nobody approves or rejects their own "
+            "release (four-eyes)",
+            hint="ask someone with the approver role to review it",
+        )
+
+
 def _act(
     request: Request, session: SessionInfo, release_id: str, action: str, fields: dict[str, str]
 ) -> Response:
     store = config_of(request).store
-    if store.get_release(release_id) is None:
-        raise HTTPException(404, f"no release {release_id!r}")
+    row = _release_row(request, release_id)
     text = fields.get("text", "")
-    version_text = fields.get("expected_version", "")
-    version = int(version_text) if version_text.isdigit() and len(version_text) < 10 else None
+    version = _version(fields)
     actor = session.actor
+    if action == "revoke" and ReleaseStatus(row.status) not in _REVOCABLE:
+        return _release_page(
+            request,
+            session,
+            release_id,
+            error=(
+                f"release {release_id} is {row.status}: only an approved or published release "
+                "is revoked; reject a release that awaits approval"
+            ),
+            status_code=409,
+        )
+    if action in _CONFIRM and fields.get("confirmed") != "yes":
+        try:
+            _precheck(actor, row, action)
+        except SynthgateError as exc:
+            return _release_page(
+                request, session, release_id, error=str(exc), status_code=http_status(exc)
+            )
+        if not text.strip():
+            return _release_page(
+                request,
+                session,
+                release_id,
+                error=f"{_CONFIRM[action][2]} is required: write why, then {action} again",
+                status_code=400,
+            )
+        return _confirm_page(request, session, row, action, fields)
     try:
         if action == "approve":
             svc.approve(store, actor, release_id, comment=text, expected_version=version)
@@ -410,8 +565,16 @@ def budget(request: Request, session: Session) -> HTMLResponse:
 @router.get("/runs")
 def runs(request: Request, session: Session) -> HTMLResponse:
     _require_read(session.actor)
-    rows = q.list_runs(config_of(request).store)
-    return _page(request, "runs.html", session, section="runs", runs=[q.run_dict(r) for r in rows])
+    store = config_of(request).store
+    rows = q.list_runs(store)
+    outcomes = q.run_outcomes(store, rows)
+    return _page(
+        request,
+        "runs.html",
+        session,
+        section="runs",
+        runs=[{**q.run_dict(r), **outcomes[r.id]} for r in rows],
+    )
 
 
 @router.get("/runs/{run_id}")
@@ -428,7 +591,7 @@ def run(request: Request, session: Session, run_id: str) -> HTMLResponse:
         "run.html",
         session,
         section="runs",
-        run=q.run_dict(row),
+        run={**q.run_dict(row), **q.run_outcomes(store, [row])[row.id]},
         stages=stages,
         longest=longest,
         epsilon=q.run_epsilon(store, run_id),

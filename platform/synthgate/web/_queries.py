@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from synthgate.audit import AuditLog, ChainReport, ChainWatch, EventRecord
+from synthgate.contracts import area_verdicts
 from synthgate.errors import SynthgateError
 from synthgate.privacy import BudgetLedger
 from synthgate.release import ReleaseStatus, approvals_of, load_policy
@@ -25,6 +28,7 @@ from synthgate.store.models import (
 
 __all__ = [
     "BudgetView",
+    "ReportFacts",
     "audit_events",
     "budget_of",
     "budgets",
@@ -33,10 +37,15 @@ __all__ = [
     "gate_outcomes",
     "list_releases",
     "list_runs",
+    "number",
     "queue_length",
     "release_dict",
+    "release_summaries",
+    "report_facts",
+    "rule_line",
     "run_dict",
     "run_epsilon",
+    "run_outcomes",
     "stage_dicts",
     "verify_chain",
     "verify_chain_since_checkpoint",
@@ -283,3 +292,195 @@ def queue_length(store: Store) -> int:
             )
             or 0
         )
+
+
+# --------------------------------------------------------------------------- summaries
+
+#: what a failed rule's observed value is, against its threshold
+_NOT = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "==": "≠", "!=": "="}
+_REPORT_LIMIT = 64 * 1024 * 1024  # a report.json larger than this is not read by the console
+
+
+def number(value: Any) -> str:
+    """A figure with three significant digits; anything else as text."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def rule_line(outcome: Mapping[str, Any]) -> str:
+    """``fidelity.quality 0.61 < 0.75``: the metric, what it was, what it had to be."""
+    comparator = str(outcome.get("comparator", ""))
+    threshold = outcome.get("threshold")
+    observed = outcome.get("observed")
+    shown = "not computed" if observed is None else number(observed)
+    return f"{outcome.get('metric', '')} {shown} {_NOT.get(comparator, 'vs')} {number(threshold)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFacts:
+    """What the console shows of a release's JSON report (counts and verdicts only)."""
+
+    status: str | None
+    verdicts: tuple[dict[str, Any], ...]
+    epsilon: float | None
+    delta: float | None
+    synthesizer: str | None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+@lru_cache(maxsize=512)
+def _facts_at(path: str, _mtime_ns: int, _size: int) -> ReportFacts | None:
+    try:
+        report = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, Mapping):
+        return None
+    spent = _mapping(_mapping(report.get("privacy")).get("spent"))
+    status = _mapping(report.get("release")).get("status")
+    synthesizer = _mapping(report.get("provenance")).get("synthesizer")
+    private = bool(spent.get("private"))
+    return ReportFacts(
+        status=str(status) if status else None,
+        verdicts=tuple(area_verdicts(report)),
+        epsilon=_float(spent.get("epsilon")) if private else None,
+        delta=_float(spent.get("delta")) if private else None,
+        synthesizer=str(synthesizer) if synthesizer else None,
+    )
+
+
+def report_facts(report_path: str) -> ReportFacts | None:
+    """The facts of the ``report.json`` beside a release's ``report.html``; None without one."""
+    path = Path(report_path).with_name("report.json")
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if info.st_size > _REPORT_LIMIT:
+        return None
+    return _facts_at(str(path), info.st_mtime_ns, info.st_size)
+
+
+def _epsilons(store: Store, run_ids: Iterable[str]) -> dict[str, float]:
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    with store.session() as s:
+        found = s.execute(
+            select(BudgetEntry.run_id, func.sum(BudgetEntry.epsilon))
+            .where(BudgetEntry.run_id.in_(ids), BudgetEntry.stage == "total")
+            .group_by(BudgetEntry.run_id)
+        )
+        return {str(run): float(eps) for run, eps in found if eps is not None}
+
+
+def _synthesizers(store: Store, run_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    with store.session() as s:
+        found = s.execute(select(RunRow.id, RunRow.synthesizer).where(RunRow.id.in_(ids)))
+        return {str(run): str(name) for run, name in found}
+
+
+def _verdict_line(status: str, failed: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> str:
+    blocking = [o for o in failed if o.get("severity") == "block"]
+    if status == ReleaseStatus.BLOCKED.value and blocking:
+        more = f" (+{len(blocking) - 1} more)" if len(blocking) > 1 else ""
+        return f"blocked: {rule_line(blocking[0])}{more}"
+    parts = []
+    for word in ("fail", "warn"):
+        areas = [v["area"] + (" (advisory)" if v["basis"] != "gate" else "") for v in verdicts]
+        named = [a for a, v in zip(areas, verdicts, strict=True) if v["verdict"] == word]
+        if named:
+            parts.append(f"{word}: {', '.join(named)}")
+    if parts:
+        return " · ".join(parts)
+    if verdicts and all(v["verdict"] == "pass" for v in verdicts):
+        return "every area passes"
+    return "no verdict recorded"
+
+
+def release_summaries(store: Store, rows: Sequence[ReleaseRow]) -> dict[str, dict[str, Any]]:
+    """Per release id: its verdict per area (as the report's first page gives them), failed
+    rules, a one-line verdict, ε and δ spent, the synthesizer and the report's status."""
+    run_ids = {r.run_id for r in rows}
+    epsilons = _epsilons(store, run_ids)
+    engines = _synthesizers(store, run_ids)
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        outcomes = gate_outcomes(row)
+        facts = report_facts(row.report_path)
+        verdicts = (
+            [dict(v) for v in facts.verdicts]
+            if facts is not None
+            else area_verdicts({"gate": {"outcomes": outcomes}})
+        )
+        failed = [{**o, "line": rule_line(o)} for o in outcomes if not o.get("passed", False)]
+        epsilon = epsilons.get(row.run_id)
+        out[row.id] = {
+            "verdicts": verdicts,
+            "failed": failed,
+            "line": _verdict_line(row.status, failed, verdicts),
+            "epsilon": epsilon if epsilon is not None else (facts.epsilon if facts else None),
+            "delta": facts.delta if facts else None,
+            "synthesizer": (facts.synthesizer if facts else None) or engines.get(row.run_id),
+            "report_status": facts.status if facts else None,
+        }
+    return out
+
+
+#: a run's outcome in words, from its own status and its release's
+_RELEASE_OUTCOME = {
+    ReleaseStatus.BLOCKED.value: "blocked",
+    ReleaseStatus.AWAITING_APPROVAL.value: "awaiting approval",
+    ReleaseStatus.APPROVED.value: "approved",
+    ReleaseStatus.PUBLISHED.value: "published",
+    ReleaseStatus.REJECTED.value: "rejected",
+    ReleaseStatus.REVOKED.value: "revoked",
+    ReleaseStatus.EXPIRED.value: "expired",
+}
+
+
+def run_outcomes(store: Store, runs: Sequence[RunRow]) -> dict[str, dict[str, Any]]:
+    """Per run id: ``outcome`` (failed, blocked, awaiting approval, …), ``release`` (its id or
+    None), ``before_start`` (it failed before any stage ran) and ``failure`` (one line)."""
+    ids = [r.id for r in runs]
+    releases: dict[str, tuple[str, str]] = {}
+    staged: set[str] = set()
+    if ids:
+        with store.session() as s:
+            for rel, run, status in s.execute(
+                select(ReleaseRow.id, ReleaseRow.run_id, ReleaseRow.status).where(
+                    ReleaseRow.run_id.in_(ids)
+                )
+            ):
+                releases[str(run)] = (str(rel), str(status))
+            staged = {
+                str(run)
+                for run in s.scalars(select(StageRow.run_id).where(StageRow.run_id.in_(ids)))
+            }
+    out: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        release = releases.get(r.id)
+        outcome = r.status
+        if r.status == "succeeded" and release is not None:
+            outcome = _RELEASE_OUTCOME.get(release[1], release[1].lower())
+        failure = (r.error or "").strip().splitlines()[0][:300] if (r.error or "").strip() else ""
+        out[r.id] = {
+            "outcome": outcome,
+            "release": release[0] if release else None,
+            "before_start": r.status == "failed" and r.id not in staged,
+            "failure": failure,
+        }
+    return out
