@@ -50,6 +50,21 @@ def write_spec(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
     return write
 
 
+def register_pack(pack: Path, *, name: str | None = None, by: str = "compliance") -> None:
+    """Register the pack file *pack* in the store of ``$SYNTHGATE_HOME``, as an approver
+    *by* (not the requester ``alice``): a job may use a pack file only once it is
+    registered, and an auto-approving pack registered by the requester would not approve."""
+    from synthgate.release import Actor, Role, register_policy
+    from synthgate.settings import Settings
+    from synthgate.store import Store
+
+    store = Store(Settings.from_env().store_url)
+    try:
+        register_policy(store, Actor(by, Role.APPROVER, True), pack, name=name)
+    finally:
+        store.dispose()
+
+
 def need_chromium() -> str:
     """The Chromium that browser tests drive: a skip where it is missing, a failure in CI."""
     from synthgate.reporting import find_chromium

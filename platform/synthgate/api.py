@@ -26,6 +26,7 @@ from synthgate.contracts import TableSchema
 from synthgate.errors import ConfigError
 from synthgate.pipeline import RunOutcome, run_job
 from synthgate.settings import Settings
+from synthgate.store import Store
 
 __all__ = ["ColumnFinding", "Inventory", "Synthesis", "inspect", "run", "synthesize"]
 
@@ -99,9 +100,9 @@ def inspect(
     """Classify the columns of a DataFrame, or of ``table`` at a source URL, under a
     policy pack: entity, class, share and the action the pack would take."""
     from synthgate.pii import build_plan, classify_columns
-    from synthgate.release import load_policy
+    from synthgate.release import preview_policy
 
-    pack = load_policy(policy)
+    pack = preview_policy(policy, _store)
     frame, schema = _frame_and_schema(data, table)
     found = classify_columns(frame, schema, recognizers=pack.pii.custom_recognizers())
     plan = build_plan(
@@ -125,6 +126,10 @@ def inspect(
         for c in schema.columns
     )
     return Inventory(table=schema.name, policy=pack.name, columns=columns)
+
+
+def _store() -> Store:
+    return Store(Settings.from_env().store_url)
 
 
 def _frame_and_schema(

@@ -1330,8 +1330,10 @@ class GateSection:
             if status == "AWAITING_APPROVAL"
             else pill(status, STATUS_PILL.get(status, "info"))
         )
+        # a registered pack: the version the release was made under
+        version = "" if gate.get("policy_version") is None else f" v{e(gate['policy_version'])}"
         return (
-            f"<p>Policy <code>{e(gate.get('policy'))}</code> · gate outcome {outcome}</p>"
+            f"<p>Policy <code>{e(gate.get('policy'))}{version}</code> · gate outcome {outcome}</p>"
             + table(["", "Rule", "Requirement", "Observed", "Reason"], rows)
         )
 

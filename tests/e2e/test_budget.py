@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import base_spec
+from tests.conftest import base_spec, register_pack
 
 from synthgate.cli import main
 from synthgate.store import Store
@@ -51,6 +51,7 @@ def test_repeated_private_runs_accumulate_and_the_one_over_budget_stops(
         "churned",
     ]
     spec["source"]["columns"] = keep
+    register_pack(pack)
     spec["release"] = {"policy": str(pack)}
     path = write_spec(spec)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from tests.conftest import base_spec
+from tests.conftest import base_spec, register_pack
 
 from synthgate.cli import main
 
@@ -92,6 +92,7 @@ def test_pseudonymized_and_generalized_release_leaks_nothing(
     pack = tmp_path / "pseudo.yaml"
     pack.write_text(PACK)
     spec = base_spec(demo_db, tmp_path)
+    register_pack(pack)
     spec["release"] = {"policy": str(pack)}
     spec["pii"] = {"sample_values": 100, "columns": {"customer_id": "pseudonymize"}}
     first = _run(write_spec(spec), capsys)

@@ -151,7 +151,7 @@ def test_four_eyes_release_flow_with_users(
     code, _, _ = cli("dave", "audit", "export", str(export))
     assert code == 0
     exported = [json.loads(line) for line in export.read_text().splitlines()]
-    assert {"user.added", "auth.failed", "policy.registered", "release.published"} <= {
+    assert {"user.added", "auth.failed", "policy.recorded", "release.published"} <= {
         e["action"] for e in exported
     }
     tokens = list(cli.tokens.values())

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from tests._dbservers import PG_HOST, PG_PORT, PgDb, pg_database
-from tests.conftest import base_spec
+from tests.conftest import base_spec, register_pack
 
 from synthgate.cli import main
 from synthgate.pipeline._sync import EXIT_RANK, worst_exit
@@ -287,6 +287,7 @@ def test_an_edited_policy_pack_is_a_change_not_nothing_to_do(
 
     pack = tmp_path / "ours.yaml"
     pack.write_text(default().read_text("utf-8").replace("name: default", "name: ours"), "utf-8")
+    register_pack(pack)
     spec = dict(base_spec(demo_db, tmp_path), release={"policy": str(pack)})
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(spec), "utf-8")
@@ -297,6 +298,7 @@ def test_an_edited_policy_pack_is_a_change_not_nothing_to_do(
 
     # the gate's rules change under the same file name: the job runs again
     pack.write_text(pack.read_text("utf-8").replace("threshold: 0.7", "threshold: 0.1"), "utf-8")
+    register_pack(pack)
     assert main(["run", str(path), "--json"]) in (3, 4)
     second = json.loads(capsys.readouterr().out)
     assert second["mode"] != "skip"
@@ -309,5 +311,6 @@ def test_an_edited_policy_pack_is_a_change_not_nothing_to_do(
         pack.read_text("utf-8").replace("quasi_identifier: keep", "quasi_identifier: drop"),
         "utf-8",
     )
+    register_pack(pack)
     assert main(["run", str(path), "--json"]) in (3, 4)
     assert json.loads(capsys.readouterr().out)["mode"] != "skip"

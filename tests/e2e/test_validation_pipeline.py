@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
-from tests.conftest import base_spec
+from tests.conftest import base_spec, register_pack
 
 from synthgate import plugins
 from synthgate.cli import main
@@ -204,6 +204,7 @@ def runs(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         mp.setenv("SYNTHGATE_HOME", str(base / "home"))
         mp.delenv("SYNTHGATE_STORE_URL", raising=False)
         mp.setenv("SYNTHGATE_USER", "alice")
+        register_pack(policy)
         with registered_synthesizers(mp):
             for name in TEST_SYNTHESIZERS:
                 spec = base_spec(demo_db, base)

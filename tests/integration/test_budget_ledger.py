@@ -310,7 +310,7 @@ def test_upgrading_folds_spelled_keys_into_canonical_ones(
     old.dispose()
     monkeypatch.chdir(tmp_path)
     store = Store(url)
-    assert store.revision() == "0005"
+    assert store.revision() == "0006"
     canonical = f"sqlite:///{os.path.realpath(data / 'base.db')}#main.customers"
     ledger = BudgetLedger(store)
     assert ledger.sources() == sorted([canonical, spelled[3]])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.conftest import base_spec
+from tests.conftest import base_spec, register_pack
 
 from synthgate.cli import main
 from synthgate.store import Store
@@ -171,6 +171,7 @@ def test_asking_for_more_rows_resamples_the_saved_model_without_spending_budget(
         "  - {id: replay, metric: privacy.pii_replay, op: '==', threshold: 0, explain: no replay}\n"
     )
     raw = _dp_spec(demo_db, tmp_path, epochs=2, epsilon=1.5)
+    register_pack(pack)
     raw["release"] = {"policy": str(pack)}
     spec = write_spec(raw)
     assert main(["run", str(spec), "--json"]) == 4

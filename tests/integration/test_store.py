@@ -28,7 +28,7 @@ def test_sqlite_store_is_migrated_on_open(tmp_path: Path) -> None:
         "budget_ledger",
         "alembic_version",
     } <= _tables(store)
-    assert store.revision() == "0005"
+    assert store.revision() == "0006"
     Store(store.url)  # reopening is a no-op
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from synthgate.contracts import ColumnSchema, LogicalType, PrivacySpent, TableSchema
-from synthgate.release import ReleaseStatus, evaluate_gate, load_policy
+from synthgate.release import ReleaseStatus, evaluate_gate, load_policy, read_policy_file
 from synthgate.validate import (
     Area,
     MetricRegistry,
@@ -209,7 +209,7 @@ def test_a_metric_that_was_not_computed_fails_a_blocking_rule(tmp_path: Path) ->
         "  - {id: useful, metric: utility.tstr_ratio, op: '>=', threshold: 0.8, explain: useful}\n"
     )
     out = run(TRAIN, degrade(FRESH, "outcome", "constant"))
-    decision = evaluate_gate(load_policy(str(pack)), out.flat)
+    decision = evaluate_gate(read_policy_file(pack), out.flat)
     assert decision.status is ReleaseStatus.BLOCKED
     assert decision.blocking_failures[0].reason.startswith(
         "utility.tstr_ratio was not computed for this run"

@@ -7,7 +7,13 @@ import pytest
 
 from synthgate.contracts import Severity
 from synthgate.errors import ConfigError, PluginError, ReleaseStateError
-from synthgate.release import ReleaseStatus, check_transition, evaluate_gate, load_policy
+from synthgate.release import (
+    ReleaseStatus,
+    check_transition,
+    evaluate_gate,
+    load_policy,
+    read_policy_file,
+)
 
 GOOD = {
     "privacy.pii_replay": 0.0,
@@ -66,11 +72,11 @@ def test_custom_pack_file_is_validated(tmp_path: Path) -> None:
         "name: p\nrules:\n  - {id: r, metric: fidelity.quality, op: '=~', threshold: 1, explain: x}\n"
     )
     with pytest.raises(ConfigError) as info:
-        load_policy(str(pack))
+        read_policy_file(pack)
     assert any(p.startswith("rules[0].op: must be one of") for p in info.value.problems)
     pack.write_text("name: p\npii: {direct_identifier: keep}\n")
     with pytest.raises(ConfigError, match="cannot be 'keep'"):
-        load_policy(str(pack))
+        read_policy_file(pack)
 
 
 def test_lifecycle_transitions() -> None:

@@ -24,7 +24,7 @@ from synthgate.pii import (
 )
 from synthgate.pii._fake import fake_values
 from synthgate.pii._names import fold, name_dictionary
-from synthgate.release import load_policy
+from synthgate.release import read_policy_file
 
 KEY = b"a test key that is long enough"
 DIRECT = {PiiClass.DIRECT: MaskAction.FAKE, PiiClass.FREE_TEXT: MaskAction.DROP}
@@ -216,7 +216,7 @@ def test_a_pack_action_for_person_covers_first_and_last_names(tmp_path: Path) ->
         "name: mine\npii:\n  direct_identifier: fake\n  entities: {PERSON: pseudonymize}\n"
         "rules: []\n"
     )
-    pii = load_policy(str(pack_file)).pii
+    pii = read_policy_file(pack_file).pii
     plan = build_plan(
         FINDINGS,
         SCHEMA,
@@ -248,7 +248,7 @@ def test_shipped_packs_accept_the_new_entities(tmp_path: Path) -> None:
         "name: mine\npii:\n  entities: {FIRST_NAME: drop, LAST_NAME: pseudonymize, "
         "RECORD_ID: fake, UK_NINO: drop}\nrules: []\n"
     )
-    assert load_policy(str(pack_file)).pii.entity_actions()["RECORD_ID"] is MaskAction.FAKE
+    assert read_policy_file(pack_file).pii.entity_actions()["RECORD_ID"] is MaskAction.FAKE
 
 
 # --------------------------------------------------------------------------- leak scan

@@ -28,7 +28,7 @@ from synthgate.pii import (
     redact_texts,
     refill,
 )
-from synthgate.release import load_policy
+from synthgate.release import load_policy, read_policy_file
 
 KEY = b"a test key that is long enough"
 
@@ -295,18 +295,16 @@ def _pack(tmp_path: Path, pii: str) -> Path:
 
 
 def test_pack_recognizers_become_custom_recognizers(tmp_path: Path) -> None:
-    pack = load_policy(
-        str(
-            _pack(
-                tmp_path,
-                "  recognizers:\n"
-                "    - entity: CUSTOMER_ID\n"
-                "      class: direct_identifier\n"
-                "      patterns: [{regex: 'CUS-\\d{6}', score: 0.9}]\n"
-                "      context: [customer]\n"
-                "      column_names: '^cust'\n"
-                "  entities: {CUSTOMER_ID: pseudonymize}\n",
-            )
+    pack = read_policy_file(
+        _pack(
+            tmp_path,
+            "  recognizers:\n"
+            "    - entity: CUSTOMER_ID\n"
+            "      class: direct_identifier\n"
+            "      patterns: [{regex: 'CUS-\\d{6}', score: 0.9}]\n"
+            "      context: [customer]\n"
+            "      column_names: '^cust'\n"
+            "  entities: {CUSTOMER_ID: pseudonymize}\n",
         )
     )
     (rec,) = pack.pii.custom_recognizers()
@@ -341,7 +339,7 @@ def test_pack_recognizers_become_custom_recognizers(tmp_path: Path) -> None:
 )
 def test_bad_pii_policies_are_rejected(tmp_path: Path, pii: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_policy(str(_pack(tmp_path, pii)))
+        read_policy_file(_pack(tmp_path, pii))
     text = " ".join([str(info.value), *info.value.problems])
     assert message in text
     assert str(tmp_path / "pack.yaml") in str(info.value)

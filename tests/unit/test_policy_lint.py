@@ -220,7 +220,7 @@ def test_cli_lint_warnings_pass_unless_strict(
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_cli_show_and_list(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_show_and_list(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "show", "internal-testing", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["auto_approve"] is True
@@ -257,11 +257,11 @@ _BOMB = "\n".join(
 
 def test_a_pack_with_an_alias_bomb_is_refused_by_lint_and_by_loading(tmp_path: Path) -> None:
     from synthgate.errors import ConfigError
-    from synthgate.release import load_policy
+    from synthgate.release import read_policy_file
 
     path = tmp_path / "bomb.yaml"
     path.write_text(_BOMB, "utf-8")
     (problem,) = lint_policy_text(_BOMB)
     assert "aliases" in problem.message
     with pytest.raises(ConfigError, match="aliases"):
-        load_policy(str(path))
+        read_policy_file(path)

@@ -37,6 +37,7 @@ from synthgate.release import (
     file_sha256,
     get_release,
     load_policy,
+    read_policy_file,
     record_policy,
     reject,
     revoke,
@@ -388,7 +389,7 @@ def test_auto_approve_only_where_the_policy_allows(store: Store, tmp_path: Path)
 
 def test_policy_first_use_and_changes_are_audited(store: Store, tmp_path: Path) -> None:
     pack = load_policy("default")
-    assert record_policy(store, pack, actor="alice") == "policy.registered"
+    assert record_policy(store, pack, actor="alice") == "policy.recorded"
     assert record_policy(store, pack, actor="alice") is None  # unchanged: no event
     changed_file = tmp_path / "default.yaml"
     raw: dict[str, Any] = yaml.safe_load(Path(pack.source).read_text())
@@ -397,9 +398,9 @@ def test_policy_first_use_and_changes_are_audited(store: Store, tmp_path: Path) 
     raw["rules"].remove(rules["no-pii-replay"])
     raw["required_approvals"] = 2
     changed_file.write_text(yaml.safe_dump(raw))
-    assert record_policy(store, load_policy(str(changed_file)), actor="bob") == "policy.changed"
+    assert record_policy(store, read_policy_file(changed_file), actor="bob") == "policy.changed"
     events = list(AuditLog(store).events(subject="policy:default"))
-    assert [e.action for e in events] == ["policy.registered", "policy.changed"]
+    assert [e.action for e in events] == ["policy.recorded", "policy.changed"]
     change = events[1].details
     assert change["previous_sha256"] == pack.content_hash
     assert change["removed_rules"] == ["no-pii-replay"]

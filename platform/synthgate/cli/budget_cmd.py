@@ -57,7 +57,7 @@ class _Target:
 def _pack_for(store: Store, key: str, chosen: str | None) -> PolicyPack:
     """*chosen*, else the policy of *key*'s latest release, else the default pack."""
     if chosen is not None:
-        return load_policy(chosen)
+        return load_policy(chosen, store=store)
     with store.session() as s:
         latest = s.scalar(
             select(ReleaseRow.policy)
@@ -66,7 +66,7 @@ def _pack_for(store: Store, key: str, chosen: str | None) -> PolicyPack:
             .limit(1)
         )
     try:
-        return load_policy(latest or _DEFAULT_POLICY)
+        return load_policy(latest or _DEFAULT_POLICY, store=store)
     except SynthgateError:  # a pack that is gone since
         return load_policy(_DEFAULT_POLICY)
 
@@ -74,7 +74,7 @@ def _pack_for(store: Store, key: str, chosen: str | None) -> PolicyPack:
 def _from_spec(store: Store, path: Path, policy: str | None) -> _Target:
     loaded = resolve_named_source(load_job_spec(path), store)
     spec = loaded.spec
-    pack = load_policy(policy or spec.release.policy)
+    pack = load_policy(policy or spec.release.policy, store=store)
     return _Target(source_key(spec.source.url, spec.source.table), pack)
 
 
@@ -114,7 +114,7 @@ def _resolve(
     """A job spec, a registered name, a key as listed, or any spelling of a URL → its key."""
     if source.endswith((".yaml", ".yml")) and Path(source).is_file():
         return _from_spec(store, Path(source), policy)
-    pack = load_policy(policy) if policy is not None else None
+    pack = load_policy(policy, store=store) if policy is not None else None
     registered = find_source(store, source) if table is None else None
     if registered is not None:
         return _Target(registered.key, pack)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
+from synthgate.cli._auth import current_store
 from synthgate.cli._common import err
 from synthgate.config import parse_job_spec
 from synthgate.draft import (
@@ -19,7 +20,7 @@ from synthgate.draft import (
     secret_free_url,
 )
 from synthgate.errors import ConfigError
-from synthgate.release import load_policy
+from synthgate.release import preview_policy
 from synthgate.sources import open_source
 
 if TYPE_CHECKING:
@@ -49,7 +50,11 @@ def init(
     ] = _STDOUT,
     policy: Annotated[
         str,
-        typer.Option("--policy", help="Policy pack (name or YAML path) for PII actions and gate."),
+        typer.Option(
+            "--policy",
+            help="Policy pack for PII actions and gate: an installed or registered pack's "
+            "name, or a pack file (a run needs it registered).",
+        ),
     ] = "default",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the output file if it exists.")
@@ -68,7 +73,7 @@ def init(
     path = None if output == _STDOUT else Path(output)
     if path is not None:
         _check_writable(path, force=force)
-    pack = load_policy(policy)
+    pack = preview_policy(policy, current_store)
     schema, plans, unreadable = _read_catalog(_openable_url(url, table), table, pack)
     draft = DraftInput(
         url=url,

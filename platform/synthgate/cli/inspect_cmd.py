@@ -5,10 +5,11 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from synthgate.cli._auth import current_store
 from synthgate.cli._common import Column, out, print_json, print_table
 from synthgate.contracts import RelationalSource, Relationships, Source, TableSchema
 from synthgate.errors import UnsupportedType
-from synthgate.release import load_policy
+from synthgate.release import preview_policy
 from synthgate.sources import open_source
 
 __all__ = ["inspect", "rename_note", "renamed_columns"]
@@ -28,7 +29,9 @@ def inspect(
     policy: Annotated[
         str,
         typer.Option(
-            "--policy", help="Policy pack (name or YAML path) for recognizers and actions."
+            "--policy",
+            help="Policy pack for recognizers and actions: an installed or registered "
+            "pack's name, or any pack file (a run needs it registered).",
         ),
     ] = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -44,7 +47,7 @@ def inspect(
     (name hint, name-dictionary and recognizer shares, uniqueness; rounded). No value
     is printed. Writes nothing.
     """
-    pack = load_policy(policy) if pii and table is not None else None
+    pack = preview_policy(policy, current_store) if pii and table is not None else None
     source = open_source(url)
     try:
         if table is None:

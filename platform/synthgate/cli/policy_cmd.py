@@ -1,40 +1,72 @@
-"""``synthgate policy``: list, show and lint policy packs; list the metrics rules can read."""
+"""``synthgate policy``: list, show, register and lint policy packs; list the metrics rules
+can read."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from synthgate.cli._common import EXIT_ERROR, out, print_json
-from synthgate.plugins import PluginGroup, names
+from synthgate.cli._auth import current_actor
+from synthgate.cli._common import EXIT_ERROR, Column, err, out, print_json, print_table, settings
 from synthgate.release import (
+    INSTALLED,
     LintSeverity,
-    PolicyPack,
+    ResolvedPolicy,
+    installed_names,
+    is_pack_path,
     known_metrics,
     lint_policy,
-    load_policy,
+    list_packs,
+    pack_versions,
     policy_path,
+    register_policy,
+    resolve_policy,
 )
+from synthgate.store import Store
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Show and check policy packs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Show, register and check policy packs. A job may use installed packs and packs an "
+    "admin or approver registered.",
+    no_args_is_help=True,
+)
 
 Pack = Annotated[
-    str, typer.Argument(help="A registered pack name (default) or a YAML file.", show_default=False)
+    str,
+    typer.Argument(
+        help="An installed or registered pack's name, or a registered pack file.",
+        show_default=False,
+    ),
+]
+LintPack = Annotated[
+    str,
+    typer.Argument(
+        help="A pack file (registered or not) or an installed pack's name.", show_default=False
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _summary(pack: PolicyPack) -> dict[str, object]:
+def _store(ctx: typer.Context) -> Store:
+    return Store(settings(ctx).store_url)
+
+
+def _summary(resolved: ResolvedPolicy) -> dict[str, object]:
+    pack = resolved.pack
     return {
         "name": pack.name,
+        "kind": resolved.kind,
+        "version": resolved.version,
+        "registered_by": resolved.registered_by,
         "description": pack.description,
         "file": pack.source,
-        "sha256": pack.content_hash,
+        "sha256": resolved.sha256,
+        "content_sha256": pack.content_hash,
         "required_approvals": pack.required_approvals,
         "auto_approve": pack.auto_approve,
         "pii": pack.pii.model_dump(mode="json"),
@@ -44,32 +76,104 @@ def _summary(pack: PolicyPack) -> dict[str, object]:
 
 
 @app.command("list")
-def list_packs(json_out: JsonOut = False) -> None:
-    """The registered packs."""
-    packs = [load_policy(name) for name in names(PluginGroup.POLICIES)]
+def list_(ctx: typer.Context, json_out: JsonOut = False) -> None:
+    """The installed packs and the registered ones (latest version), with their sha256."""
+    packs = list_packs(_store(ctx))
     if json_out:
-        print_json(
-            [{"name": p.name, "file": p.source, "description": p.description} for p in packs]
-        )
+        print_json([p.to_dict() for p in packs])
         return
-    for p in packs:
-        auto = " · auto-approve" if p.auto_approve else ""
+    rows = [
+        [
+            p.name,
+            p.kind,
+            "" if p.version is None else f"v{p.version}",
+            p.sha256[:12],
+            p.registered_by or "",
+            (p.registered_at or "")[:16].replace("T", " "),
+        ]
+        for p in packs
+    ]
+    print_table(
+        [
+            Column("NAME"),
+            Column("KIND"),
+            Column("VERSION"),
+            Column("SHA256"),
+            Column("REGISTERED BY"),
+            Column("AT (UTC)"),
+        ],
+        rows,
+    )
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The pack's YAML file.", show_default=False)],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The name jobs use (default: the pack's name: field)."),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Register a pack file so that jobs may use it (admin or approver).
+
+    The file's content and sha256 are stored as a new version of the pack and the
+    registration is audited (policy.registered). Identical content is registered once;
+    a changed file is a new version. A job names the pack (release.policy: NAME) or
+    gives a file whose sha256 is that of a registered version.
+    """
+    cfg = settings(ctx)
+    store = Store(cfg.store_url)
+    done = register_policy(store, current_actor(cfg, store), file, name=name)
+    if json_out:
+        print_json(done.to_dict())
+        return
+    if not done.created:
         out.print(
-            f"{p.name:<18} {len(p.rules)} rules · {p.required_approvals} approval(s){auto}",
+            f"{done.name} v{done.version} already has this content (sha256 {done.sha256[:12]}…); "
+            "nothing changed",
             markup=False,
         )
+        return
+    was = "" if done.previous_version is None else f" (was v{done.previous_version})"
+    out.print(
+        f"registered {done.name} v{done.version}{was}, sha256 {done.sha256[:12]}…", markup=False
+    )
+    err.print(f"jobs may use it as: release.policy: {done.name}", markup=False)
+
+
+def _resolve(ctx: typer.Context, pack: str) -> ResolvedPolicy:
+    """An installed pack needs no store; a registered name or a pack file does."""
+    if not is_pack_path(pack) and pack in installed_names():
+        return resolve_policy(pack, None)
+    return resolve_policy(pack, _store(ctx))
 
 
 @app.command("show")
-def show(pack: Pack, json_out: JsonOut = False) -> None:
+def show(ctx: typer.Context, pack: Pack, json_out: JsonOut = False) -> None:
     """Show a pack: approvals, PII actions, budget and every rule with its explanation."""
-    loaded = load_policy(pack)
-    data = _summary(loaded)
+    resolved = _resolve(ctx, pack)
+    loaded = resolved.pack
+    data = _summary(resolved)
     if json_out:
+        if resolved.kind != INSTALLED:
+            data["versions"] = [v.to_dict() for v in pack_versions(_store(ctx), loaded.name)]
         print_json(data)
         return
-    out.print(f"policy     {loaded.name}  (sha256 {loaded.content_hash[:16]}…)", markup=False)
-    out.print(f"file       {loaded.source}", markup=False)
+    out.print(f"policy     {resolved.label}  (sha256 {resolved.sha256[:16]}…)", markup=False)
+    if resolved.kind == INSTALLED:
+        out.print(f"file       {loaded.source}  (installed)", markup=False)
+    else:
+        versions = pack_versions(_store(ctx), loaded.name)
+        info = next(v for v in versions if v.version == resolved.version)
+        at = (info.registered_at or "")[:16].replace("T", " ")
+        out.print(f"file       {info.file}", markup=False)
+        out.print(
+            f"registered by {info.registered_by} at {at} UTC (version {info.version} of "
+            f"{len(versions)})",
+            markup=False,
+        )
     if loaded.description:
         out.print(f"about      {escape(loaded.description)}")
     approvals = f"{loaded.required_approvals} distinct approver(s), never the requester"
@@ -100,12 +204,13 @@ def _value(threshold: float | bool | str) -> str:
 
 @app.command("lint")
 def lint(
-    pack: Pack,
+    pack: LintPack,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Check a pack: schema, unknown metrics, bad comparators and thresholds, contradictory
-    or duplicate rules — each with its line number. Exits 1 when it finds errors."""
+    """Check a pack file, registered or not: schema, unknown metrics, bad comparators and
+    thresholds, contradictory or duplicate rules — each with its line number. Exits 1 when
+    it finds errors."""
     path = policy_path(pack)
     problems = lint_policy(path)
     errors = [p for p in problems if p.severity is LintSeverity.ERROR]

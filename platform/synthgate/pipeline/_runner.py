@@ -51,11 +51,13 @@ from synthgate.release import (
     Permission,
     PolicyPack,
     ReleaseStatus,
+    ResolvedPolicy,
     auto_approve,
     file_sha256,
     identify,
     load_policy,
     record_policy,
+    resolve_policy,
     target_fingerprint,
     token_from_env,
 )
@@ -127,6 +129,8 @@ class Preflight:
     source_key: str
     pseudonymizer: Pseudonymizer | None  # the key, loaded once, when the job may use it
     engine_choice: str | None = None  # why `synthesizer: auto` chose its engine
+    #: where the release pack comes from: installed, or a registered name and version
+    policy_source: ResolvedPolicy | None = None
 
     def close(self) -> None:
         self.source.close()
@@ -204,21 +208,27 @@ def _spec_error(loaded: LoadedSpec, problems: list[str]) -> ConfigError:
     )
 
 
-def preflight(loaded: LoadedSpec) -> Preflight:
+def preflight(loaded: LoadedSpec, store: Store | None = None) -> Preflight:
     """Resolve plugins, open the source and sink, check names — or raise one ConfigError
     that lists every problem found. An error worth retrying (a database that cannot be
-    reached) is raised as it is."""
+    reached) is raised as it is.
+
+    The packs must be installed or registered in *store* (a pack file only when its
+    sha256 is that of a registered version); without a store only installed packs are."""
     spec = loaded.spec
     auto = spec.synthesis.synthesizer == AUTO
     synthesizer = (
         None if auto else create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
     )
     problems: list[str] = []
-    policy = _attempt(problems, "release.policy", lambda: load_policy(spec.release.policy))
+    resolved = _attempt(
+        problems, "release.policy", lambda: resolve_policy(spec.release.policy, store)
+    )
+    policy = resolved.pack if resolved is not None else None
     pii_policy = (
         policy
         if spec.pii_policy == spec.release.policy
-        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy))
+        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy, store=store))
     )
     pseudonymizer = None
     if pii_policy is not None:  # checked before any row is read
@@ -270,6 +280,7 @@ def preflight(loaded: LoadedSpec) -> Preflight:
         source_key(spec.source.url, spec.source.table),
         pseudonymizer,
         choice.reason if choice is not None else None,
+        resolved,
     )
 
 
@@ -295,7 +306,7 @@ def dry_run(loaded: LoadedSpec, settings: Settings, *, store: Store | None = Non
     store = store or Store(settings.store_url)
     identify(store, settings.user, token_from_env(), Permission.RUN)
     loaded = resolve_named_source(loaded, store)
-    pre = preflight(loaded)
+    pre = preflight(loaded, store)
     try:
         spec = loaded.spec
         status = None
@@ -625,7 +636,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
 ) -> RunOutcome:
     spec = loaded.spec
     try:
-        pre = preflight(loaded)
+        pre = preflight(loaded, store)
     except SynthgateError as exc:
         _record_refused(store, loaded, settings, clock, exc)
         raise
@@ -888,7 +899,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 constraints=constraints,
                 progress=partial(run.progress.stage_step, "validate"),
             )
-        with run.stage("gate", {"policy": pre.policy.name}) as folder:
+        with run.stage("gate", _policy_names(pre)) as folder:
             decision = st.gate(pre.policy, flat, folder)
             record_policy(store, pre.policy, actor=settings.user)
         existing = release_of(store, run.id) if mode is RunMode.RESUME else None
@@ -943,7 +954,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 "metrics": [m.to_dict() for m in metrics],
                 "validation": validation,
                 "gate": {
-                    "policy": pre.policy.name,
+                    **_policy_names(pre),
                     "status": decision.status.value,
                     "outcomes": [o.to_dict() for o in decision.outcomes],
                 },
@@ -968,6 +979,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     updated_at=now,
                     expires_at=expires,
                     policy=pre.policy.name,
+                    policy_version=_policy_version(pre),
                     target_url=redact(spec.target.url),
                     target_table=spec.target_table,
                     target_mode=spec.target.mode.value,
@@ -988,7 +1000,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 subject=release_id,
                 details={
                     "run": run.id,
-                    "policy": pre.policy.name,
+                    **_policy_names(pre),
                     "status": decision.status.value,
                     "failed": [o.rule_id for o in decision.outcomes if not o.passed],
                     "outcomes": [
@@ -1003,6 +1015,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 subject=release_id,
                 details={
                     "run": run.id,
+                    **_policy_names(pre),
                     "status": decision.status.value,
                     "rows": len(sampled.release),
                 },
@@ -1078,6 +1091,21 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         model_run=model_run,
         message=note,
     )
+
+
+def _policy_version(pre: Preflight) -> int | None:
+    return pre.policy_source.version if pre.policy_source is not None else None
+
+
+def _policy_names(pre: Preflight) -> dict[str, Any]:
+    """The release pack as the gate stage, report and audit name it: its name, and for a
+    registered pack its version and the sha256 of the registered file."""
+    names: dict[str, Any] = {"policy": pre.policy.name}
+    source = pre.policy_source
+    if source is not None and source.version is not None:
+        names["policy_version"] = source.version
+        names["policy_sha256"] = source.sha256
+    return names
 
 
 def _default_rows(synth: Synthesizer, real_rows: int, holdout: float) -> int:

@@ -26,11 +26,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from synthgate.errors import PermissionDenied
-from synthgate.release._policy import DEFAULT_INDEPENDENCE_DAYS
-from synthgate.store.models import AuditEvent, PolicyRecord, ReleaseRow
+from synthgate.errors import ConfigError, PermissionDenied
+from synthgate.release._policy import DEFAULT_INDEPENDENCE_DAYS, parse_policy
+from synthgate.store.models import AuditEvent, PolicyRecord, PolicyVersionRow, ReleaseRow
 
-__all__ = ["SET_UP_ACTIONS", "SetUp", "check_independent", "independence_days", "set_up_chain"]
+__all__ = [
+    "SET_UP_ACTIONS",
+    "SetUp",
+    "check_independent",
+    "independence_days",
+    "registrant_link",
+    "set_up_chain",
+]
 
 SET_UP_ACTIONS = ("user.added", "user.token_rotated", "user.password_set")
 _VERBS = {
@@ -54,8 +61,29 @@ class SetUp:
         return f"{self.account}'s account was {_VERBS[self.action]} by {self.by} on {self.at[:10]}"
 
 
-def independence_days(s: Session, policy: str) -> int:
-    """The window of the pack *policy* as its runs recorded it (audited), or the default."""
+def _registered_days(s: Session, policy: str, version: int) -> int | None:
+    row = s.scalar(
+        select(PolicyVersionRow).where(
+            PolicyVersionRow.name == policy, PolicyVersionRow.version == version
+        )
+    )
+    if row is None:
+        return None
+    try:
+        pack = parse_policy(row.content.encode("utf-8"), origin=f"pack {policy}", source="")
+    except ConfigError:
+        return None
+    return pack.independence_days
+
+
+def independence_days(s: Session, policy: str, version: int | None = None) -> int:
+    """The window of the pack *policy*: of its registered *version* when the release
+    names one (a later version does not change it), else as its runs recorded it
+    (audited), else the default."""
+    if version is not None:
+        days = _registered_days(s, policy, version)
+        if days is not None:
+            return days
     record = s.get(PolicyRecord, policy)
     if record is not None:
         try:
@@ -119,7 +147,7 @@ def _days_before(now: str, days: int) -> str:
 def check_independent(s: Session, approver: str, release: ReleaseRow, *, now: str) -> None:
     """Refuse (:class:`PermissionDenied`) an approver whose account the requester set up."""
     requester = release.requested_by
-    days = independence_days(s, release.policy)
+    days = independence_days(s, release.policy, release.policy_version)
     chain = set_up_chain(s, approver, requester, since=_days_before(now, days))
     if chain is None:
         return
@@ -130,3 +158,22 @@ def check_independent(s: Session, approver: str, release: ReleaseRow, *, now: st
         "approve their releases)",
         hint=f"ask an approver whose account {requester} did not set up",
     )
+
+
+def registrant_link(s: Session, registrant: str, release: ReleaseRow, *, now: str) -> str | None:
+    """Why the person who registered *release*'s pack cannot stand in for an approver of
+    it (the pack's ``auto_approve``), or None when they can.
+
+    The registrant takes an approver's responsibility for an automatically approved
+    release, so the same rules hold: not the requester, and not an account the
+    requester set up within the pack's window.
+    """
+    requester = release.requested_by
+    if registrant == requester:
+        return f"{requester} registered pack {release.policy} and requested the release"
+    days = independence_days(s, release.policy, release.policy_version)
+    chain = set_up_chain(s, registrant, requester, since=_days_before(now, days))
+    if chain is None:
+        return None
+    how = "; ".join(step.describe() for step in chain)
+    return f"pack {release.policy} was registered by {registrant}: {how}"

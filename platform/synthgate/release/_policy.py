@@ -1,8 +1,9 @@
 """Policy packs: PII actions per class and gate rules over report metrics.
 
 A pack is YAML. Packs ship in plugins (entry points ``synthgate.policies``,
-each returning the path of its YAML file) and companies add their own as
-files, referenced by path in the job spec.
+each returning the path of its YAML file: *installed* packs) and companies add
+their own by registering them in the metadata store (:mod:`synthgate.release._registry`,
+``synthgate policy register``): a job may use only installed and registered packs.
 
 Rules read the flat ``area.metric`` map that validation produces. The names a
 rule may use come from the validation registry (:func:`known_metrics`), so a
@@ -46,7 +47,7 @@ from synthgate.pii import (
     PiiClass,
     check_regex,
 )
-from synthgate.plugins import PluginGroup, load
+from synthgate.plugins import PluginGroup, load, names
 from synthgate.release._lifecycle import ReleaseStatus
 from synthgate.safe_yaml import load_yaml
 
@@ -60,9 +61,13 @@ __all__ = [
     "PolicyPack",
     "Rule",
     "evaluate_gate",
+    "installed_names",
+    "installed_policy",
+    "is_pack_path",
     "known_metrics",
-    "load_policy",
+    "parse_policy",
     "policy_path",
+    "read_policy_file",
 ]
 
 
@@ -408,38 +413,60 @@ class PolicyPack(BaseModel):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _parse(path: Path) -> PolicyPack:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"policy file {path} does not exist") from None
+def parse_policy(data: bytes, *, origin: str, source: str) -> PolicyPack:
+    """A pack from the bytes of its YAML; *origin* names it in messages (``policy file x``)."""
     # the same limits as a job spec: size, aliases, nesting
-    raw = load_yaml(data, origin=f"policy file {path}")
+    raw = load_yaml(data, origin=origin)
     if not isinstance(raw, dict):
-        raise ConfigError(f"policy file {path}: expected a mapping at the top level")
+        raise ConfigError(f"{origin}: expected a mapping at the top level")
     try:
-        pack = PolicyPack.model_validate({**raw, "source": str(path)})
+        pack = PolicyPack.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(f"policy file {path} is invalid", problems=format_problems(exc)) from None
+        raise ConfigError(f"{origin} is invalid", problems=format_problems(exc)) from None
     if pack.pii.direct_identifier is MaskAction.KEEP:
         raise ConfigError(
-            f"policy file {path}: pii.direct_identifier cannot be 'keep'; "
+            f"{origin}: pii.direct_identifier cannot be 'keep'; "
             "direct identifiers never reach a synthesizer"
         )
     return pack
 
 
+def read_policy_file(path: Path) -> PolicyPack:
+    """Any pack file as it is, registered or not: for ``policy lint`` and ``policy register``.
+
+    A job never uses a pack read this way; it uses :func:`synthgate.release.load_policy`,
+    which accepts only installed and registered packs.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"policy file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"policy file {path} is a directory") from None
+    return parse_policy(data, origin=f"policy file {path}", source=str(path))
+
+
+def is_pack_path(name_or_path: str) -> bool:
+    """Whether *name_or_path* names a file (``x.yaml``, ``dir/x``) rather than a pack."""
+    return name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
+
+
+def installed_names() -> list[str]:
+    """The names of the packs installed as plugins (entry points ``synthgate.policies``)."""
+    return names(PluginGroup.POLICIES)
+
+
 def policy_path(name_or_path: str) -> Path:
-    """The YAML file of a pack given by registered name (``default``) or by path."""
-    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+    """The YAML file of an installed pack given by name (``default``), or *name_or_path*."""
+    if is_pack_path(name_or_path):
         return Path(name_or_path)
     provider = load(PluginGroup.POLICIES, name_or_path)
     return Path(provider())
 
 
-def load_policy(name_or_path: str) -> PolicyPack:
-    """A pack by registered name (``default``) or by path to a YAML file."""
-    return _parse(policy_path(name_or_path))
+def installed_policy(name: str) -> PolicyPack:
+    """An installed pack by name (``default``)."""
+    return read_policy_file(policy_path(name))
 
 
 @dataclass(frozen=True, slots=True)

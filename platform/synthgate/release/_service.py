@@ -36,13 +36,19 @@ from synthgate.errors import (
     SynthgateError,
     redact,
 )
-from synthgate.release._independence import check_independent
+from synthgate.release._independence import check_independent, registrant_link
 from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
 from synthgate.release._policy import PolicyPack
 from synthgate.release._report import refresh_report, report_digest
 from synthgate.release._users import SYSTEM, SYSTEM_ACTOR, Actor, Permission, require
 from synthgate.store import Store, process_lock, utcnow
-from synthgate.store.models import ApprovalRow, AuditHead, PolicyRecord, ReleaseRow
+from synthgate.store.models import (
+    ApprovalRow,
+    AuditHead,
+    PolicyRecord,
+    PolicyVersionRow,
+    ReleaseRow,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -352,14 +358,49 @@ def _decide(
     return Decision(release_id, new, version, approvals, required)
 
 
+def _registrant(s: Session, release: ReleaseRow) -> str | None:
+    """Who registered the version of the release's pack; None for an installed pack."""
+    if release.policy_version is None:
+        return None
+    return s.scalar(
+        select(PolicyVersionRow.registered_by).where(
+            PolicyVersionRow.name == release.policy,
+            PolicyVersionRow.version == release.policy_version,
+        )
+    )
+
+
 def auto_approve(store: Store, release_id: str, *, policy: PolicyPack) -> ReleaseStatus:
-    """Approve a release that passed the gate, as ``system``, when *policy* allows it."""
+    """Approve a release that passed the gate, as ``system``, when *policy* allows it.
+
+    A registered pack's ``auto_approve`` is its registrant's approval given in
+    advance, so four-eyes holds for it: when the requester registered that version
+    of the pack (or set up the account that did, within the pack's independence
+    window), the release is left AWAITING_APPROVAL for a person, and
+    ``release.auto_approval_withheld`` records why.
+    """
     if not policy.auto_approve:
         raise PermissionDenied(f"policy {policy.name!r} does not allow auto-approval")
     now = utcnow()
     with store.session() as s:
         release = _load(s, release_id)
         check_transition(_status(release), ReleaseStatus.APPROVED, release_id=release_id)
+        registrant = _registrant(s, release)
+        why = None if registrant is None else registrant_link(s, registrant, release, now=now)
+        if why is not None:
+            AuditLog(store).append_in(
+                s,
+                actor=SYSTEM,
+                action="release.auto_approval_withheld",
+                subject=release_id,
+                details={
+                    "policy": release.policy,
+                    "policy_version": release.policy_version,
+                    "reason": f"{why}; four-eyes: a person approves it",
+                    "status": release.status,
+                },
+            )
+            return _status(release)
         version = _bump(
             s, release, release.version, status=ReleaseStatus.APPROVED.value, updated_at=now
         )
@@ -899,8 +940,10 @@ def _policy_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
 def record_policy(store: Store, pack: PolicyPack, *, actor: str) -> str | None:
     """Remember the version of *pack* a run used; audit its first use and every change.
 
-    Returns the audit action written (``policy.registered`` / ``policy.changed``)
-    or ``None`` when the pack is unchanged.
+    Returns the audit action written (``policy.recorded`` the first time a run uses
+    the pack, ``policy.changed`` when a run uses other content under its name) or
+    ``None`` when the pack is unchanged. (Registering a pack is ``policy.registered``,
+    see :func:`synthgate.release.register_policy`.)
     """
     content = pack.model_dump(mode="json")
     digest = pack.content_hash
@@ -911,7 +954,7 @@ def record_policy(store: Store, pack: PolicyPack, *, actor: str) -> str | None:
             return None
         details: dict[str, Any] = {"policy": pack.name, "sha256": digest}
         if row is None:
-            action = "policy.registered"
+            action = "policy.recorded"
             details["rules"] = [r.id for r in pack.rules]
             row = PolicyRecord(name=pack.name)
             s.add(row)

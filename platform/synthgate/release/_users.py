@@ -90,7 +90,7 @@ _AUTH_HINT = (
 
 class Role(enum.StrEnum):
     ENGINEER = "engineer"  # runs jobs, requests and publishes releases
-    APPROVER = "approver"  # compliance: approves, rejects, revokes
+    APPROVER = "approver"  # compliance: approves, rejects, revokes, registers policy packs
     AUDITOR = "auditor"  # reads releases, reports and the audit log
     ADMIN = "admin"  # everything, including users
 
@@ -103,6 +103,7 @@ class Permission(enum.StrEnum):
     EXPIRE = "expire releases"
     MANAGE_USERS = "manage users"
     MANAGE_AUDIT = "rekey the audit log"
+    REGISTER_POLICIES = "register policy packs"
     READ = "read releases and the audit log"
 
 
@@ -111,7 +112,13 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         {Permission.RUN, Permission.PUBLISH, Permission.EXPIRE, Permission.READ}
     ),
     Role.APPROVER: frozenset(
-        {Permission.DECIDE, Permission.REVOKE, Permission.EXPIRE, Permission.READ}
+        {
+            Permission.DECIDE,
+            Permission.REVOKE,
+            Permission.EXPIRE,
+            Permission.REGISTER_POLICIES,
+            Permission.READ,
+        }
     ),
     Role.AUDITOR: frozenset({Permission.READ}),
     Role.ADMIN: frozenset(Permission),

@@ -18,6 +18,7 @@ __all__ = [
     "BudgetEntry",
     "LoginThrottle",
     "PolicyRecord",
+    "PolicyVersionRow",
     "ReleaseRow",
     "RunRow",
     "SourceRow",
@@ -98,6 +99,8 @@ class ReleaseRow(Base):
     closed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     closed_at: Mapped[str | None] = mapped_column(String(32), default=None)
     closed_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # the registered version of the release's pack (policy_versions); None: an installed pack
+    policy_version: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class ApprovalRow(Base):
@@ -167,6 +170,28 @@ class PolicyRecord(Base):
     content: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[str] = mapped_column(String(32))
     recorded_by: Mapped[str] = mapped_column(String(128))
+
+
+class PolicyVersionRow(Base):
+    """One registered version of a policy pack (``synthgate policy register``).
+
+    ``content`` is the pack file as registered, ``sha256`` the sha256 of its
+    bytes: a job that names a pack file is accepted only when the file's sha256
+    is that of a registered version, and then the stored content is what runs.
+    """
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_policy_versions_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)  # the file it was registered from
+    registered_by: Mapped[str] = mapped_column(String(128))
+    registered_role: Mapped[str | None] = mapped_column(String(16), default=None)
+    registered_at: Mapped[str] = mapped_column(String(32))
 
 
 class AuditEvent(Base):

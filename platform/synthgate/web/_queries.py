@@ -153,16 +153,16 @@ def _policy_of(store: Store, source: str) -> str:
     return name or _DEFAULT_POLICY
 
 
-def _limit(policy: str) -> tuple[str, float]:
+def _limit(store: Store, policy: str) -> tuple[str, float]:
     try:
-        return policy, load_policy(policy).budget.epsilon_per_source
+        return policy, load_policy(policy, store=store).budget.epsilon_per_source
     except SynthgateError:  # a pack that is gone since: the default's limit, named as such
         return _DEFAULT_POLICY, load_policy(_DEFAULT_POLICY).budget.epsilon_per_source
 
 
 def budget_of(store: Store, source: str, *, policy: str | None = None) -> BudgetView:
     """ε spent on *source* against the limit of *policy* (default: its latest release's)."""
-    name, limit = _limit(policy or _policy_of(store, source))
+    name, limit = _limit(store, policy or _policy_of(store, source))
     status = BudgetLedger(store).status(source, limit=limit)
     return BudgetView(source, status.spent_epsilon, limit, status.remaining, status.runs, name)
 
