@@ -182,7 +182,16 @@ def test_rotate_token_by_self_or_admin(store: Store, admin: tuple[Actor, str]) -
     ("role", "allowed"),
     [
         (Role.ENGINEER, {Permission.RUN, Permission.PUBLISH, Permission.EXPIRE, Permission.READ}),
-        (Role.APPROVER, {Permission.DECIDE, Permission.REVOKE, Permission.EXPIRE, Permission.READ}),
+        (
+            Role.APPROVER,
+            {
+                Permission.DECIDE,
+                Permission.REVOKE,
+                Permission.EXPIRE,
+                Permission.REGISTER_POLICIES,
+                Permission.READ,
+            },
+        ),
         (Role.AUDITOR, {Permission.READ}),
         (Role.ADMIN, set(Permission)),
     ],
