@@ -265,3 +265,20 @@ def test_the_registrant_of_an_auto_approving_pack_does_not_approve_their_own_rel
         for e in AuditLog(store).events()
         if e.action == "release.approved" and e.subject == outcome["release_id"]
     ]
+
+
+def test_an_unregistered_pii_pack_file_is_refused_too(
+    home: Path, demo_db: Path, tmp_path: Path, write_spec: SpecWriter, cli: Cli
+) -> None:
+    pack = tmp_path / "keep-all.yaml"
+    pack.write_text("name: keep-all\npii: {quasi_identifier: keep, free_text: redact}\n", "utf-8")
+    spec = _spec(demo_db, tmp_path, "default")
+    spec["pii"] = {"policy": str(pack)}
+    job = write_spec(spec)
+    problems = cli.json("alice", "run", str(job), "--dry-run", expect=2)["problems"]
+    assert problems == [
+        f"pii.policy: pack file '{pack}' is not registered (sha256 {_sha(pack)[:8]}…); "
+        f"an admin or approver registers it with: synthgate policy register {pack}"
+    ]
+    register_pack(pack)
+    assert cli.json("alice", "run", str(job), "--dry-run", expect=0)
