@@ -177,6 +177,8 @@ def critic_step_ratio(
         max_grad_norm=1.0,
         grad_sample_mode="ghost",
         loss=GanLoss.BCE,
+        sample_rate=1.0 / len(loader),
+        expected_batch=loader.batch_size or 1,
     )
     dp = time_steps(model, opt, criterion, dp_loader)
     return dp, non_dp, dp / non_dp

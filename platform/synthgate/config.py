@@ -373,11 +373,15 @@ class PrivacySpec(_Spec):
             raise ValueError(f"must be 'auto' or a number in (0, 1), got {value}")
         return value
 
-    def resolve_delta(self, rows: int) -> float:
-        """``auto`` is min(1e-5, 1/(10·N)), the conventional bound for N rows."""
-        if isinstance(self.delta, float):
-            return self.delta
-        return min(1e-5, 1.0 / (10.0 * max(rows, 1)))
+    @property
+    def delta_auto(self) -> bool:
+        return not isinstance(self.delta, float)
+
+    def delta_bound(self) -> float:
+        """The most δ a run may spend, known before a row is read: the declared δ, or
+        for ``auto`` its largest value, 1e-5 (a private engine resolves ``auto`` to
+        min(1e-5, 1/(10·Ñ)) from its DP row count Ñ)."""
+        return self.delta if isinstance(self.delta, float) else 1e-5
 
 
 class RebalanceTarget(enum.StrEnum):

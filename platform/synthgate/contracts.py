@@ -289,6 +289,16 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class CardSink(Protocol):
+    """A sink that can put a release card beside the table it wrote (optional)."""
+
+    def write_card(self, table: str, release_id: str, card: Mapping[str, Any], html: str) -> str:
+        """Store *card* (JSON-able) and its *html* rendering with *table*, replacing an
+        earlier card of *release_id*; return where it went, for people."""
+        ...
+
+
 class Connector(Protocol):
     """Entry point ``synthgate.connectors``: turns a URL into a source or sink."""
 
@@ -306,10 +316,15 @@ class Connector(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PrivacyRequest:
-    """What the job asks of a synthesizer. ``epsilon`` is the total for the run."""
+    """What the job asks of a synthesizer. ``epsilon`` is the total for the run.
+
+    With ``delta_auto`` the job left δ to the engine: ``delta`` is then the largest
+    it may use, and a private engine resolves it from its DP row count.
+    """
 
     epsilon: float
     delta: float
+    delta_auto: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +347,10 @@ class PrivacySpent:
     delta: float | None
     accountant: str | None
     stages: tuple[StageSpend, ...] = ()
+    #: the same mechanisms' guarantee when one row is replaced by another (both
+    #: neighbouring relations are reported; the guarantee of record is add/remove)
+    replace_one_epsilon: float | None = None
+    replace_one_delta: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

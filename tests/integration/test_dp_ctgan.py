@@ -192,6 +192,8 @@ def test_per_sample_clipping_bounds_each_rows_influence() -> None:
         max_grad_norm=0.01,
         grad_sample_mode="ghost",
         loss=GanLoss.BCE,
+        sample_rate=1.0,
+        expected_batch=1,
     )
     opt_dp.zero_grad()
     loss = criterion(model(x, torch.zeros(1, 0)).squeeze(1), torch.ones(1))

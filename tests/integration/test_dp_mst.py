@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import synthgate.synth.dp_mst._synthesizer as mst_module
 from synthgate.contracts import ColumnSchema, LogicalType, PrivacyRequest, TableSchema
-from synthgate.privacy import GaussianMechanism, compose, rdp_rho_for_epsilon
+from synthgate.privacy import GaussianMechanism, compose, planned_count, rdp_rho_for_epsilon
 from synthgate.synth import create_synthesizer
 from synthgate.synth.dp_mst import DPMSTSynthesizer
 from synthgate.synth.dp_mst._synthesizer import _Plan
@@ -192,9 +192,11 @@ def test_a_single_column_table_is_synthesized() -> None:
     delta=st.floats(1e-9, 1e-4),
     columns=st.integers(1, 30),
     declared=st.booleans(),
+    auto=st.booleans(),
+    rows=st.integers(1, 10**8),
 )
 def test_the_plan_composes_to_the_requested_epsilon(
-    epsilon: float, delta: float, columns: int, declared: bool
+    epsilon: float, delta: float, columns: int, declared: bool, auto: bool, rows: int
 ) -> None:
     cols = tuple(
         ColumnSchema(
@@ -205,8 +207,11 @@ def test_the_plan_composes_to_the_requested_epsilon(
         )
         for i in range(columns)
     )
-    plan = _Plan(DPMSTSynthesizer().params, TableSchema("t", cols), PrivacyRequest(epsilon, delta))
-    account = compose(plan.mechanisms, delta=delta)
+    count = planned_count(rows, PrivacyRequest(epsilon, 1e-5 if auto else delta, auto))
+    privacy = count.privacy  # δ auto resolved from the (here noiseless) row count
+    plan = _Plan(DPMSTSynthesizer().params, TableSchema("t", cols), privacy, count.mechanism)
+    assert plan.mechanisms[0] is count.mechanism  # the row count is composed like the rest
+    account = compose(plan.mechanisms, delta=privacy.delta)
     assert account.epsilon <= epsilon * 1.001
     if columns > 1:  # calibrated on the RDP curve, which is then the accountant of record
         assert account.epsilon >= epsilon * 0.98  # the budget is used, not wasted

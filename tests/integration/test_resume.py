@@ -211,3 +211,12 @@ def test_asking_for_more_rows_resamples_the_saved_model_without_spending_budget(
     assert main(["run", str(spec)]) == 5
     assert "privacy budget" in capsys.readouterr().err
     assert len(_totals(store)) == 2
+
+    # so does a new question about the real rows: grouping them by another column is a
+    # new statistic, which a free re-sample may not compute
+    raw["synthesis"]["privacy"]["epsilon"] = 1.5
+    raw["validation"]["protected_attributes"] = ["plan"]
+    spec = write_spec(raw)
+    assert main(["run", str(spec)]) == 5
+    assert "privacy budget" in capsys.readouterr().err
+    assert len(_totals(store)) == 2

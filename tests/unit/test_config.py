@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from synthgate.config import PrivacySpec, load_job_spec, parse_job_spec
 from synthgate.errors import ConfigError
+from synthgate.privacy import auto_delta
 
 VALID: dict[str, Any] = {
     "name": "crm-weekly",
@@ -143,9 +144,9 @@ def test_spec_hash_is_of_the_file(tmp_path: Path) -> None:
 
 
 @given(st.integers(min_value=1, max_value=10**9))
-def test_auto_delta_is_below_one_over_ten_n(rows: int) -> None:
-    delta = PrivacySpec().resolve_delta(rows)
-    assert 0 < delta <= 1e-5
+def test_auto_delta_is_below_one_over_ten_n_and_its_bound(rows: int) -> None:
+    delta = auto_delta(rows)
+    assert 0 < delta <= PrivacySpec().delta_bound() == 1e-5
     assert delta <= 1 / (10 * rows)
 
 

@@ -4,15 +4,19 @@ and shape, suspected columns, lookalikes that must not match, and rounded eviden
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from faker import Faker
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
 from synthgate.pii import ColumnFinding, PiiClass, classify_columns
+from synthgate.pii._classify import about
 
 pytestmark = pytest.mark.slow
 
@@ -252,3 +256,23 @@ def test_hand_typed_titles_are_free_text_and_picked_labels_are_not() -> None:
     )
     assert found["emp_title"].pii_class is PiiClass.FREE_TEXT
     assert found["charge_desc"].pii_class is PiiClass.NONE
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_inventory_counts_are_rounded(count: int) -> None:
+    shown = about(count)
+    assert shown >= 0
+    assert (shown == 0) == (count == 0)
+    if count >= 10:
+        assert abs(shown - count) <= 0.05 * count + 5
+
+
+def test_one_more_value_does_not_move_the_stored_counts() -> None:
+    def finding(sampled: int, share: float) -> dict[str, Any]:
+        found = ColumnFinding("city", None, PiiClass.NONE, share, share, (), sampled)
+        return ColumnFinding.to_dict(replace(found, analysed=sampled))
+
+    four, five = finding(4, 0.5), finding(5, 0.52)
+    assert four == five  # counts rounded to tens, shares to steps of 0.05
+    assert (four["sampled"], four["analysed"], four["share"]) == (10, 10, 0.5)
+    assert finding(1234, 0.5)["analysed"] == 1200

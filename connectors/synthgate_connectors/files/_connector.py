@@ -333,8 +333,28 @@ class FileSink:
             tmp.unlink(missing_ok=True)
         return result
 
+    def write_card(self, table: str, release_id: str, card: Mapping[str, Any], html: str) -> str:
+        """``<target>.card.json`` and ``<target>.card.html`` beside the written file."""
+        target = self._target(table)
+        as_json = target.with_name(f"{target.name}.card.json")
+        payload = json.dumps({**card, "release": release_id}, indent=2, default=str)
+        _replace_text(as_json, payload)
+        _replace_text(target.with_name(f"{target.name}.card.html"), html)
+        return f"file {as_json}"
+
     def close(self) -> None:
         return None
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write *path* whole or not at all (a temporary file renamed over it)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 _WRITES_KEY = "synthgate.writes"

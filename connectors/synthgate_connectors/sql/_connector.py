@@ -18,6 +18,7 @@ from synthgate.errors import (
     TargetNotWritable,
     UnsupportedType,
 )
+from synthgate_connectors.sql._card import CARD_TABLE, write_card_row
 from synthgate_connectors.sql._catalog import (
     catalog_tables,
     default_schema,
@@ -210,6 +211,12 @@ class SqlSink:
             mode=mode,
             idempotency_key=idempotency_key,
         )
+
+    def write_card(self, table: str, release_id: str, card: Mapping[str, Any], html: str) -> str:
+        try:
+            return write_card_row(self._engine(), table, release_id, card, html)
+        except SQLAlchemyError as exc:
+            raise sink_error(exc, self.url, table=CARD_TABLE) from None
 
     def close(self) -> None:
         if self.engine is not None:

@@ -136,10 +136,31 @@ class ColumnFinding:
         return ENTITIES[self.entity].label if self.entity in ENTITIES else (self.entity or "")
 
     def to_dict(self) -> dict[str, Any]:
+        """What a report or a stage artifact keeps: counts rounded (:func:`about`) and
+        shares to steps of 0.05, so one value more or less in a column rarely moves a
+        figure; the classification itself used the exact figures in memory."""
         data = asdict(self)
         data["pii_class"] = self.pii_class.value
         data["label"] = self.label
+        data["sampled"] = about(self.sampled)
+        data["analysed"] = about(self.analysed)
+        data["share"] = _step(self.share)
+        data["confidence"] = _step(self.confidence)
         return data
+
+
+def about(count: int) -> int:
+    """*count* rounded for display: 0 stays 0, under 100 to the nearest ten (at least
+    10), above to two significant figures."""
+    if count <= 0:
+        return 0
+    if count < 100:
+        return max(10, round(count, -1))
+    return round(count, 2 - len(str(count)))
+
+
+def _step(share: float) -> float:
+    return round(round(share * 20) / 20, 2)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,13 @@ and resuming decide on. Everything here reads the store; nothing writes.
   job's lock: its process died (``kill -9``, a lost machine) mid-way;
 - the *model hash* covers the parts of a spec that shape the trained model
   (source selection, PII handling, synthesizer, privacy, declared columns,
-  holdout, seed, and the output mode when it is not ``synthetic``); sampling parameters (``synthesis.rows``,
-  ``synthesis.rebalance``) and everything after sampling are left out, so a
-  spec that only asks for different rows can re-use a saved generator.
+  seed, and the output mode when it is not ``synthetic``) and every
+  validation setting (holdout, target column, protected attributes, ...): a
+  re-sample costs no budget, so it may not compute statistics of the real rows
+  that its model's run did not (a new grouping of the real rows is a new
+  query). Sampling parameters (``synthesis.rows``, ``synthesis.rebalance``) and
+  gate rules are left out, so a spec that only asks for different rows or a
+  different gate can re-use a saved generator.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def model_hash(spec: JobSpec, source_key: str, *, pii_rules: Mapping[str, Any]) 
         "pii_rules": pii_rules,
         "synthesis": synthesis,
         "holdout": spec.validation.holdout,
+        "validation": spec.validation.model_dump(mode="json", exclude={"holdout"}),
     }
     if spec.mode is not OutputMode.SYNTHETIC:
         # a masked copy has no model: its hash never matches a synthetic run's saved

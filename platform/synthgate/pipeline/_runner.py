@@ -61,6 +61,7 @@ from synthgate.release import (
     target_fingerprint,
     token_from_env,
 )
+from synthgate.release._card import build_card, write_card
 from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
@@ -821,10 +822,12 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         constraints = build_constraints(spec.synthesis.constraints, schema)
         privacy = PrivacyRequest(
             epsilon=spec.synthesis.privacy.epsilon,
-            delta=spec.synthesis.privacy.resolve_delta(len(masked.train)),
+            delta=spec.synthesis.privacy.delta_bound(),
+            delta_auto=spec.synthesis.privacy.delta_auto,
         )
         model_run = model_from.run_id if model_from is not None else None
         epsilon_spent: float | None
+        rows_estimate: int | None = None  # the engine's DP row count, for the release card
         if copy:
             run.skip(
                 "synthesize",
@@ -874,6 +877,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             rows = spec.synthesis.rows or _default_rows(
                 synth, len(data.frame), spec.validation.holdout
             )
+            rows_estimate = _dp_rows(synth)
             with run.stage("sample", {"rows": rows}) as folder:
                 sampled = st.sample(
                     synth,
@@ -965,6 +969,7 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                 },
             }
             report_json, report_html = write_report(report, folder)
+            write_card(build_card(report, sampled.release, rows_estimate=rows_estimate), folder)
         now = clock()
         if existing is None:
             store.add_release(
@@ -1106,6 +1111,12 @@ def _policy_names(pre: Preflight) -> dict[str, Any]:
         names["policy_version"] = source.version
         names["policy_sha256"] = source.sha256
     return names
+
+
+def _dp_rows(synth: Synthesizer) -> int | None:
+    """The engine's DP count of the training rows, where it has one."""
+    estimate = getattr(synth, "released_rows", None)
+    return int(estimate()) if callable(estimate) and synth.private else None
 
 
 def _default_rows(synth: Synthesizer, real_rows: int, holdout: float) -> int:
@@ -1291,9 +1302,8 @@ def _not_charged(
 
 
 def _delta_bound(spec: JobSpec) -> float:
-    """The δ a run may spend, known before any row is read: ``auto`` is
-    min(1e-5, 1/(10·N)), at most its value for one row."""
-    return spec.synthesis.privacy.resolve_delta(1)
+    """The δ a run may spend, known before any row is read."""
+    return spec.synthesis.privacy.delta_bound()
 
 
 def _reserve(

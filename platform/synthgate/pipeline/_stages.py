@@ -208,6 +208,22 @@ _SPEC_ACTIONS = {
 }
 
 
+def holdout_rows(frame: pd.DataFrame, share: float, *, seed: int) -> np.ndarray[Any, Any]:
+    """Which rows are held out: each by its own coin, a keyed hash of the row's values.
+
+    A row's side depends on that row alone, so adding or removing one row leaves
+    every other row where it was: the training tables of two neighbouring tables
+    are neighbours, as the DP guarantee (add/remove one row) needs. A shuffled
+    split of a fixed size would move other rows when one is added. The holdout's
+    size is therefore about, not exactly, *share* of the rows.
+    """
+    if share <= 0 or frame.empty:
+        return np.zeros(len(frame), dtype=bool)
+    key = f"{seed & 0xFFFFFFFFFFFFFFFF:016x}"
+    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
+    return (hashed / float(2**64)) < share
+
+
 def mask(
     data: Extracted,
     findings: list[ColumnFinding],
@@ -252,11 +268,9 @@ def mask(
         recognizers=recognizers,
         surrogate=surrogate,
     )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(kept))
-    n_holdout = round(len(kept) * spec.validation.holdout)
-    holdout = kept.iloc[order[:n_holdout]].reset_index(drop=True)
-    train = kept.iloc[order[n_holdout:]].reset_index(drop=True)
+    held = holdout_rows(kept, spec.validation.holdout, seed=seed)
+    holdout = kept[held].reset_index(drop=True)
+    train = kept[~held].reset_index(drop=True)
     write_json(folder / "plan.json", plan.to_dict())
     write_json(folder / "split.json", {"train_rows": len(train), "holdout_rows": len(holdout)})
     return Masked(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from synthgate.contracts import PrivacySpent, StageSpend
@@ -30,6 +30,7 @@ RDP_ORDERS = (
     + list(range(12, 64))
     + [int(64 * 1.25**k) for k in range(1, 40)]
 )
+ROW_COUNT_MECHANISM = "row-count"  # its replace-one sensitivity is 0
 MAX_SGD_NOISE = 50.0  # beyond this the model learns nothing: refuse before training
 
 
@@ -198,16 +199,51 @@ def spent_of(
     account: PrivacyAccount | None, *, stages: tuple[StageSpend, ...] | None = None
 ) -> PrivacySpent:
     """What a private engine reports as spent: nothing before a fit, else the composed
-    account with each mechanism's own ε (*stages*, computed when not given)."""
+    account with each mechanism's own ε (*stages*, computed when not given) and the
+    same mechanisms' guarantee under replace-one adjacency."""
     if account is None:
         return PrivacySpent(private=True, epsilon=0.0, delta=0.0, accountant=None)
+    replaced_epsilon, replaced_delta = replace_one(account)
     return PrivacySpent(
         private=True,
         epsilon=account.epsilon,
         delta=account.delta,
         accountant=account.accountant,
         stages=stages if stages is not None else stage_split(account),
+        replace_one_epsilon=replaced_epsilon,
+        replace_one_delta=replaced_delta,
     )
+
+
+def _replaced(mech: GaussianMechanism) -> GaussianMechanism:
+    """*mech* when one row is replaced by another instead of added or removed.
+
+    The row count does not change (sensitivity 0: dropped); a histogram's row
+    leaves one cell and enters another (L2 sensitivity √2); the exponential
+    mechanism's score moves by up to twice its add/remove sensitivity (ε₀ → 2ε₀,
+    ρ × 4); partition selection may both drop the old and admit the new value
+    (its δ doubles).
+    """
+    scale = 2.0 if mech.rdp_only else math.sqrt(2.0)
+    return replace(mech, sigma=mech.sigma / scale, extra_delta=2.0 * mech.extra_delta)
+
+
+def replace_one(account: PrivacyAccount) -> tuple[float, float]:
+    """(ε, δ) of *account*'s mechanisms under replace-one adjacency.
+
+    Full-batch mechanisms are recomposed with their replace-one sensitivities at the
+    same δ. With Poisson-subsampled mechanisms (DP-SGD) the accountants here only
+    know add/remove, so group privacy over the two steps remove-then-add gives the
+    bound: (2ε, (1 + e^ε)·δ).
+    """
+    if any(m.sample_rate < 1.0 for m in account.mechanisms):
+        return 2.0 * account.epsilon, (1.0 + math.exp(account.epsilon)) * account.delta
+    kept = [_replaced(m) for m in account.mechanisms if m.mechanism != ROW_COUNT_MECHANISM]
+    # the accountant keeps its δ; partition selection's doubled δ is added to it
+    delta = account.delta + sum(m.extra_delta for m in account.mechanisms)
+    if not kept:
+        return 0.0, delta
+    return compose(kept, delta=delta).epsilon, delta
 
 
 def stage_split(account: PrivacyAccount) -> tuple[StageSpend, ...]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog, canonical_json
 from synthgate.audit._log import HEAD_ID
-from synthgate.contracts import TableSchema, WriteMode
+from synthgate.contracts import CardSink, TableSchema, WriteMode
 from synthgate.errors import (
     ConfigError,
     ConflictError,
@@ -36,6 +36,7 @@ from synthgate.errors import (
     SynthgateError,
     redact,
 )
+from synthgate.release._card import build_card, read_card, render_card
 from synthgate.release._independence import check_independent, registrant_link
 from synthgate.release._lifecycle import TRANSITIONS, ReleaseStatus, check_transition
 from synthgate.release._policy import PolicyPack
@@ -690,6 +691,46 @@ def _write(
     return result.rows, result.content_hash
 
 
+def _card(store: Store, plan: _Plan, release_id: str) -> dict[str, Any]:
+    """The run's release card with the decisions that let it be published."""
+    run_dir = plan.artifact.parent.parent
+    card = read_card(run_dir / "report") or _card_of_old_run(run_dir, plan.artifact)
+    return {
+        **card,
+        "status": ReleaseStatus.PUBLISHED.value,
+        "approvals": [
+            {"by": a.approver, "decision": a.decision, "at": a.created_at}
+            for a in approvals_of(store, release_id)
+        ],
+    }
+
+
+def _publish_card(plan: _Plan, release_id: str, card: dict[str, Any]) -> str:
+    """Put the release card beside the written table (the review report never goes
+    there); return where it went. A sink that cannot hold one is a publish error."""
+    from synthgate.sources import open_sink
+
+    sink = open_sink(plan.url)
+    try:
+        if not isinstance(sink, CardSink):
+            raise ReleaseStateError(
+                f"the target of release {release_id} cannot hold a release card",
+                hint="publish to a database or a file target",
+            )
+        return sink.write_card(plan.table, release_id, card, render_card(card))
+    finally:
+        sink.close()
+
+
+def _card_of_old_run(run_dir: Path, artifact: Path) -> dict[str, Any]:
+    """The card of a run made before runs wrote one: from its report and released table."""
+    import pyarrow.parquet as pq
+
+    path = run_dir / "report" / "report.json"
+    report = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    return build_card(report, pq.read_table(artifact).to_pandas(), rows_estimate=None)
+
+
 class PublishStopped(ReleaseStateError):
     """The release was revoked or expired while it was being published; nothing was written."""
 
@@ -833,6 +874,7 @@ def _publish_locked(
                 **actor.audit_details(),
             },
         )
+    card = _card(store, plan, release_id)  # read now: the gate below holds the store
     stack = ExitStack()
     gate = _CommitGate(store, release_id, claimed, stack)
     try:
@@ -841,6 +883,7 @@ def _publish_locked(
             gate.landed = True
             session, current = gate.held()
             published_at = utcnow()
+            card_at = _publish_card(plan, release_id, {**card, "published_at": published_at})
             version = _bump(
                 session,
                 current,
@@ -866,6 +909,7 @@ def _publish_locked(
                     "content_hash": content_hash,
                     "spec_changed_since_run": plan.spec_changed,
                     "version": version,
+                    "release_card": card_at,
                     **report_digest(current),
                     **actor.audit_details(),
                 },

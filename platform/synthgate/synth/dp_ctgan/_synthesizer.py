@@ -42,7 +42,9 @@ from synthgate.privacy import (
     PrivacyAccount,
     calibrate_sgd_noise,
     compose,
+    count_rows,
     gaussian_sigma_for_rho,
+    planned_count,
     spent_of,
     stage_split,
 )
@@ -152,12 +154,19 @@ def make_private_critic(
     max_grad_norm: float,
     grad_sample_mode: str,
     loss: GanLoss,
+    sample_rate: float,
+    expected_batch: int,
 ) -> tuple[Any, Any, Any, Any]:
     """Wrap the critic for DP-SGD: Poisson sampling, per-sample clipping, noise.
 
+    The Poisson rate and the batch size that averages the noisy gradient sum are the
+    plan's (from the DP row count): Opacus would derive both from the exact count.
     Returns (critic, optimizer, per-sample criterion, Poisson data loader).
     """
     from opacus import PrivacyEngine
+    from opacus.data_loader import DPDataLoader
+
+    poisson = DPDataLoader(loader.dataset, sample_rate=sample_rate)
 
     engine = PrivacyEngine(accountant="prv")
     criterion: torch.nn.Module = (
@@ -168,13 +177,14 @@ def make_private_critic(
         private = engine.make_private(
             module=critic,
             optimizer=optimizer,
-            data_loader=loader,
+            data_loader=poisson,
             noise_multiplier=noise_multiplier,
             max_grad_norm=max_grad_norm,
-            poisson_sampling=True,
+            poisson_sampling=False,  # the loader above samples already
             grad_sample_mode=grad_sample_mode,
             criterion=criterion,
         )
+    private[1].expected_batch_size = expected_batch
     if grad_sample_mode == "ghost":
         return private[0], private[1], private[2], private[3]
     return private[0], private[1], criterion, private[2]
@@ -191,6 +201,7 @@ class _Plan:
     budget: TransformBudget
     preprocessing: list[GaussianMechanism]
     sgd_sigma: float
+    count: GaussianMechanism
 
 
 def _check_types(schema: TableSchema) -> None:
@@ -245,6 +256,7 @@ class DPCTGANSynthesizer:
         self._sample_seed = 0
         self._ran: list[GaussianMechanism] = []  # what a fit in progress has run so far
         self._steps_done = 0
+        self._counted = False  # whether the plan being made follows the DP row count
 
     # ------------------------------------------------------------------ planning
 
@@ -303,18 +315,22 @@ class DPCTGANSynthesizer:
         chosen = self.params.batch_size
         if chosen is None:
             return batch_size_for(rows)
+        if chosen > rows and self._counted:  # the check ran on the exact size already
+            return rows
         if chosen > rows:
             raise ConfigError(
-                f"synthesis.params.batch_size {chosen} is larger than the training table "
-                f"({rows} rows)",
-                hint="remove synthesis.params.batch_size to have it chosen from the row count "
-                f"({batch_size_for(rows)} here), or set it to at most {rows}",
+                f"synthesis.params.batch_size {chosen} is larger than the training table",
+                hint="remove synthesis.params.batch_size to have it chosen from the table's "
+                "size, or set a smaller one",
             )
         return chosen
 
-    def _plan(self, rows: int, schema: TableSchema, privacy: PrivacyRequest) -> _Plan:
-        """Batch, steps and every mechanism's noise, from public facts only: no row is
-        touched, so an error here spends nothing."""
+    def _plan(
+        self, rows: int, schema: TableSchema, privacy: PrivacyRequest, count: GaussianMechanism
+    ) -> _Plan:
+        """Batch, steps and every mechanism's noise for a table of *rows* (the DP count
+        on a fit; the exact count only for the checks made before it, whose errors
+        release nothing), from public facts: no row is touched."""
         _check_types(schema)
         batch = self._batch_size(rows)
         sample_rate = 1.0 / math.ceil(rows / batch)
@@ -323,11 +339,27 @@ class DPCTGANSynthesizer:
         sigma_sgd = calibrate_sgd_noise(
             target_epsilon=privacy.epsilon,
             delta=privacy.delta,
-            fixed=planned,
+            fixed=[count, *planned],
             sample_rate=sample_rate,
             steps=steps,
         )
-        return _Plan(rows, batch, sample_rate, steps, budget, planned, sigma_sgd)
+        return _Plan(rows, batch, sample_rate, steps, budget, planned, sigma_sgd, count)
+
+    def _counted_plan(
+        self, data: pd.DataFrame, schema: TableSchema, privacy: PrivacyRequest
+    ) -> tuple[_Plan, PrivacyRequest]:
+        """Refusals first (public facts and the exact size: nothing has run, nothing is
+        charged), then the DP row count, then the plan every released figure follows."""
+        probe = planned_count(len(data), privacy)
+        self._counted = False
+        self._plan(probe.rows, schema, probe.privacy, probe.mechanism)
+        count = count_rows(len(data), privacy, np.random.default_rng(secrets.randbits(63)))
+        self._counted = True
+        try:
+            return self._plan(count.rows, schema, count.privacy, count.mechanism), count.privacy
+        except ConfigError as exc:
+            spent = compose([count.mechanism], delta=count.privacy.delta).epsilon
+            raise SynthesisError(exc.message, hint=exc.hint, spent_epsilon=spent) from None
 
     def fit(
         self,
@@ -341,7 +373,7 @@ class DPCTGANSynthesizer:
         """Train under DP. A failure once a mechanism has run is a SynthesisError whose
         ``spent_epsilon`` is what the mechanisms that ran compose to."""
         start = time.perf_counter()
-        plan = self._plan(len(data), schema, privacy)
+        plan, privacy = self._counted_plan(data, schema, privacy)
         self._sample_seed = seed
         self._ran = []
         self._steps_done = 0
@@ -349,7 +381,8 @@ class DPCTGANSynthesizer:
             with _flush_denormal():
                 self._fit_planned(data, schema, privacy, plan, progress)
         except PreprocessingFailed as exc:
-            raise self._failed(exc.message, exc.hint, privacy, plan, ran=exc.ran) from None
+            ran = [plan.count, *exc.ran]
+            raise self._failed(exc.message, exc.hint, privacy, plan, ran=ran) from None
         except SynthesisError as exc:
             raise self._failed(exc.message, exc.hint, privacy, plan) from None
         except Exception as exc:
@@ -403,15 +436,16 @@ class DPCTGANSynthesizer:
         noise_seed = secrets.randbits(63)
         rng = np.random.default_rng(noise_seed)
         torch.manual_seed(noise_seed)
-        self._ran = list(plan.preprocessing)  # until the transform returns, all may have run
+        # until the transform returns, all may have run
+        self._ran = [plan.count, *plan.preprocessing]
         transform, ran = DPTransformer.fit(data, schema, budget=plan.budget, rng=rng)
-        self._ran = ran
+        self._ran = [plan.count, *ran]
         if [m.mechanism for m in ran] != [m.mechanism for m in plan.preprocessing]:
             raise SynthesisError("preprocessing ran different mechanisms than were accounted for")
         encoded, cats = transform.encode(data)
         generator = self._train_private(encoded, cats, transform, plan, rng, progress)
         sgd = GaussianMechanism("train", "dp-sgd", plan.sgd_sigma, plan.sample_rate, plan.steps)
-        account = compose([*ran, sgd], delta=privacy.delta)
+        account = compose([plan.count, *ran, sgd], delta=privacy.delta)
         if account.epsilon > privacy.epsilon * 1.001:
             raise SynthesisError(
                 f"composed epsilon {account.epsilon:.4f} exceeds the requested {privacy.epsilon}"
@@ -461,6 +495,8 @@ class DPCTGANSynthesizer:
             max_grad_norm=p.max_grad_norm,
             grad_sample_mode=p.grad_sample_mode,
             loss=p.loss,
+            sample_rate=plan.sample_rate,
+            expected_batch=max(1, round(plan.sample_rate * plan.rows)),
         )
         if not math.isclose(dp_loader.sample_rate, plan.sample_rate):
             raise SynthesisError(
@@ -613,6 +649,12 @@ class DPCTGANSynthesizer:
             have += len(frame)
         result = pd.concat(frames, ignore_index=True).iloc[:n].reset_index(drop=True)
         return to_schema_frame(result, self._schema)
+
+    def released_rows(self) -> int:
+        """The training table's size as the fit's DP row count tells it."""
+        if self._transform is None:
+            raise SynthesisError("released_rows() called before fit() or load()")
+        return int(self._training.get("rows", 1))
 
     def released_domain(self, column: str) -> list[Any]:
         if self._transform is None:

@@ -32,6 +32,8 @@ from synthgate.privacy import (
     GaussianMechanism,
     PrivacyAccount,
     compose,
+    count_rho,
+    count_rows,
     exponential_mechanism,
     gaussian_sigma_for_rho,
     rdp_rho_for_epsilon,
@@ -104,7 +106,13 @@ class _Plan:
     weight to the others.
     """
 
-    def __init__(self, params: DPMSTParams, schema: TableSchema, privacy: PrivacyRequest) -> None:
+    def __init__(
+        self,
+        params: DPMSTParams,
+        schema: TableSchema,
+        privacy: PrivacyRequest,
+        count: GaussianMechanism,
+    ) -> None:
         cols = schema.columns
         d = len(cols)
         names = [c.name for c in cols]
@@ -116,6 +124,7 @@ class _Plan:
         selected = sum(m.mechanism.startswith("partition-selection:") for m in planned)
         selection_delta = privacy.delta / 2 / selected if selected else 0.0
         rho = rdp_rho_for_epsilon(privacy.epsilon, privacy.delta - selection_delta * selected)
+        rho -= count_rho(count)  # the row count ran first, from the same budget
         weights = {
             "discovery": params.discovery_share if planned else 0.0,
             "one_way": params.one_way_share,
@@ -140,7 +149,7 @@ class _Plan:
         self.epsilon0 = math.sqrt(8.0 * part["select"] / edges) if edges else 0.0
         self.two_way_sigma = gaussian_sigma_for_rho(part["two_way"] / edges) if edges else 1.0
         self.anchor_sigma = gaussian_sigma_for_rho(part["anchor"] / anchors) if anchors else 1.0
-        mechs = [m for c in cols for m in discovery_mechanisms(c, self.discovery)]
+        mechs = [count, *(m for c in cols for m in discovery_mechanisms(c, self.discovery))]
         mechs += [GaussianMechanism("measure", f"1-way:{n}", self.one_way_sigma) for n in names]
         mechs += [
             GaussianMechanism("measure", f"2-way:target-{k + 1}", self.anchor_sigma)
@@ -176,6 +185,7 @@ class DPMSTSynthesizer:
         self._account: PrivacyAccount | None = None
         self._edges: list[tuple[str, str]] = []
         self._sample_seed = 0
+        self._rows = 0
 
     # ------------------------------------------------------------------ fit
 
@@ -189,10 +199,13 @@ class DPMSTSynthesizer:
         progress: ProgressFn | None = None,
     ) -> FitResult:
         start = time.perf_counter()
-        plan = _Plan(self.params, schema, privacy)
         rng = noise_generator()
+        count = count_rows(len(data), privacy, rng)
+        privacy = count.privacy
+        plan = _Plan(self.params, schema, privacy, count.mechanism)
         self._sample_seed = seed
-        ran: list[GaussianMechanism] = []
+        self._rows = count.rows
+        ran: list[GaussianMechanism] = [count.mechanism]
         domains: list[ColumnDomain] = []
         for col in schema.columns:
             dom, mechs = fit_domain(data[col.name], col, plan.discovery, rng)
@@ -324,12 +337,11 @@ class DPMSTSynthesizer:
         return pd.DataFrame(out)
 
     def released_rows(self) -> int:
-        """The table's size as the DP 1-way histograms tell it (their mean total):
-        post-processing, so a default synthetic row count reveals no exact count."""
+        """The training table's size as its DP row count tells it (post-processing:
+        a default synthetic row count reveals no exact count)."""
         if self._tree is None:
             raise SynthesisError("released_rows() called before fit() or load()")
-        totals = [sum(d.fine_counts) for d in self._domains if d.fine_counts]
-        return max(1, round(float(np.mean(totals)))) if totals else 1
+        return self._rows
 
     def released_domain(self, column: str) -> list[Any]:
         dom = next((d for d in self._domains if d.name == column), None)
@@ -358,6 +370,7 @@ class DPMSTSynthesizer:
             "tree": self._tree.to_dict(),
             "edges": self._edges,
             "account": self._account.to_dict(),
+            "rows": self._rows,
         }
         path.write_text(json.dumps(model, sort_keys=True, default=str), "utf-8")
         return [path]
@@ -371,8 +384,16 @@ class DPMSTSynthesizer:
         synth._tree = TreeModel.from_dict(model["tree"])
         synth._edges = [(a, b) for a, b in model["edges"]]
         synth._account = PrivacyAccount.from_dict(model["account"])
+        synth._rows = int(model.get("rows") or _histogram_rows(synth._domains))
         synth._sample_seed = sample_seed
         return synth
+
+
+def _histogram_rows(domains: list[ColumnDomain]) -> int:
+    """The mean total of the DP 1-way histograms: the row count of a model saved
+    before the row count was its own mechanism."""
+    totals = [sum(d.fine_counts) for d in domains if d.fine_counts]
+    return max(1, round(float(np.mean(totals)))) if totals else 1
 
 
 def _reporter(progress: ProgressFn | None, total: int) -> Callable[[int], None]:
