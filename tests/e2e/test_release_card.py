@@ -11,14 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from tests.conftest import base_spec
 
 from synthgate.cli import main
+from synthgate.privacy import GaussianMechanism, compose, replace_one
 
 SpecWriter = Callable[[dict[str, Any]], Path]
+OUTLIER = 987_654.32
 pytestmark = pytest.mark.slow
 
 
@@ -105,3 +108,65 @@ def test_a_file_target_gets_card_files_beside_it(
     assert "replace one row" in page
     names = {c["name"] for c in card["table"]["columns"]}
     assert not {t for t in _source_texts(demo_db) if t in page} - names
+
+
+def _numbers(value: Any) -> list[float]:
+    """Every number in a JSON document, however nested."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+def test_an_outlier_cannot_be_read_back_from_what_is_released(
+    home: Path, tmp_path: Path, write_spec: SpecWriter, capsys: Any
+) -> None:
+    """One income of 987,654.32 among 2,000 near 50,000: neither the published table nor
+    its card holds a figure within 20% of it. The review report, which stays inside
+    synthgate and may show group statistics of the real rows, says it is internal."""
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame(
+        {
+            "city": rng.choice(["north", "south", "east", "west"], 2_000),
+            "income": np.round(rng.lognormal(10.8, 0.3, 2_000), 2),
+        }
+    )
+    frame.loc[1_234, "income"] = OUTLIER
+    source = tmp_path / "people.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "export"
+    out.mkdir()
+    spec = {
+        "name": "outlier",
+        "source": {"url": str(source), "table": "people"},
+        "target": {"url": str(out / "people.csv")},
+        "synthesis": {"synthesizer": "dp-mst", "privacy": {"epsilon": 3.0}},
+        "release": {"policy": "internal-testing"},
+    }
+    assert main(["run", str(write_spec(spec)), "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert main(["publish", outcome["release_id"], "--json"]) == 0
+    capsys.readouterr()
+
+    released = pd.read_csv(out / "people.csv")["income"].dropna().to_numpy()
+    card = json.loads((out / "people.csv.card.json").read_text("utf-8"))
+    near = [x for x in [*released, *_numbers(card)] if abs(x - OUTLIER) < 0.2 * OUTLIER]
+    assert not near
+    assert released.max() < 0.5 * OUTLIER  # DP bounds cut the tail the outlier makes
+    review = Path(outcome["report_html"]).read_text("utf-8")
+    assert "contains statistics of the real data" in review
+
+    # both relations' ε, recomputed from the parameters the ledger recorded
+    spent = json.loads(Path(outcome["report_json"]).read_text("utf-8"))["privacy"]["spent"]
+    recorded = [GaussianMechanism(**s["details"]) for s in spent["stages"]]
+    account = compose(recorded, delta=spent["delta"])
+    assert account.epsilon == pytest.approx(spent["epsilon"], rel=1e-6)
+    assert replace_one(account) == pytest.approx(
+        (spent["replace_one_epsilon"], spent["replace_one_delta"]), rel=1e-6
+    )
+    assert card["privacy"]["replace_one"]["epsilon"] == spent["replace_one_epsilon"]

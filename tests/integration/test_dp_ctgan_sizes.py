@@ -55,8 +55,11 @@ def test_a_100_row_table_trains_with_the_default_batch_and_flushed_denormals() -
     tiny = torch.tensor([1e-40], dtype=torch.float32)
     seen: list[float] = []
 
+    spent: list[float] = []
+
     def progress(step: int, total: int, info: dict[str, float]) -> None:
         seen.append(float((tiny * 1.0)[0]))
+        spent.append(info["epsilon"])  # ε so far, for the progress line
 
     frame, schema = _table(100)
     synth = DPCTGANSynthesizer(**SMALL)
@@ -68,6 +71,8 @@ def test_a_100_row_table_trains_with_the_default_batch_and_flushed_denormals() -
     assert fit.privacy.epsilon is not None
     assert fit.privacy.epsilon <= 3.0 * 1.001
     assert len(synth.sample(50)) == 50
+    assert 0 < spent[0] <= spent[-1] <= 3.0  # grows with the steps, never above the run's ε
+    assert spent == sorted(spent)
     if flushing:
         assert seen
         assert all(v == 0.0 for v in seen)

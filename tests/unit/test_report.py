@@ -120,6 +120,8 @@ def make_report(
                 "stages": [
                     {"stage": "training", "mechanism": "dp-sgd", "epsilon": 2.0, "delta": 1e-6}
                 ],
+                "replace_one_epsilon": 5.0,
+                "replace_one_delta": 1.3e-5,
             },
             **(
                 {
@@ -227,6 +229,16 @@ def test_summary_shows_budget_pii_requester_and_status(html: str, report: dict[s
     assert "BLOCKED" in summary
     without = render_html(make_report(budget=False)).split('<section id="provenance">')[0]
     assert "remaining ε" not in without
+
+
+def test_the_review_report_says_it_is_internal_and_shows_both_relations(html: str) -> None:
+    head = html.split("<nav>", maxsplit=1)[0]
+    assert "review report" in head
+    assert "contains statistics of the real data" in head
+    assert "it is not released" in head
+    privacy = html.split('<section id="privacy">')[1].split("</section>", maxsplit=1)[0]
+    assert "add or remove one row (the guarantee)" in privacy
+    assert "replace one row by another" in privacy
 
 
 def test_page_is_self_contained_and_script_free(html: str) -> None:

@@ -45,6 +45,7 @@ from synthgate.privacy import (
     count_rows,
     gaussian_sigma_for_rho,
     planned_count,
+    running_epsilon,
     spent_of,
     stage_split,
 )
@@ -188,6 +189,30 @@ def make_private_critic(
     if grad_sample_mode == "ghost":
         return private[0], private[1], private[2], private[3]
     return private[0], private[1], criterion, private[2]
+
+
+def _epsilon_so_far(
+    progress: ProgressFn | None,
+    fixed: list[GaussianMechanism],
+    plan: _Plan,
+    privacy: PrivacyRequest,
+) -> ProgressFn | None:
+    """*progress* with ``epsilon``: what preprocessing and the DP-SGD steps taken so far
+    compose to (RDP, an upper bound; recomputed about fifty times per fit and never
+    shown above the run's ε, which the final PRV account meets)."""
+    if progress is None:
+        return None
+    every = max(1, plan.steps // 50)
+    shown = [0.0]
+
+    def report(step: int, total: int, info: dict[str, float]) -> None:
+        if step == 1 or step % every == 0 or step == total:
+            sgd = GaussianMechanism("train", "dp-sgd", plan.sgd_sigma, plan.sample_rate, step)
+            so_far = running_epsilon([*fixed, sgd], delta=privacy.delta)
+            shown[0] = min(so_far, privacy.epsilon)
+        progress(step, total, {**info, "epsilon": shown[0]})
+
+    return report
 
 
 @dataclass(frozen=True)
@@ -443,7 +468,8 @@ class DPCTGANSynthesizer:
         if [m.mechanism for m in ran] != [m.mechanism for m in plan.preprocessing]:
             raise SynthesisError("preprocessing ran different mechanisms than were accounted for")
         encoded, cats = transform.encode(data)
-        generator = self._train_private(encoded, cats, transform, plan, rng, progress)
+        spent = _epsilon_so_far(progress, [plan.count, *ran], plan, privacy)
+        generator = self._train_private(encoded, cats, transform, plan, rng, spent)
         sgd = GaussianMechanism("train", "dp-sgd", plan.sgd_sigma, plan.sample_rate, plan.steps)
         account = compose([plan.count, *ran, sgd], delta=privacy.delta)
         if account.epsilon > privacy.epsilon * 1.001:
