@@ -85,12 +85,23 @@ class BudgetOut(BaseModel):
     policy: str
 
 
+class VerdictOut(BaseModel):
+    area: str
+    title: str
+    verdict: str = Field(description="pass, warn, fail or not computed, as in the report")
+    basis: str = Field(description="gate: a policy rule decided it; else the advisory levels")
+    advisory: str | None = Field(default=None, description="The advisory verdict.")
+
+
 class ReleaseDetailOut(ReleaseOut):
     gate: list[dict[str, Any]]
     decisions: list[DecisionOut]
     epsilon: float | None = Field(description="ε the release's run spent on its source.")
     budget: BudgetOut
     report_url: str
+    verdict: str = Field(description="One line: the blocking rule, or the failing areas.")
+    verdicts: list[VerdictOut] = Field(description="The verdict per area.")
+    synthesizer: str | None
 
 
 class ApproveIn(BaseModel):
@@ -195,8 +206,12 @@ def _read(actor: svc.Actor) -> None:
 def release_detail(request: Request, release_id: str) -> dict[str, Any]:
     store = config_of(request).store
     row = _release(request, release_id)
+    summary = q.release_summaries(store, [row])[row.id]
     return {
         **q.release_dict(row),
+        "verdict": summary["line"],
+        "verdicts": summary["verdicts"],
+        "synthesizer": summary["synthesizer"],
         "gate": q.gate_outcomes(row),
         "decisions": q.decisions(store, release_id),
         "epsilon": q.run_epsilon(store, row.run_id),
