@@ -23,7 +23,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -336,13 +336,63 @@ class PiiSpec(_Spec):
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bound_days(value: float | date) -> float:
+    """A declared bound as the engines see it: a number as it is, a date or a time as
+    days since 1970-01-01 (UTC; a time without a zone is read as UTC)."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return (aware - _EPOCH).total_seconds() / 86_400
+    if isinstance(value, date):
+        return float((value - _EPOCH.date()).days)
+    return float(value)
+
+
+def _bound(value: Any) -> Any:
+    """A number, a date or a time; an ISO text (``1990-01-31``) is read as a date."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"must be a number, or a date like 1990-01-31 for a date column, got {_show(value)}"
+            ) from None
+    return value
+
+
 class ColumnHint(_Spec):
-    """Public facts about a column, declared by its owner: they cost no budget."""
+    """Public facts about a column, declared by its owner: they cost no budget.
+
+    ``min``/``max`` of a date or time column may be dates (``1930-01-01``) or times.
+    """
 
     type: LogicalType | None = None
     categories: list[str | int | float | bool] | None = Field(default=None, min_length=1)
-    min: float | None = None
-    max: float | None = None
+    min: float | datetime | date | None = None
+    max: float | datetime | date | None = None
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _date_text(cls, value: Any) -> Any:
+        return _bound(value)
+
+    @property
+    def dated(self) -> bool:
+        """Whether a bound was given as a date or a time."""
+        return isinstance(self.min, date) or isinstance(self.max, date)
+
+    def bounds(self) -> tuple[float, float] | None:
+        """Both bounds as the engines see them, or None unless both are declared."""
+        if self.min is None or self.max is None:
+            return None
+        return bound_days(self.min), bound_days(self.max)
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -355,9 +405,13 @@ class ColumnHint(_Spec):
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> ColumnHint:
-        if self.min is not None and self.max is not None and self.min >= self.max:
+        bounds = self.bounds()
+        if bounds is None:
+            return self
+        low, high = bounds
+        if low >= high:
             raise ValueError(f"min must be below max, got min={self.min} max={self.max}")
-        if self.min is not None and self.max is not None and not math.isfinite(self.max - self.min):
+        if not math.isfinite(high - low):
             raise ValueError("min and max are too far apart: max - min must be a finite number")
         return self
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synthgate.config import PrivacySpec, load_job_spec, parse_job_spec
+from synthgate.config import ColumnHint, PrivacySpec, load_job_spec, parse_job_spec
 from synthgate.errors import ConfigError
 from synthgate.privacy import auto_delta
 
@@ -154,3 +155,25 @@ def test_auto_delta_is_below_one_over_ten_n_and_its_bound(rows: int) -> None:
 def test_non_positive_epsilon_is_always_rejected(eps: float) -> None:
     found = problems({**VALID, "synthesis": {"privacy": {"epsilon": eps}}})
     assert any(p.startswith("synthesis.privacy.epsilon: must be > 0") for p in found)
+
+
+@pytest.mark.parametrize(
+    ("given", "days"),
+    [
+        ({"min": "1970-01-01", "max": "1970-01-11"}, (0.0, 10.0)),
+        ({"min": date(1930, 1, 1), "max": "2010-01-01T12:00:00"}, (-14610.0, 14610.5)),
+        ({"min": 0, "max": "5"}, (0.0, 5.0)),
+    ],
+)
+def test_declared_bounds_take_numbers_dates_and_times(
+    given: dict[str, Any], days: tuple[float, float]
+) -> None:
+    assert ColumnHint.model_validate(given).bounds() == days
+
+
+def test_a_bound_that_is_neither_number_nor_date_is_one_line() -> None:
+    found = problems({**VALID, "synthesis": {"columns": {"age": {"min": "young", "max": 9}}}})
+    assert any(
+        p.startswith("synthesis.columns.age.min: must be a number, or a date like 1990-01-31")
+        for p in found
+    )

@@ -156,6 +156,13 @@ def _check_spec_columns(
         known = [c for c in known if c in spec.source.columns]
     _check_columns("pii.columns", list(spec.pii.columns), known, problems)
     _check_columns("synthesis.columns", list(spec.synthesis.columns), known, problems)
+    for name, hint in spec.synthesis.columns.items():
+        kind = hint.type or (schema.column(name).type if name in known else None)
+        if hint.dated and kind is not None and not kind.is_temporal:
+            problems.append(
+                f"synthesis.columns.{name}: min/max are dates but the column is {kind.value}; "
+                "give numbers"
+            )
     for i, constraint in enumerate(spec.synthesis.constraints):
         where = f"synthesis.constraints[{i}]"
         _check_columns(where, constraint_columns(constraint), known, problems)

@@ -312,9 +312,7 @@ def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
                 col.nullable,
                 col.native_type,
                 tuple(str(c) for c in hint.categories) if hint.categories else col.domain,
-                (hint.min, hint.max)
-                if hint.min is not None and hint.max is not None
-                else col.bounds,
+                hint.bounds() or col.bounds,
             )
         cols.append(col)
     if not cols:
