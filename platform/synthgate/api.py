@@ -22,13 +22,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthgate.config import LoadedSpec, load_job_spec, parse_job_spec
-from synthgate.contracts import TableSchema
+from synthgate.contracts import Relationship, TableSchema
 from synthgate.errors import ConfigError
 from synthgate.pipeline import RunOutcome, run_job
 from synthgate.settings import Settings
 from synthgate.store import Store
+from synthgate.synth.multitable import MultiTableSynthesis
 
-__all__ = ["ColumnFinding", "Inventory", "Synthesis", "inspect", "run", "synthesize"]
+__all__ = [
+    "ColumnFinding",
+    "Inventory",
+    "MultiTableSynthesis",
+    "Synthesis",
+    "inspect",
+    "run",
+    "synthesize",
+    "synthesize_tables",
+]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SAMPLE_ROWS = 20_000
@@ -259,3 +269,75 @@ def _synthesis(outcome: RunOutcome) -> Synthesis:
         report_html=outcome.report_html,
         failed_rules=list(outcome.failed_rules),
     )
+
+
+# --------------------------------------------------------------------------- synthesize_tables
+
+RelationshipLike = Relationship | Mapping[str, str]
+
+
+def synthesize_tables(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    unit: str,
+    relationships: Sequence[RelationshipLike] | None = None,
+    epsilon: float,
+    public: Sequence[str] = (),
+    keys: Mapping[str, Sequence[str]] | None = None,
+    caps: Mapping[str, int] | None = None,
+    seed: int | None = None,
+) -> MultiTableSynthesis:
+    """Synthetic versions of related tables under (ε, δ)-DP for each person.
+
+    *unit* is the table whose rows are the people protected; the guarantee covers
+    adding or removing one of its rows together with every row below it through
+    foreign keys. *relationships* are foreign keys, as
+    :class:`synthgate.contracts.Relationship` or ``{"child": "orders.customer_id",
+    "parent": "customers.customer_id"}``. *public* tables are reference data,
+    returned as given and spending no budget. *keys* names key columns (a parent's
+    referenced columns are keys already); *caps* bounds the children one parent
+    row keeps, per child table (chosen under DP when not given). δ is chosen as
+    for one table. This runs the engine only: no PII policy, gate, audit log or
+    budget ledger entry (see docs/multi-table.md).
+    """
+    from synthgate.synth.multitable import synthesize_related
+
+    if not relationships:
+        raise ConfigError(
+            "synthesize_tables needs relationships",
+            hint='pass relationships=[{"child": "orders.customer_id", '
+            '"parent": "customers.customer_id"}, ...]',
+        )
+    return synthesize_related(
+        tables,
+        unit=unit,
+        relationships=[_relationship(r) for r in relationships],
+        epsilon=epsilon,
+        public=public,
+        keys=keys,
+        caps=caps,
+        seed=seed,
+    )
+
+
+def _relationship(rel: RelationshipLike) -> Relationship:
+    if isinstance(rel, Relationship):
+        return rel
+    if set(rel) != {"child", "parent"}:
+        raise ConfigError(
+            "a relationship is {'child': 'table.column', 'parent': 'table.column'}",
+            hint="or pass synthgate.contracts.Relationship for composite keys",
+        )
+    child_table, child_col = _split(rel["child"], "child")
+    parent_table, parent_col = _split(rel["parent"], "parent")
+    return Relationship(child_table, (child_col,), parent_table, (parent_col,))
+
+
+def _split(text: str, side: str) -> tuple[str, str]:
+    table, dot, column = str(text).rpartition(".")
+    if not dot or not table or not column:
+        raise ConfigError(
+            f"relationship {side} {text!r} is not 'table.column'",
+            hint="write the table, a dot and the column, e.g. orders.customer_id",
+        )
+    return table, column

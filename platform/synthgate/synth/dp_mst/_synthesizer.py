@@ -18,7 +18,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -327,9 +327,39 @@ class DPMSTSynthesizer:
             "the model rarely produces it"
         )
 
-    def _draw(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    def sample_given(
+        self, column: str, values: Sequence[Any], *, seed: int | None = None
+    ) -> pd.DataFrame:
+        """One row per item of *values*, each drawn from the model given that value of
+        *column*: exact, not by rejection. *column* must be a categorical root of the
+        fitted tree (the ``target`` of a fit with one), and every value in its
+        released domain."""
+        if self._tree is None or self._schema is None:
+            raise SynthesisError("sample_given() called before fit() or load()")
+        index = next((i for i, d in enumerate(self._domains) if d.name == column), None)
+        if index is None or self._tree.parents[index] or not len(values):
+            raise SynthesisError(
+                f"cannot sample given {column!r}: it is not a root column of the model, "
+                "or no values were given"
+            )
+        lookup = {v: i for i, v in enumerate(self.released_domain(column))}
+        codes = np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
+        if (codes < 0).any():
+            raise SynthesisError(
+                f"cannot condition on {column}: a value is not in the column's released domain"
+            )
+        rng = np.random.default_rng(self._sample_seed if seed is None else seed)
+        frame = self._draw(len(codes), rng, fixed={index: codes})
+        return to_schema_frame(frame, self._schema)
+
+    def _draw(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        fixed: Mapping[int, np.ndarray[Any, Any]] | None = None,
+    ) -> pd.DataFrame:
         assert self._tree is not None
-        coarse = self._tree.sample(n, rng)
+        coarse = self._tree.sample(n, rng, fixed)
         out: dict[str, Any] = {}
         for i, dom in enumerate(self._domains):
             fine = draw_rows(np.cumsum(dom.fine_given_coarse(), axis=1), coarse[:, i], rng)

@@ -12,7 +12,7 @@ on a tree its estimate factorises the same way).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,11 +115,21 @@ class TreeModel:
     marginals: list[list[float]]  # per column: P(coarse cell), used for roots
     conditionals: dict[int, list[list[float]]]
 
-    def sample(self, n: int, rng: np.random.Generator) -> Array:
-        """Coarse codes of *n* rows (n × columns), drawn from the roots down."""
+    def sample(
+        self, n: int, rng: np.random.Generator, fixed: Mapping[int, Array] | None = None
+    ) -> Array:
+        """Coarse codes of *n* rows (n × columns), drawn from the roots down.
+
+        *fixed* gives the codes of some root columns (one per row): the other
+        columns are then drawn from the model given them, exactly."""
         out = np.zeros((n, len(self.parents)), dtype=np.int64)
         for col in self.order:
             given = self.parents[col]
+            if fixed is not None and col in fixed:
+                if given:
+                    raise ValueError(f"column {col} has parents in the tree: it cannot be fixed")
+                out[:, col] = fixed[col]
+                continue
             if not given:
                 p = np.asarray(self.marginals[col])
                 out[:, col] = _draw(np.cumsum(p), rng.random(n))

@@ -1,0 +1,234 @@
+"""Multi-table synthesis: refusals, contribution caps, composed ε, conditional sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synthgate import synthesize_tables
+from synthgate.contracts import ColumnSchema, LogicalType, PrivacyRequest, Relationship
+from synthgate.errors import ConfigError
+from synthgate.memory import schema_of
+from synthgate.privacy import GaussianMechanism, compose
+from synthgate.synth.dp_mst import DPMSTSynthesizer
+from synthgate.synth.dp_mst import _synthesizer as mst_module
+from synthgate.synth.multitable import plan_tables
+from synthgate.synth.multitable._caps import clip_children
+from synthgate.synth.multitable._checks import tvd
+from synthgate.synth.multitable._keys import fresh_values
+
+SECRET = "SECRET-VALUE-4711"
+
+
+@pytest.fixture(autouse=True)
+def _seeded_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mst_module, "noise_generator", lambda: np.random.default_rng(3))
+
+
+def _rel(child: str, ccol: str, parent: str, pcol: str) -> Relationship:
+    return Relationship(child, (ccol,), parent, (pcol,))
+
+
+def _small(n: int = 40) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    people = pd.DataFrame({"pid": np.arange(n), "kind": rng.choice([SECRET, "b"], size=n)})
+    per = rng.integers(0, 4, size=n)
+    per[0] = 60  # one person with very many rows
+    visits = pd.DataFrame(
+        {
+            "vid": np.arange(int(per.sum())),
+            "pid": np.repeat(people["pid"].to_numpy(), per),
+            "ward": rng.choice([SECRET, "w2", "w3"], size=int(per.sum())),
+        }
+    )
+    return {"people": people, "visits": visits}
+
+
+def _refusal(tables: dict[str, pd.DataFrame], **kw: object) -> str:
+    with pytest.raises(ConfigError) as err:
+        plan_tables(tables, **{"public": (), "keys": {}, **kw})  # type: ignore[arg-type]
+    text = str(err.value)
+    assert "\n" not in text
+    assert SECRET not in text
+    assert err.value.exit_code == 2
+    return text
+
+
+def test_unknown_unit_is_refused_naming_the_tables() -> None:
+    text = _refusal(_small(), unit="patients", relationships=[])
+    assert "unit table 'patients' is not among the tables given (people, visits)" in text
+
+
+def test_unreachable_table_is_refused() -> None:
+    text = _refusal(_small(), unit="people", relationships=[])
+    assert "table 'visits' is not reachable from the unit 'people'" in text
+    assert "declare its relationship, make it public, or leave it out" in text
+
+
+def test_cycle_and_self_reference_are_refused_one_problem_each() -> None:
+    tables = _small()
+    tables["visits"]["next_vid"] = tables["visits"]["vid"]
+    tables["notes"] = pd.DataFrame({"nid": [1], "vid": [0], "also": [0]})
+    tables["visits"]["nid"] = 1
+    rels = [
+        _rel("visits", "pid", "people", "pid"),
+        _rel("visits", "next_vid", "visits", "vid"),
+        _rel("notes", "vid", "visits", "vid"),
+        _rel("visits", "nid", "notes", "nid"),
+    ]
+    with pytest.raises(ConfigError) as err:
+        plan_tables(tables, unit="people", relationships=rels, public=(), keys={})
+    problems = err.value.problems
+    assert any("table 'visits' references itself" in p for p in problems)
+    assert any("form a cycle" in p and "'notes'" in p for p in problems)
+    assert all("\n" not in p and SECRET not in p for p in problems)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_column_and_public_pointing_at_private_are_refused() -> None:
+    text = _refusal(
+        _small(), unit="people", relationships=[_rel("visits", "nope", "people", "pid")]
+    )
+    assert "table 'visits' has no column 'nope'" in text
+    text = _refusal(
+        _small(),
+        unit="people",
+        relationships=[_rel("visits", "pid", "people", "pid")],
+        public=("visits",),
+    )
+    assert "public table 'visits' references private table 'people'" in text
+
+
+def test_api_refuses_missing_and_malformed_relationships() -> None:
+    with pytest.raises(ConfigError, match="needs relationships"):
+        synthesize_tables(_small(), unit="people", epsilon=1.0)
+    with pytest.raises(ConfigError, match=r"is not 'table\.column'"):
+        synthesize_tables(
+            _small(), unit="people", epsilon=1.0, relationships=[{"child": "pid", "parent": "x"}]
+        )
+
+
+def test_declared_cap_bounds_every_synthetic_parent() -> None:
+    result = synthesize_tables(
+        _small(200),
+        unit="people",
+        relationships=[{"child": "visits.pid", "parent": "people.pid"}],
+        epsilon=4.0,
+        keys={"visits": ["vid"]},
+        caps={"visits": 3},
+        seed=1,
+    )
+    visits, people = result.tables["visits"], result.tables["people"]
+    assert visits.groupby("pid").size().max() <= 3
+    assert set(visits["pid"]) <= set(people["pid"])
+    assert people["pid"].is_unique
+    assert visits["vid"].is_unique
+    assert list(visits.columns) == ["vid", "pid", "ward"]
+    assert result.ledger["caps"]["visits"] == {
+        "cap": 3,
+        "declared": True,
+        "clipped_rows_estimate": None,
+    }
+    assert result.ledger["tables"]["visits"]["rows_per_person"] == 3
+    assert result.checks["referential_integrity"] == 1.0
+    assert result.epsilon <= 4.0 * 1.001
+
+
+def test_clip_children_keeps_at_most_cap_per_parent() -> None:
+    parents = np.array([0, 0, 0, 1, 0, 2, 2, 0])
+    keep = clip_children(parents, 2, np.random.default_rng(0).permutation(len(parents)))
+    assert np.bincount(parents[keep]).tolist() == [2, 1, 2]
+
+
+def test_tvd_counts_above_the_cap_at_the_cap() -> None:
+    assert tvd(np.array([1, 9, 9]), np.array([1, 3, 3]), 3) == 0.0
+    assert tvd(np.array([0, 0]), np.array([2, 2]), 3) == 1.0
+
+
+def test_fresh_keys_are_unique_and_shaped_like_the_source() -> None:
+    ints = fresh_values(5, pd.Series([10, 20], dtype="int64"), np.random.default_rng(0))
+    assert ints.tolist() == [1, 2, 3, 4, 5]
+    text = fresh_values(1000, pd.Series(["a"]), np.random.default_rng(0))
+    assert text.is_unique
+    assert all(len(v) == 36 and v[14] == "4" for v in text)
+
+
+def test_sample_given_draws_each_row_for_its_value() -> None:
+    rng = np.random.default_rng(0)
+    ctx = rng.choice(["0", "1"], size=3000)
+    frame = pd.DataFrame({"ctx": ctx, "x": np.where(ctx == "1", "hi", "lo")})
+    schema = schema_of("t", pa.Table.from_pandas(frame))
+    schema = schema.replace_columns(
+        [
+            c
+            if c.name != "ctx"
+            else ColumnSchema("ctx", LogicalType.CATEGORICAL, False, "", ("0", "1"))
+            for c in schema.columns
+        ]
+    )
+    synth = DPMSTSynthesizer(target="ctx")
+    synth.fit(frame, schema, privacy=PrivacyRequest(50.0, 1e-6), seed=0)
+    values = ["1"] * 300 + ["0"] * 300
+    out = synth.sample_given("ctx", values, seed=2)
+    assert out["ctx"].tolist() == values
+    assert (out["x"][:300] == "hi").mean() > 0.9
+    assert (out["x"][300:] == "lo").mean() > 0.9
+
+
+def _chain(levels: int, seed: int) -> tuple[dict[str, pd.DataFrame], list[Relationship]]:
+    rng = np.random.default_rng(seed)
+    tables = {"t0": pd.DataFrame({"id": np.arange(30), "c": rng.choice(["a", "b"], size=30)})}
+    rels = []
+    for level in range(1, levels + 1):
+        parent = tables[f"t{level - 1}"]
+        per = rng.integers(0, 4, size=len(parent))
+        n = int(per.sum())
+        tables[f"t{level}"] = pd.DataFrame(
+            {
+                "id": np.arange(n),
+                "up": np.repeat(parent["id"].to_numpy(), per),
+                "v": rng.integers(0, 5, size=n),
+            }
+        )
+        rels.append(_rel(f"t{level}", "up", f"t{level - 1}", "id"))
+    return tables, rels
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    levels=st.integers(1, 3),
+    caps=st.lists(st.integers(1, 40), min_size=3, max_size=3),
+    declared=st.lists(st.booleans(), min_size=3, max_size=3),
+    epsilon=st.floats(0.3, 8.0),
+)
+def test_composed_epsilon_never_exceeds_the_request(
+    levels: int, caps: list[int], declared: list[bool], epsilon: float
+) -> None:
+    tables, rels = _chain(levels, seed=levels)
+    given_caps = {f"t{i + 1}": caps[i] for i in range(levels) if declared[i]}
+    try:
+        result = synthesize_tables(
+            tables, unit="t0", relationships=rels, epsilon=epsilon, caps=given_caps, seed=0
+        )
+    except ConfigError as err:  # a person owning very many rows is refused, never under-noised
+        refused = str(err)
+    else:
+        refused = ""
+    if refused:
+        assert "rows per person" in refused
+        assert levels > 1
+        return
+    assert result.epsilon <= epsilon * 1.001
+    ledger = result.ledger
+    mechs = [GaussianMechanism(**m) for m in ledger["mechanisms"]]
+    assert compose(mechs, delta=result.delta).epsilon == pytest.approx(result.epsilon)
+    k = 1
+    for i in range(1, levels + 1):
+        k *= ledger["caps"][f"t{i}"]["cap"]
+        assert ledger["tables"][f"t{i}"]["rows_per_person"] == k
+        if f"t{i}" in given_caps:
+            assert ledger["caps"][f"t{i}"]["cap"] == given_caps[f"t{i}"]
