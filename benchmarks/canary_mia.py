@@ -54,7 +54,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -311,25 +310,6 @@ def recorded_epsilon(
 # --------------------------------------------------------------------------- output
 
 
-def revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "platform"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head} + uncommitted changes under platform/" if dirty else head
-
-
 def _eps(value: float) -> str:
     return "∞" if math.isinf(value) else f"{value:.2f}"
 
@@ -407,7 +387,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     ev = _eval()
     machine = ev.machine()
-    rev = revision()
+    rev = ev.revision(ROOT)
     print(ev.machine_line(machine), flush=True)
     print(f"synthgate {rev}", flush=True)
     out = args.out or HERE / "out" / "canary_mia" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

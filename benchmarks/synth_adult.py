@@ -214,26 +214,6 @@ def parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def revision() -> str:
-    """The commit the engines ran from, and whether the engine code differed from it."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "platform"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head} + uncommitted changes under platform/" if dirty else head
-
-
 def registry() -> tuple[list[str], dict[str, bool]]:
     """Registered synthgate synthesizers and whether each is private (its class attribute)."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
@@ -308,7 +288,7 @@ def main() -> None:
 
     ev = _eval()
     machine = ev.machine()
-    rev = revision()
+    rev = ev.revision(ROOT)
     print(ev.machine_line(machine), flush=True)
     print(f"synthgate {rev}", flush=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

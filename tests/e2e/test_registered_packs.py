@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests._cli import Cli
 from tests.conftest import base_spec, register_pack
 
 from synthgate.audit import AuditLog
-from synthgate.cli import main
 from synthgate.store import Store
 from synthgate.store.models import BudgetEntry, ReleaseRow, RunRow, StageRow
 
@@ -27,35 +27,6 @@ SpecWriter = Callable[[dict[str, Any]], Path]
 
 #: an engineer's own pack: no rules, a huge budget, approved by the system
 GENEROUS = "name: generous\nbudget: {epsilon_per_source: 1000}\nauto_approve: true\nrules: []\n"
-
-
-class Cli:
-    """Runs ``synthgate`` in-process as a given user."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-        self.monkeypatch = monkeypatch
-        self.capsys = capsys
-        self.tokens: dict[str, str] = {}
-
-    def __call__(self, user: str, *args: str) -> tuple[int, str, str]:
-        self.monkeypatch.setenv("SYNTHGATE_USER", user)
-        if user in self.tokens:
-            self.monkeypatch.setenv("SYNTHGATE_TOKEN", self.tokens[user])
-        else:
-            self.monkeypatch.delenv("SYNTHGATE_TOKEN", raising=False)
-        code = main(list(args))
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
-
-    def json(self, user: str, *args: str, expect: int = 0) -> Any:
-        code, out, err = self(user, *args, "--json")
-        assert code == expect, err
-        return json.loads(out)
-
-    def users(self, **roles: str) -> None:
-        self.tokens["root"] = self.json("root", "users", "add", "root", "--role", "admin")["token"]
-        for name, role in roles.items():
-            self.tokens[name] = self.json("root", "users", "add", name, "--role", role)["token"]
 
 
 @pytest.fixture

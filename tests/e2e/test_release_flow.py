@@ -13,37 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from tests._cli import Cli
 from tests.conftest import base_spec
 
-from synthgate.cli import main
 from synthgate.store import Store
 
 SpecWriter = Callable[[dict[str, Any]], Path]
 pytestmark = pytest.mark.slow
-
-
-class Cli:
-    """Runs ``synthgate`` in-process as a given user."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-        self.monkeypatch = monkeypatch
-        self.capsys = capsys
-        self.tokens: dict[str, str] = {}
-
-    def __call__(self, user: str, *args: str) -> tuple[int, str, str]:
-        self.monkeypatch.setenv("SYNTHGATE_USER", user)
-        if user in self.tokens:
-            self.monkeypatch.setenv("SYNTHGATE_TOKEN", self.tokens[user])
-        else:
-            self.monkeypatch.delenv("SYNTHGATE_TOKEN", raising=False)
-        code = main(list(args))
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
-
-    def json(self, user: str, *args: str, expect: int = 0) -> Any:
-        code, out, err = self(user, *args, "--json")
-        assert code == expect, err
-        return json.loads(out)
 
 
 @pytest.fixture
