@@ -18,6 +18,7 @@ as many rows as the synthetic parent's child count. Keys are regenerated.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -104,6 +105,7 @@ class _Table:
     public_values: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     empty_columns: list[str] = field(default_factory=list)
     cap: int = 1  # children one parent row keeps (a child table)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def synthesize_related(
@@ -143,6 +145,7 @@ def synthesize_related(
         )
     out = assign_keys(state, tables, public, np.random.default_rng(sample_seed))
     checks = run_checks(out, tables, plans, caps_of(cap_records), public)
+    checks["seconds"] = {name: dict(t.seconds) for name, t in state.items()}
     ledger = _ledger(unit, account, state, cap_records, budget)
     return MultiTableSynthesis(out, account.epsilon, account.delta, ledger, checks)
 
@@ -329,7 +332,9 @@ def _synthesize_table(
             hint="declare smaller caps (caps={...}), raise epsilon, or make the table public",
         )
     request = PrivacyRequest(_epsilon_for(rho / k**2, budget), budget.accountant_delta)
+    start = time.perf_counter()
     synth.fit(frame, schema, privacy=request, seed=seed)
+    table.seconds["fit"] = time.perf_counter() - start
     spent = synth.privacy_spent()
     for stage in spent.stages:
         mech = GaussianMechanism(**dict(stage.details))
@@ -338,6 +343,19 @@ def _synthesize_table(
         )
     if table.plan.parent is None:
         n = synth.released_rows()
+    start = time.perf_counter()
+    _sample(table, synth, n, given, schema, seed)
+    table.seconds["sample"] = time.perf_counter() - start
+
+
+def _sample(
+    table: _Table,
+    synth: dp_mst.DPMSTSynthesizer,
+    n: int,
+    given: list[Any] | None,
+    schema: TableSchema,
+    seed: int,
+) -> None:
     if n == 0:
         table.synthetic = pd.DataFrame({c.name: [] for c in schema.columns})
     elif given is not None:
