@@ -232,3 +232,39 @@ def test_composed_epsilon_never_exceeds_the_request(
         assert ledger["tables"][f"t{i}"]["rows_per_person"] == k
         if f"t{i}" in given_caps:
             assert ledger["caps"][f"t{i}"]["cap"] == given_caps[f"t{i}"]
+
+
+def test_composite_foreign_key_points_at_a_released_parent() -> None:
+    rng = np.random.default_rng(1)
+    orders = pd.DataFrame(
+        {
+            "region": rng.choice(["eu", "us"], size=150),
+            "no": np.arange(150),
+            "size": rng.choice(["s", "l"], size=150),
+        }
+    )
+    per = rng.integers(0, 3, size=150)
+    lines = pd.DataFrame(
+        {
+            "o_region": np.repeat(orders["region"].to_numpy(), per),
+            "o_no": np.repeat(orders["no"].to_numpy(), per),
+            "line": np.arange(int(per.sum())),
+        }
+    )
+    rel = Relationship("lines", ("o_region", "o_no"), "orders", ("region", "no"))
+    result = synthesize_tables(
+        {"orders": orders, "lines": lines},
+        unit="orders",
+        relationships=[rel],
+        keys={"lines": ["o_region", "o_no", "line"]},
+        epsilon=5.0,
+        caps={"lines": 2},
+        seed=0,
+    )
+    out_orders, out_lines = result.tables["orders"], result.tables["lines"]
+    assert not out_orders.duplicated(subset=["region", "no"]).any()
+    assert not out_lines.duplicated(subset=["o_region", "o_no", "line"]).any()
+    parents = set(out_orders[["region", "no"]].itertuples(index=False, name=None))
+    assert set(out_lines[["o_region", "o_no"]].itertuples(index=False, name=None)) <= parents
+    assert result.checks["referential_integrity"] == 1.0
+    assert result.checks["unique_keys"] == {"orders": True, "lines": True}
