@@ -277,7 +277,7 @@ RelationshipLike = Relationship | Mapping[str, str]
 
 
 def synthesize_tables(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame] | str,
     *,
     unit: str,
     relationships: Sequence[RelationshipLike] | None = None,
@@ -286,6 +286,7 @@ def synthesize_tables(
     keys: Mapping[str, Sequence[str]] | None = None,
     caps: Mapping[str, int] | None = None,
     seed: int | None = None,
+    table_names: Sequence[str] | None = None,
 ) -> MultiTableSynthesis:
     """Synthetic versions of related tables under (ε, δ)-DP for each person.
 
@@ -299,9 +300,17 @@ def synthesize_tables(
     row keeps, per child table (chosen under DP when not given). δ is chosen as
     for one table. This runs the engine only: no PII policy, gate, audit log or
     budget ledger entry (see docs/multi-table.md).
+
+    *tables* may also be a source URL with *table_names*: the tables are read
+    whole, and, where the connector reads a catalog, relationships (when not
+    given) and primary keys come from it.
     """
     from synthgate.synth.multitable import synthesize_related
 
+    if isinstance(tables, str):
+        tables, found, primary = _read_related(tables, table_names)
+        relationships = relationships if relationships is not None else found
+        keys = {**primary, **(keys or {})}
     if not relationships:
         raise ConfigError(
             "synthesize_tables needs relationships",
@@ -341,3 +350,31 @@ def _split(text: str, side: str) -> tuple[str, str]:
             hint="write the table, a dot and the column, e.g. orders.customer_id",
         )
     return table, column
+
+
+def _read_related(
+    url: str, names: Sequence[str] | None
+) -> tuple[dict[str, pd.DataFrame], list[Relationship], dict[str, Sequence[str]]]:
+    """The named tables of a source, their foreign keys between them and their
+    primary keys (from the catalog, where the connector reads one)."""
+    from synthgate.contracts import RelationalSource
+    from synthgate.sources import open_source
+
+    if not names:
+        raise ConfigError(
+            "synthesize_tables of a URL needs table_names",
+            hint="name the tables, e.g. table_names=['customers', 'orders']",
+        )
+    source = open_source(url)
+    try:
+        frames: dict[str, pd.DataFrame] = {
+            name: pa.Table.from_batches(list(source.read(name))).to_pandas() for name in names
+        }
+        if not isinstance(source, RelationalSource):
+            return frames, [], {}
+        found = source.relationships(list(names))
+    finally:
+        source.close()
+    rels = [r for r in found.foreign_keys if r.parent_table in frames]
+    keys: dict[str, Sequence[str]] = {k.table: k.primary_key for k in found.keys if k.primary_key}
+    return frames, rels, keys
