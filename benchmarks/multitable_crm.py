@@ -53,6 +53,7 @@ def _child(customers: int, epsilon: float) -> dict[str, object]:
         "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "epsilon": round(result.epsilon, 3),
         "integrity": checks["referential_integrity"],
+        "quality": checks["quality"],
         "caps": {t: c["cap"] for t, c in result.ledger["caps"].items()},
         "tvd": {
             name: rel["children_per_parent_tvd"]

@@ -87,3 +87,11 @@ def test_one_epsilon_for_the_person_with_every_table_in_it(result: MultiTableSyn
     )
     estimate = ledger["caps"]["orders"]["clipped_rows_estimate"]
     assert estimate is None or estimate % 10 == 0 or estimate < 100
+
+
+def test_sdmetrics_multi_table_quality_is_reported_rounded(result: MultiTableSynthesis) -> None:
+    quality = result.checks["quality"]
+    assert quality is not None
+    assert set(quality["properties"]) >= {"Cardinality", "Intertable Trends"}
+    assert quality["score"] == round(quality["score"], 2)
+    assert quality["score"] > 0.7

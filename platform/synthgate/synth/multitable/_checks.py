@@ -81,3 +81,86 @@ def run_checks(
         "relationships": relationships,
         "rows": {name: len(frame) for name, frame in out.items()},
     }
+
+
+def _sdtype(series: pd.Series[Any]) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numerical"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "categorical"
+
+
+def _metadata(
+    real: Mapping[str, pd.DataFrame], plans: Sequence[TablePlan], public: Sequence[str]
+) -> dict[str, Any]:
+    """SDMetrics' multi-table metadata: single-column keys and the relationships
+    between them (composite ones are left out of the report)."""
+    rels = [r for p in plans for r in ([p.parent] if p.parent else []) + list(p.public_links)]
+    keys: dict[str, str] = {p.name: p.key[0] for p in plans if len(p.key) == 1}
+    for rel in rels:
+        if rel.parent_table in public and len(rel.parent_columns) == 1:
+            keys.setdefault(rel.parent_table, rel.parent_columns[0])
+    ids = {(r.child_table, r.child_columns[0]) for r in rels if len(r.child_columns) == 1}
+    names = [p.name for p in plans] + [t for t in public if t in keys]
+    tables: dict[str, Any] = {}
+    for name in names:
+        columns = {
+            c: {
+                "sdtype": "id"
+                if c == keys.get(name) or (name, c) in ids
+                else _sdtype(real[name][c])
+            }
+            for c in real[name].columns
+        }
+        tables[name] = {"columns": columns, **({"primary_key": keys[name]} if name in keys else {})}
+    links = [
+        {
+            "parent_table_name": r.parent_table,
+            "parent_primary_key": r.parent_columns[0],
+            "child_table_name": r.child_table,
+            "child_foreign_key": r.child_columns[0],
+        }
+        for r in rels
+        if len(r.child_columns) == 1
+        and keys.get(r.parent_table) == r.parent_columns[0]
+        and r.parent_table in tables
+    ]
+    return {"tables": tables, "relationships": links}
+
+
+def quality(
+    out: Mapping[str, pd.DataFrame],
+    real: Mapping[str, pd.DataFrame],
+    plans: Sequence[TablePlan],
+    public: Sequence[str],
+) -> dict[str, Any] | None:
+    """SDMetrics' multi-table quality report (column shapes, pair trends,
+    cardinality, parent–child trends), rounded to two decimals; None where it
+    cannot run on these tables."""
+    import logging
+    import warnings
+
+    from sdmetrics.reports.multi_table import QualityReport
+
+    logging.getLogger("sdmetrics").setLevel(logging.ERROR)
+    meta = _metadata(real, plans, public)
+    names = list(meta["tables"])
+    report = QualityReport()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report.generate(
+                {n: real[n] for n in names}, {n: out[n] for n in names}, meta, verbose=False
+            )
+        props = report.get_properties()
+    except Exception:  # the report is optional evidence, never a failure
+        return None
+    return {
+        "score": round(float(report.get_score()), 2),
+        "properties": {
+            str(r["Property"]): round(float(r["Score"]), 2) for _, r in props.iterrows()
+        },
+    }

@@ -48,7 +48,7 @@ from synthgate.privacy import (
 )
 from synthgate.synth.dp_mst import _synthesizer as dp_mst
 from synthgate.synth.multitable._caps import MAX_CAP, CapChoice, choose_cap, clip_children
-from synthgate.synth.multitable._checks import run_checks
+from synthgate.synth.multitable._checks import quality, run_checks
 from synthgate.synth.multitable._context import ContextScheme, context_scheme
 from synthgate.synth.multitable._graph import TablePlan, plan_tables
 from synthgate.synth.multitable._keys import assign_keys, link_column
@@ -118,8 +118,11 @@ def synthesize_related(
     keys: Mapping[str, Sequence[str]] | None = None,
     caps: Mapping[str, int] | None = None,
     seed: int | None = None,
+    with_quality: bool = True,
 ) -> MultiTableSynthesis:
-    """Synthesize *unit* and its descendant tables under (ε, δ)-DP per person."""
+    """Synthesize *unit* and its descendant tables under (ε, δ)-DP per person.
+
+    *with_quality* adds SDMetrics' multi-table quality report to the checks."""
     if not epsilon > 0:
         raise ConfigError(f"epsilon must be > 0, got {epsilon}", hint="pass epsilon=3 or so")
     caps = dict(caps or {})
@@ -146,6 +149,7 @@ def synthesize_related(
     out = assign_keys(state, tables, public, np.random.default_rng(sample_seed))
     checks = run_checks(out, tables, plans, caps_of(cap_records), public)
     checks["seconds"] = {name: dict(t.seconds) for name, t in state.items()}
+    checks["quality"] = quality(out, tables, plans, public) if with_quality else None
     ledger = _ledger(unit, account, state, cap_records, budget)
     return MultiTableSynthesis(out, account.epsilon, account.delta, ledger, checks)
 
