@@ -62,7 +62,7 @@ def _fit_triple(table: Array, left: Array, right: Array) -> Array:
     ka, kb, kc = t.shape
     flat = t.reshape(ka * kb, kc)
     rows = flat.sum(axis=1, keepdims=True)
-    fallback = np.repeat(right / np.maximum(right.sum(axis=1, keepdims=True), 1e-12), kb, axis=0)
+    fallback = np.repeat(_rows_or_margin(right), kb, axis=0)
     cond: Array = np.divide(flat, rows, out=fallback, where=rows > 0)
     return cond
 
@@ -112,10 +112,20 @@ def fit_anchored(
     return model, edges
 
 
-def _rows(joint: Array) -> list[list[float]]:
+def _rows_or_margin(joint: Array) -> Array:
+    """P(column | anchor) from a joint table; an anchor value without mass (never drawn
+    unconditionally, but a condition may name it) gets the column's margin."""
     rows = joint.sum(axis=1, keepdims=True)
-    cond = np.divide(joint, rows, out=np.full_like(joint, 1.0 / joint.shape[1]), where=rows > 0)
-    result: list[list[float]] = cond.tolist()
+    margin = joint.sum(axis=0)
+    margin = (
+        margin / margin.sum() if margin.sum() > 0 else np.full(joint.shape[1], 1.0 / joint.shape[1])
+    )
+    cond: Array = np.divide(joint, rows, out=np.tile(margin, (joint.shape[0], 1)), where=rows > 0)
+    return cond
+
+
+def _rows(joint: Array) -> list[list[float]]:
+    result: list[list[float]] = _rows_or_margin(joint).tolist()
     return result
 
 

@@ -40,6 +40,7 @@ from synthgate.errors import ConfigError, SynthesisError
 from synthgate.privacy import (
     AUTO_DELTA_MAX,
     GaussianMechanism,
+    RowCount,
     compose,
     count_rho,
     count_rows,
@@ -133,12 +134,12 @@ def synthesize_related(
     rng = dp_mst.noise_generator()
     sample_seed = seed if seed is not None else secrets.randbits(31)
     count = count_rows(len(tables[unit]), PrivacyRequest(epsilon, AUTO_DELTA_MAX, True), rng)
-    state = _prepare(tables, plans, caps)
+    state = _prepare(tables, plans)
     budget = _plan_budget(epsilon, count, state, caps)
     mechanisms: list[GaussianMechanism] = [count.mechanism]
     cap_records = _apply_caps(state, caps, budget, rng, mechanisms)
-    for plan in plans:
-        _synthesize_table(state, plan.name, tables, budget, rng, sample_seed + len(mechanisms))
+    for index, plan in enumerate(plans):
+        _synthesize_table(state, plan.name, tables, budget, rng, sample_seed + index)
     account = compose(
         [*mechanisms, *(m for t in state.values() for m in t.mechanisms)], delta=budget.delta
     )
@@ -176,9 +177,7 @@ def _check_caps(caps: Mapping[str, int], plans: list[TablePlan]) -> None:
 # ---------------------------------------------------------------------- real rows
 
 
-def _prepare(
-    tables: Mapping[str, pd.DataFrame], plans: list[TablePlan], caps: Mapping[str, int]
-) -> dict[str, _Table]:
+def _prepare(tables: Mapping[str, pd.DataFrame], plans: list[TablePlan]) -> dict[str, _Table]:
     """Each private table's real rows, joined to their parent row and person."""
     first = plans[0]
     real = tables[first.name].reset_index(drop=True).copy()
@@ -209,7 +208,7 @@ def _join_parent(child: pd.DataFrame, parent: pd.DataFrame, rel: Relationship) -
 
 
 def _plan_budget(
-    epsilon: float, count: Any, state: Mapping[str, _Table], caps: Mapping[str, int]
+    epsilon: float, count: RowCount, state: Mapping[str, _Table], caps: Mapping[str, int]
 ) -> _Budget:
     delta = float(count.privacy.delta)
     selections = sum(len(_selection_columns(t)) for t in state.values())
