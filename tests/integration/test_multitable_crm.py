@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from tests._crm import KEYS, RELATIONSHIPS, crm
@@ -95,3 +97,9 @@ def test_sdmetrics_multi_table_quality_is_reported_rounded(result: MultiTableSyn
     assert set(quality["properties"]) >= {"Cardinality", "Intertable Trends"}
     assert quality["score"] == round(quality["score"], 2)
     assert quality["score"] > 0.7
+
+
+def test_ledger_and_checks_are_plain_json(result: MultiTableSynthesis) -> None:
+    ledger = json.loads(json.dumps(result.ledger))
+    assert ledger["epsilon"] == result.epsilon
+    assert json.loads(json.dumps(result.checks))["referential_integrity"] == 1.0
