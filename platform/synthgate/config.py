@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -255,6 +255,17 @@ class SourceSpec(_Spec):
     def _schema(cls, data: Any) -> Any:
         return _fold_schema(data, "source")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _file_table(cls, data: Any) -> Any:
+        """A single CSV or Parquet file holds one table, named by the file: its name
+        without the extension, which ``table`` may leave out."""
+        if isinstance(data, dict) and not data.get("table") and isinstance(data.get("url"), str):
+            stem = single_file_table(data["url"])
+            if stem is not None:
+                return {**data, "table": stem}
+        return data
+
     @model_validator(mode="after")
     def _named_or_spelled(self) -> SourceSpec:
         if self.name is not None and {"url", "table"} & self.model_fields_set:
@@ -269,6 +280,21 @@ class SourceSpec(_Spec):
                 "table, or the name of a registered source (synthgate sources list)"
             )
         return self
+
+
+_DATA_FILE = re.compile(r"(?i)\.(csv|parquet|pq)$")
+
+
+def single_file_table(url: str) -> str | None:
+    """The table a URL naming one CSV or Parquet file holds (the file's name without its
+    extension, as the files connector names it); None for anything else (a folder, a database, a ``${VAR}`` yet to fill)."""
+    text = url.strip()
+    if "://" in text and not text.lower().startswith("file://"):
+        return None
+    if "${" in text or not _DATA_FILE.search(text):
+        return None
+    name = PurePath(text.removeprefix("file://")).name
+    return _DATA_FILE.sub("", name) or None
 
 
 def expand_env(text: str, *, where: str, env: Mapping[str, str] | None = None) -> str:

@@ -56,3 +56,23 @@ def test_date_bounds_on_a_number_column_are_refused_before_reading(
     assert main(["run", str(write_spec(spec)), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "synthesis.columns.monthly_spend: min/max are dates but the column is" in err
+
+
+def test_an_age_and_a_date_of_birth_get_public_ranges_that_cost_nothing(
+    home: Path, demo_db: Path, tmp_path: Path, write_spec: SpecWriter, capsys: Any
+) -> None:
+    spec = base_spec(demo_db, tmp_path)
+    spec["source"]["columns"] = ["age", "date_of_birth", "plan", "churned"]
+    spec["pii"] = {"columns": {"date_of_birth": "keep"}}
+    spec["synthesis"] = {"synthesizer": "dp-mst", "privacy": {"epsilon": 2.0}}
+    spec["validation"] = {"target_column": "churned"}
+    spec["release"] = {"policy": "internal-testing"}
+    assert main(["run", str(write_spec(spec)), "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    report = json.loads(Path(outcome["report_json"]).read_text("utf-8"))
+    mechanisms = [s["mechanism"] for s in report["privacy"]["spent"]["stages"]]
+    # no budget spent finding where ages or birth dates lie: everyone knows
+    assert not [m for m in mechanisms if m.startswith("bounds")]
+    released = pd.read_parquet(outcome["synthetic_path"])
+    assert released["age"].between(0, 120).all()
+    assert pd.to_datetime(released["date_of_birth"]).min() >= pd.Timestamp("1900-01-01")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -273,10 +274,26 @@ def test_bad_input_is_one_line_and_exit_2(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_table_is_required_and_help_explains(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, stderr = _init(["sqlite:///x.db"], capsys)
+def test_a_one_table_source_needs_no_table_option(
+    people_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = _init([str(people_csv)], capsys)
+    assert code == 0, stderr
+    assert parse_job_spec(yaml.safe_load(stdout), env={}).source.table == "people"
+
+
+def test_table_is_required_where_there_are_several_and_help_explains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "two.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE alpha (a INTEGER)")
+        conn.execute("CREATE TABLE beta (b INTEGER)")
+    code, _, stderr = _init([f"sqlite:///{db}"], capsys)
     assert code == 2
-    assert "--table" in stderr
+    line = _one_line(stderr.split("\n  ")[0])
+    assert "the source holds 2 tables; name one with --table" in line
+    assert "alpha, beta" in stderr
     code, stdout, _ = _init(["--help"], capsys)
     assert code == 0
     for word in ("--table", "--output", "--policy", "--force", "QUESTION", "synthgate run"):

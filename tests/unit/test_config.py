@@ -177,3 +177,12 @@ def test_a_bound_that_is_neither_number_nor_date_is_one_line() -> None:
         p.startswith("synthesis.columns.age.min: must be a number, or a date like 1990-01-31")
         for p in found
     )
+
+
+def test_a_single_file_source_needs_no_table() -> None:
+    spec = parse_job_spec(
+        {"name": "a", "source": {"url": "/data/court cases.csv"}, "target": {"url": "out.db"}}
+    )
+    assert spec.source.table == "court cases"
+    found = problems({"name": "a", "source": {"url": "/data/folder/"}, "target": {"url": "x"}})
+    assert any(p.startswith("source: source.table missing") for p in found)

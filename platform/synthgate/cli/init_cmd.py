@@ -10,7 +10,7 @@ import yaml
 
 from synthgate.cli._auth import current_store
 from synthgate.cli._common import err
-from synthgate.config import parse_job_spec
+from synthgate.config import parse_job_spec, single_file_table
 from synthgate.draft import (
     PASSWORD_ENV,
     ColumnPlan,
@@ -42,8 +42,15 @@ def init(
         ),
     ],
     table: Annotated[
-        str, typer.Option("--table", "-t", help="Table to draft a job for.", show_default=False)
-    ],
+        str,
+        typer.Option(
+            "--table",
+            "-t",
+            help="Table to draft a job for; may be left out when the source holds one "
+            "(a CSV or Parquet file).",
+            show_default=False,
+        ),
+    ] = "",
     output: Annotated[
         str,
         typer.Option("--output", "-o", help="File to write the draft to; '-' prints it."),
@@ -74,6 +81,7 @@ def init(
     if path is not None:
         _check_writable(path, force=force)
     pack = preview_policy(policy, current_store)
+    table = table or _only_table(url)
     schema, plans, unreadable = _read_catalog(_openable_url(url, table), table, pack)
     draft = DraftInput(
         url=url,
@@ -99,6 +107,25 @@ def _check_writable(path: Path, *, force: bool) -> None:
         raise ConfigError(f"{path} exists; pass --force to overwrite it")
     if not path.parent.is_dir():
         raise ConfigError(f"folder {path.parent} does not exist; create it first")
+
+
+def _only_table(url: str) -> str:
+    """The one table the source holds, or a one-line error listing them."""
+    stem = single_file_table(url)
+    if stem is not None:
+        return stem
+    source = open_source(_openable_url(url, "t"))
+    try:
+        tables = source.list_tables()
+    finally:
+        source.close()
+    if len(tables) == 1:
+        return tables[0]
+    shown = ", ".join(tables[:20]) + (f" and {len(tables) - 20} more" if len(tables) > 20 else "")
+    raise ConfigError(
+        f"the source holds {len(tables)} tables; name one with --table",
+        hint=f"tables there: {shown or 'none'}",
+    )
 
 
 def _openable_url(url: str, table: str) -> str:

@@ -49,6 +49,7 @@ from synthgate.protected import suggest_protected
 from synthgate.release import GateDecision, PolicyPack, evaluate_gate
 from synthgate.reporting import json_safe
 from synthgate.synth.constraints import Constraint, learnable, restore
+from synthgate.synth.public_ranges import public_range
 from synthgate.validate import ValidationInput, ValidationOptions, validate_all
 
 __all__ = [
@@ -289,7 +290,9 @@ def mask(
 
 
 def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
-    """Schema of the columns the synthesizer sees, with declared public facts."""
+    """Schema of the columns the synthesizer sees, with declared public facts, and the
+    ranges everyone knows for an age or a date of birth (:mod:`synthgate.synth.public_ranges`)
+    where none is declared."""
     cols: list[ColumnSchema] = []
     transformed = set(masked.plan.columns(MaskAction.GENERALIZE)) | set(
         masked.plan.columns(MaskAction.REDACT)
@@ -314,6 +317,9 @@ def model_schema(data: Extracted, masked: Masked, spec: JobSpec) -> TableSchema:
                 tuple(str(c) for c in hint.categories) if hint.categories else col.domain,
                 hint.bounds() or col.bounds,
             )
+        known = public_range(col)
+        if known is not None:
+            col = ColumnSchema(col.name, col.type, col.nullable, col.native_type, col.domain, known)
         cols.append(col)
     if not cols:
         raise ConfigError(

@@ -3,9 +3,10 @@ the engines.
 
 Three Gaussian histograms of sensitivity 1 (one row adds one count to one bin
 of each): magnitudes on a fixed log grid (two bins a decade), then two zoom
-passes that split the outermost bins into ZOOM_BINS and keep the outermost
-sub-bins above the noise floor. Bins below the floor are noise: an empty bin
-passes with chance BOUND_FALSE_BIN per histogram.
+passes that split the outermost bins into ZOOM_BINS and keep, at each end, the
+outermost sub-bin that rises above the noise on its own or where the mass
+counted from that end does (so a long thin tail is kept, not cut where single
+sub-bins sink under the floor). Empty bins pass with chance about BOUND_FALSE_BIN per histogram.
 """
 
 from __future__ import annotations
@@ -56,33 +57,55 @@ def _noisy_histogram(
 Bin = tuple[float, float]
 
 
+def _first_reached(noisy: np.ndarray[Any, Any], floor: float) -> int | None:
+    """Counting from index 0: the first bin where the noisy mass of the bins so far
+    reaches floor·√k. The noise of k bins adds up to σ√k, so empty bins rarely get
+    there, while a thin real tail, under the floor bin by bin, does once it has
+    added up. None when the mass never gets there."""
+    reached = np.cumsum(noisy) >= floor * np.sqrt(np.arange(1, noisy.size + 1))
+    return int(np.argmax(reached)) if reached.any() else None
+
+
+def _outermost(noisy: np.ndarray[Any, Any], floor: float) -> int | None:
+    """Counting from index 0: the first bin above the floor on its own (a spike, such
+    as one integer value) or where the mass so far has added up (a thin tail),
+    whichever comes first; None when neither happens."""
+    alone = np.flatnonzero(noisy > floor)
+    found = (int(alone[0]) if alone.size else None, _first_reached(noisy, floor))
+    return min((i for i in found if i is not None), default=None)
+
+
 def _zoom(
     x: np.ndarray[Any, Any], low: Bin, high: Bin, sigma: float, rng: np.random.Generator
 ) -> tuple[Bin, Bin]:
     """Split the outermost bins into ZOOM_BINS each and keep, at each end, the
-    outermost sub-bin above the noise floor (or the bin itself when none is).
-    The two histograms count disjoint rows, so together they have sensitivity 1."""
+    outermost sub-bin where a spike or the mass counted from that end rises above
+    the noise (:func:`_outermost`), or the bin itself when neither does. The two
+    histograms count disjoint rows, so together they have sensitivity 1."""
     lo_edges = np.linspace(low[0], low[1], ZOOM_BINS + 1)
     if low == high:
-        counts = _floored(_noisy_histogram(x, lo_edges, sigma, rng), sigma)
-        kept = np.flatnonzero(counts)
-        if not kept.size:
+        noisy = _noisy_histogram(x, lo_edges, sigma, rng)
+        floor = sigma * float(ndtri(1.0 - BOUND_FALSE_BIN / len(noisy)))
+        first = _outermost(noisy, floor)
+        last = _outermost(noisy[::-1], floor)
+        if first is None or last is None or first > noisy.size - 1 - last:
             return low, high
-        return (lo_edges[kept[0]], lo_edges[kept[0] + 1]), (
-            lo_edges[kept[-1]],
-            lo_edges[kept[-1] + 1],
+        last = noisy.size - 1 - last
+        return (float(lo_edges[first]), float(lo_edges[first + 1])), (
+            float(lo_edges[last]),
+            float(lo_edges[last + 1]),
         )
     hi_edges = np.linspace(high[0], high[1], ZOOM_BINS + 1)
-    noisy = np.concatenate(
-        [_noisy_histogram(x, lo_edges, sigma, rng), _noisy_histogram(x, hi_edges, sigma, rng)]
-    )
-    counts = _floored(noisy, sigma)
-    lo_kept = np.flatnonzero(counts[:ZOOM_BINS])
-    hi_kept = np.flatnonzero(counts[ZOOM_BINS:])
-    if lo_kept.size:
-        low = (float(lo_edges[lo_kept[0]]), float(lo_edges[lo_kept[0] + 1]))
-    if hi_kept.size:
-        high = (float(hi_edges[hi_kept[-1]]), float(hi_edges[hi_kept[-1] + 1]))
+    lo_noisy = _noisy_histogram(x, lo_edges, sigma, rng)
+    hi_noisy = _noisy_histogram(x, hi_edges, sigma, rng)
+    floor = sigma * float(ndtri(1.0 - BOUND_FALSE_BIN / (2 * ZOOM_BINS)))
+    first = _outermost(lo_noisy, floor)
+    last = _outermost(hi_noisy[::-1], floor)
+    if first is not None:
+        low = (float(lo_edges[first]), float(lo_edges[first + 1]))
+    if last is not None:
+        k = ZOOM_BINS - 1 - last
+        high = (float(hi_edges[k]), float(hi_edges[k + 1]))
     return low, high
 
 
