@@ -22,7 +22,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from synthgate.contracts import LogicalType, WriteMode
+from synthgate.contracts import LogicalType, Relationship, WriteMode
 from synthgate.errors import ConfigError, redact, register_secret
 from synthgate.safe_yaml import MAX_BYTES, load_yaml
 
@@ -221,6 +221,46 @@ def _target_table_from_source(data: Any) -> Any:
     return {**data, "target": {**target, "table": bare}}
 
 
+def _column_ref(text: str, side: str) -> tuple[str, str]:
+    table, dot, column = text.rpartition(".")
+    if not dot or not table or not column:
+        raise ValueError(
+            f"relationship {side} {text!r} is not table.column; write e.g. orders.customer_id"
+        )
+    return table, column
+
+
+class RelationshipSpec(_Spec):
+    """A declared foreign key: ``child: orders.customer_id``, ``parent:
+    customers.customer_id``; a composite key lists its columns on both sides, paired
+    by position."""
+
+    child: str | list[str]
+    parent: str | list[str]
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> RelationshipSpec:
+        self.relationship()
+        return self
+
+    def relationship(self) -> Relationship:
+        child = [self.child] if isinstance(self.child, str) else self.child
+        parent = [self.parent] if isinstance(self.parent, str) else self.parent
+        if not child or len(child) != len(parent):
+            raise ValueError(
+                "a relationship pairs child and parent columns position by position: "
+                "give as many parent columns as child columns"
+            )
+        sides = []
+        for name, refs in (("child", child), ("parent", parent)):
+            parts = [_column_ref(r, name) for r in refs]
+            if len({t for t, _ in parts}) != 1:
+                raise ValueError(f"a relationship's {name} columns must all be of one table")
+            sides.append((parts[0][0], tuple(c for _, c in parts)))
+        (ct, cc), (pt, pc) = sides
+        return Relationship(ct, cc, pt, pc)
+
+
 class SourceSpec(_Spec):
     """Where the real table lives. ``url`` is a SQLAlchemy URL or a file path, or
     ``name`` names a source registered with ``synthgate sources add`` (its URL and
@@ -241,6 +281,10 @@ class SourceSpec(_Spec):
     where: str | None = Field(default=None, min_length=1)
     sample_rows: int | None = Field(default=None, ge=1, le=100_000_000)
     password_file: Path | None = None
+    #: related tables (a multi-table job): ``table`` is then the privacy unit
+    tables: list[str] | None = Field(default=None, min_length=1)
+    public: list[str] = Field(default_factory=list)
+    relationships: list[RelationshipSpec] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -445,6 +489,8 @@ class ColumnHint(_Spec):
 class PrivacySpec(_Spec):
     epsilon: float = Field(default=3.0, gt=0, le=100)
     delta: float | Literal["auto"] = "auto"
+    #: with ``source.tables``: the table whose rows are the people protected
+    unit: str | None = Field(default=None, min_length=1)
 
     @field_validator("delta")
     @classmethod
@@ -522,6 +568,8 @@ class SynthesisSpec(_Spec):
     params: dict[str, Any] = Field(default_factory=dict)
     rebalance: RebalanceSpec | None = None
     constraints: list[ConstraintSpec] = Field(default_factory=list, max_length=50)
+    #: with ``source.tables``: children one parent row keeps, keyed ``child_table.column``
+    caps: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(default_factory=dict)
 
     _finite_params = field_validator("params")(_finite)
 
@@ -589,7 +637,14 @@ class JobSpec(_Spec):
     @model_validator(mode="before")
     @classmethod
     def _target_schema(cls, data: Any) -> Any:
-        return _target_table_from_source(data)
+        return _target_table_from_source(_unit_as_table(data))
+
+    @model_validator(mode="after")
+    def _tables_fit(self) -> JobSpec:
+        problems = tables_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _masked_copy_trains_nothing(self) -> JobSpec:
@@ -609,12 +664,130 @@ class JobSpec(_Spec):
         return self.mode is OutputMode.MASKED_COPY
 
     @property
+    def multi_table(self) -> bool:
+        return self.source.tables is not None
+
+    @property
     def target_table(self) -> str:
         return self.target.table or self.source.table
 
     @property
     def pii_policy(self) -> str:
         return self.pii.policy or self.release.policy
+
+
+def _unit_as_table(data: Any) -> Any:
+    """With ``source.tables``, ``source.table`` is the privacy unit (the budget's table)."""
+    if not isinstance(data, dict):
+        return data
+    source = data.get("source")
+    if not isinstance(source, dict) or source.get("tables") is None:
+        return data
+    if source.get("table"):
+        raise ValueError(
+            "source.table and source.tables are both given: use source.table for one table "
+            "or source.tables for related tables"
+        )
+    if source.get("name") or source.get("schema"):
+        raise ValueError(
+            "source.tables goes with source.url: qualify each table as schema.table "
+            "(source.name and source.schema name one table)"
+        )
+    synthesis = data.get("synthesis")
+    privacy = synthesis.get("privacy") if isinstance(synthesis, dict) else None
+    unit = privacy.get("unit") if isinstance(privacy, dict) else None
+    if not isinstance(unit, str) or not unit:
+        raise ValueError(
+            "synthesis.privacy.unit is required with source.tables: name the table whose "
+            "rows are the people protected (one of source.tables)"
+        )
+    return {**data, "source": {**source, "table": unit}}
+
+
+#: settings of a one-table job that a multi-table job does not take (yet)
+_ONE_TABLE_ONLY: tuple[tuple[str, Callable[[JobSpec], bool]], ...] = (
+    ("source.columns", lambda s: s.source.columns is not None),
+    ("source.where", lambda s: s.source.where is not None),
+    ("source.sample_rows", lambda s: s.source.sample_rows is not None),
+    ("target.table", lambda s: s.target.table is not None),
+    ("synthesis.rows", lambda s: s.synthesis.rows is not None),
+    ("synthesis.columns", lambda s: bool(s.synthesis.columns)),
+    ("synthesis.constraints", lambda s: bool(s.synthesis.constraints)),
+    ("synthesis.rebalance", lambda s: s.synthesis.rebalance is not None),
+    ("synthesis.params", lambda s: bool(s.synthesis.params)),
+    ("pii.columns", lambda s: bool(s.pii.columns)),
+    ("validation.target_column", lambda s: s.validation.target_column is not None),
+    ("validation.protected_attributes", lambda s: bool(s.validation.protected_attributes)),
+    ("validation.expectations", lambda s: bool(s.validation.expectations)),
+)
+
+
+def tables_problems(spec: JobSpec) -> list[str]:
+    """What is wrong with a spec's multi-table settings, one line each (no value)."""
+    src, synthesis = spec.source, spec.synthesis
+    if src.tables is None:
+        given = [
+            name
+            for name, on in (
+                ("source.public", bool(src.public)),
+                ("source.relationships", bool(src.relationships)),
+                ("synthesis.privacy.unit", synthesis.privacy.unit is not None),
+                ("synthesis.caps", bool(synthesis.caps)),
+            )
+            if on
+        ]
+        return (
+            [f"{', '.join(given)}: only with source.tables; remove or list the tables"]
+            if given
+            else []
+        )
+    return _multi_problems(spec, src.tables)
+
+
+def _multi_problems(spec: JobSpec, tables: list[str]) -> list[str]:
+    names = set(tables)
+    unit = spec.synthesis.privacy.unit
+    problems = [
+        f"{field} applies to a one-table job; remove it from a job with source.tables"
+        for field, given in _ONE_TABLE_ONLY
+        if given(spec)
+    ]
+    if spec.masked_copy:
+        problems.append("mode masked-copy copies one table; use mode synthetic with source.tables")
+    if spec.synthesis.synthesizer not in ("auto", "dp-mst"):
+        problems.append("synthesis.synthesizer: related tables are synthesized by dp-mst; use auto")
+    if len(names) != len(tables):
+        problems.append("source.tables names a table twice; list each table once")
+    if unit not in names:
+        problems.append(
+            f"synthesis.privacy.unit {unit!r} is not one of source.tables: {', '.join(tables)}"
+        )
+    problems += [
+        f"source.public {p!r} is not one of source.tables; add it there or remove it"
+        for p in spec.source.public
+        if p not in names
+    ]
+    if unit in spec.source.public:
+        problems.append("synthesis.privacy.unit cannot be public: its rows are the people")
+    for i, rel in enumerate(spec.source.relationships):
+        link = rel.relationship()
+        problems += [
+            f"source.relationships[{i}]: table {t!r} is not one of source.tables"
+            for t in (link.child_table, link.parent_table)
+            if t not in names
+        ]
+    problems += [
+        f"synthesis.caps.{key}: name a child table's foreign key as table.column "
+        "(the table one of source.tables)"
+        for key in spec.synthesis.caps
+        if cap_table(key) not in names
+    ]
+    return problems
+
+
+def cap_table(key: str) -> str:
+    """The child table a ``synthesis.caps`` key names (``orders.customer_id`` → orders)."""
+    return key.rpartition(".")[0] or key
 
 
 class LoadedSpec(BaseModel):

@@ -27,6 +27,7 @@ __all__ = [
     "Goal",
     "LogicalType",
     "MetricResult",
+    "MultiTableSink",
     "PrivacyRequest",
     "PrivacySpent",
     "RelationalSource",
@@ -41,6 +42,7 @@ __all__ = [
     "Synthesizer",
     "TableKeys",
     "TableSchema",
+    "TableWrite",
     "WriteMode",
     "WriteResult",
     "area_of",
@@ -297,6 +299,25 @@ class CardSink(Protocol):
         """Store *card* (JSON-able) and its *html* rendering with *table*, replacing an
         earlier card of *release_id*; return where it went, for people."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableWrite:
+    """One table of a multi-table write: its name, rows and schema."""
+
+    table: str
+    batches: Iterator[pa.RecordBatch]
+    schema: TableSchema
+
+
+@runtime_checkable
+class MultiTableSink(Protocol):
+    """A sink that writes several tables as one (optional): every table lands, in the
+    order given (parents before children), or none does."""
+
+    def write_tables(
+        self, tables: Sequence[TableWrite], *, mode: WriteMode, idempotency_key: str | None
+    ) -> list[WriteResult]: ...
 
 
 class Connector(Protocol):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from synthgate.contracts import Relationships, TableSchema, WriteMode, WriteResult
+from synthgate.contracts import Relationships, TableSchema, TableWrite, WriteMode, WriteResult
 from synthgate.errors import (
     ConfigError,
     SourceNotFound,
@@ -42,7 +42,7 @@ from synthgate_connectors.sql._reflect import Reflected, reflect
 from synthgate_connectors.sql._relations import read_relationships
 from synthgate_connectors.sql._types import ReadAs
 from synthgate_connectors.sql._where import where_sql
-from synthgate_connectors.sql._write import write_table
+from synthgate_connectors.sql._write import write_table, write_tables
 
 __all__ = ["SqlConnector", "SqlSink", "SqlSource"]
 
@@ -210,6 +210,21 @@ class SqlSink:
             schema=schema,
             mode=mode,
             idempotency_key=idempotency_key,
+        )
+
+    def write_tables(
+        self, tables: Sequence[TableWrite], *, mode: WriteMode, idempotency_key: str | None
+    ) -> list[WriteResult]:
+        """Every table in one transaction, in the order given (parents first)."""
+        for part in tables:
+            if idempotency_key is None:
+                self.check_writable(part.table, mode=mode)
+            elif self._path is not None:
+                self.check_writable(part.table, mode=WriteMode.REPLACE)
+            else:  # a repeat may find the tables written already
+                self.check_writable(part.table, mode=WriteMode.APPEND)
+        return write_tables(
+            self._engine(), self.url, tables, mode=mode, idempotency_key=idempotency_key
         )
 
     def write_card(self, table: str, release_id: str, card: Mapping[str, Any], html: str) -> str:

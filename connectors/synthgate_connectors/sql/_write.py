@@ -32,7 +32,7 @@ import contextlib
 import hashlib
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from synthgate.contracts import TableSchema, WriteMode, WriteResult, batch_fingerprint
+from synthgate.contracts import (
+    TableSchema,
+    TableWrite,
+    WriteMode,
+    WriteResult,
+    batch_fingerprint,
+)
 from synthgate.errors import SinkError, SynthgateError, TargetNotWritable
 from synthgate_connectors._arrow import arrow_schema, conform
 from synthgate_connectors._retry import retry
@@ -57,7 +63,7 @@ from synthgate_connectors.sql._engine import (
 from synthgate_connectors.sql._mysql_load import insert_statements
 from synthgate_connectors.sql._types import domain_check, sql_type
 
-__all__ = ["BOOKKEEPING_TABLE", "STAGING_PREFIX", "write_table"]
+__all__ = ["BOOKKEEPING_TABLE", "STAGING_PREFIX", "write_table", "write_tables"]
 
 STAGING_PREFIX = "_sg_stage_"
 OLD_PREFIX = "_sg_old_"
@@ -154,6 +160,88 @@ def write_table(
                 # a concurrent writer with the same key got there first
                 return earlier
         raise
+
+
+def _table_job(
+    engine: Engine, url: URL, part: TableWrite, mode: WriteMode, key: str | None
+) -> _Job:
+    return _Job(
+        engine,
+        url,
+        part.table,
+        part.schema,
+        mode,
+        key,
+        backend(url),
+        arrow_schema(part.schema),
+        parse_table(part.table, what="target table"),
+    )
+
+
+def write_tables(
+    engine: Engine,
+    url: URL,
+    tables: Sequence[TableWrite],
+    *,
+    mode: WriteMode,
+    idempotency_key: str | None,
+) -> list[WriteResult]:
+    """Several tables as one write: all staged, then all swapped in (in the order
+    given, parents first), in one transaction; a failure anywhere leaves every target
+    as it was. PostgreSQL and SQLite (transactional DDL) only."""
+    if backend(url) == "mysql":
+        raise TargetNotWritable(
+            "publishing several tables as one is supported on PostgreSQL and SQLite targets; "
+            "this target is MySQL/MariaDB",
+            hint="publish a multi-table release to a PostgreSQL or SQLite target",
+        )
+    jobs = [
+        _table_job(engine, url, part, mode, f"{idempotency_key}#{i}" if idempotency_key else None)
+        for i, part in enumerate(tables)
+    ]
+    if idempotency_key is not None and jobs:
+        _ensure_bookkeeping(jobs[0])
+        earlier = [_recorded(job) for job in jobs]
+        if all(e is not None for e in earlier):  # recorded together, or not at all
+            return [
+                _repeat(job, e, part.batches)
+                for job, e, part in zip(jobs, earlier, tables, strict=True)
+                if e is not None
+            ]
+    return _write_all(jobs, [part.batches for part in tables])
+
+
+def _write_all(jobs: list[_Job], batches: list[Iterator[pa.RecordBatch]]) -> list[WriteResult]:
+    conn = jobs[0].connect()
+    try:
+        with conn.begin():
+            staged = [_stage_one(conn, job, rows) for job, rows in zip(jobs, batches, strict=True)]
+            for job, (staging, result) in zip(jobs, staged, strict=True):
+                _swap_in_transaction(conn, job, staging)
+                _record(job, conn, result)
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise sink_error(exc, jobs[0].url, table=jobs[0].table) from None
+        raise
+    finally:
+        _close(conn)
+    return [result for _, result in staged]
+
+
+def _stage_one(
+    conn: Connection, job: _Job, batches: Iterator[pa.RecordBatch]
+) -> tuple[str, WriteResult]:
+    staging = f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    job.staging_table(staging).create(conn)
+    counter = _Counter()
+    rows = counter.feed(job, batches)
+    if job.backend == "postgresql":
+        _load_postgres(conn, job, staging, rows)
+    else:
+        _load_generic(conn, job.staging_table(staging), rows)
+    return staging, counter.result(job)
 
 
 # --------------------------------------------------------------------------- idempotency

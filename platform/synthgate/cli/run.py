@@ -110,7 +110,65 @@ def _budget_summary(checked: DryRun, epsilon: float) -> dict[str, Any] | None:
     }
 
 
+def _dry_run_tables(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: bool) -> None:
+    from synthgate.pipeline._multi import dry_run_tables
+
+    checked = dry_run_tables(loaded, cfg)
+    checked.close()
+    pre, status = checked.preflight, checked.budget
+    spec = loaded.spec
+    rels = [
+        f"{r.child_table} ({', '.join(r.child_columns)}) -> "
+        f"{r.parent_table} ({', '.join(r.parent_columns)})"
+        for r in pre.relationships
+    ]
+    budget = {
+        "source": status.source_key,
+        "epsilon": spec.synthesis.privacy.epsilon,
+        "spent_epsilon": status.spent_epsilon,
+        "reserved_epsilon": status.reserved_epsilon,
+        "limit_epsilon": status.limit_epsilon,
+        "remaining_epsilon": status.remaining,
+    }
+    if json_out:
+        print_json(
+            {
+                "job": spec.name,
+                "spec_hash": loaded.spec_hash,
+                "tables": list(pre.schemas),
+                "unit": spec.source.table,
+                "private": pre.private,
+                "public": list(spec.source.public),
+                "relationships": rels,
+                "policy": pre.policy.name,
+                "budget": budget,
+                "ok": True,
+            }
+        )
+        return
+    out.print(
+        f"spec {job} is valid; {len(pre.schemas)} source tables and the target are reachable; "
+        "nothing written",
+        markup=False,
+    )
+    out.print(
+        f"unit {spec.source.table}; synthesized in order: {', '.join(pre.private)}"
+        + (f"; public: {', '.join(spec.source.public)}" if spec.source.public else ""),
+        markup=False,
+    )
+    for line in rels:
+        out.print(f"  {line}", markup=False, highlight=False)
+    out.print(
+        f"budget: this run asks ε = {budget['epsilon']:g} of the {budget['remaining_epsilon']:.4g}"
+        f" left on {budget['source']} (limit {budget['limit_epsilon']:g})",
+        markup=False,
+    )
+
+
 def _dry_run(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: bool) -> None:
+    if loaded.spec.multi_table:
+        _dry_run_tables(job, loaded, cfg, json_out=json_out)
+        return
     checked = dry_run(loaded, cfg)
     pre = checked.preflight
     spec = pre.loaded.spec

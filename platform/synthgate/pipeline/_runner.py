@@ -535,7 +535,9 @@ def run_job(
     t0 = time.perf_counter()
     try:
         with job_lock(loaded.spec.name, store, settings.home):
-            outcome = _run_locked(loaded, settings, store, progress or _NoProgress(), clock, force)
+            outcome = _run_locked_any(
+                loaded, settings, store, progress or _NoProgress(), clock, force
+            )
     except SynthgateError as exc:
         log_event(
             "run.locked" if isinstance(exc, JobLocked) else "run.failed",
@@ -558,6 +560,22 @@ def run_job(
         duration=round(time.perf_counter() - t0, 3),
     )
     return outcome
+
+
+def _run_locked_any(
+    loaded: LoadedSpec,
+    settings: Settings,
+    store: Store,
+    progress: Progress,
+    clock: Callable[[], str],
+    force: bool,
+) -> RunOutcome:
+    """A multi-table job (``source.tables``) runs its own stages; one table, as before."""
+    if loaded.spec.multi_table:
+        from synthgate.pipeline._multi import run_tables
+
+        return run_tables(loaded, settings, store, progress, clock)
+    return _run_locked(loaded, settings, store, progress, clock, force)
 
 
 def _record_refused(

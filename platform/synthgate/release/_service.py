@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from synthgate.audit import AuditLog, canonical_json
 from synthgate.audit._log import HEAD_ID
-from synthgate.contracts import CardSink, TableSchema, WriteMode
+from synthgate.contracts import CardSink, MultiTableSink, TableSchema, TableWrite, WriteMode
 from synthgate.errors import (
     ConfigError,
     ConflictError,
@@ -152,6 +152,15 @@ def target_fingerprint(url: str, table: str, mode: str) -> str:
     """
     body = canonical_json({"url": _normal_target(url), "table": table, "mode": mode})
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def tables_fingerprint(tables: Collection[str], url: str, mode: str) -> str:
+    """A multi-table release's target: every table, in publishing order, at one target."""
+    return target_fingerprint(url, "\0".join(tables), mode)
+
+
+#: a multi-table run's list of its synthetic tables, under ``sample/``
+TABLES_MANIFEST = "tables.json"
 
 
 def _text(value: str | None, what: str, command: str) -> str:
@@ -560,6 +569,8 @@ class _Plan:
     artifact: Path
     schema: TableSchema
     spec_changed: bool
+    #: a multi-table release: (table, artifact, schema) in publishing order, parents first
+    tables: tuple[tuple[str, Path, TableSchema], ...] = ()
 
 
 def _reread_spec(spec_path: Path, rid: str, env: Mapping[str, str] | None) -> LoadedSpec:
@@ -605,6 +616,8 @@ def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _
         )
     loaded = _reread_spec(spec_path, rid, env)
     spec = loaded.spec
+    if spec.multi_table:
+        return _tables_plan(release, Path(run.run_dir), loaded, run.spec_hash)
     fingerprint = target_fingerprint(spec.target.url, spec.target_table, spec.target.mode.value)
     if fingerprint != release.target_fingerprint:
         raise ConfigError(
@@ -645,6 +658,62 @@ def _plan(store: Store, release: ReleaseRow, env: Mapping[str, str] | None) -> _
     )
 
 
+def _stale(rid: str, what: str) -> ReleaseStateError:
+    return ReleaseStateError(
+        f"{what} of release {rid} {'is' if what.startswith('the') else 'are'} missing "
+        "or not the one that was approved; it will not be published",
+        hint="run the job again for a new release",
+    )
+
+
+def _tables_plan(release: ReleaseRow, run_dir: Path, loaded: LoadedSpec, spec_hash: str) -> _Plan:
+    """A multi-table release: every table's file as approved (the manifest's sha256 is
+    the release's, each file's is in the manifest) and its schema."""
+    rid, spec = release.id, loaded.spec
+    manifest = run_dir / "sample" / TABLES_MANIFEST
+    if not manifest.is_file() or release.artifact_sha256 != file_sha256(manifest):
+        raise _stale(rid, "the synthetic tables")
+    try:
+        listed = json.loads(manifest.read_text("utf-8"))["tables"]
+        schemas = json.loads((run_dir / "extract" / "schemas.json").read_text("utf-8"))
+        parts = tuple(
+            (
+                str(t["table"]),
+                run_dir / "sample" / str(t["file"]),
+                TableSchema.from_dict(schemas[t["table"]]),
+            )
+            for t in listed
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReleaseStateError(
+            f"the tables of release {rid}'s run cannot be read ({type(exc).__name__})",
+            hint="run the job again for a new release",
+        ) from None
+    for (_, path, _), entry in zip(parts, listed, strict=True):
+        if not path.is_file() or file_sha256(path) != entry.get("sha256"):
+            raise _stale(rid, "the synthetic tables")
+    names = [name for name, _, _ in parts]
+    if (
+        tables_fingerprint(names, spec.target.url, spec.target.mode.value)
+        != release.target_fingerprint
+    ):
+        raise ConfigError(
+            f"job spec {loaded.path} now resolves to a different target than release {rid} was "
+            f"approved for ({release.target_table}, mode {release.target_mode})",
+            hint="restore the spec's target, or run the job again for a new release",
+        )
+    unit = spec.source.table
+    return _Plan(
+        url=spec.target.url,
+        table=unit,
+        mode=spec.target.mode,
+        artifact=manifest,
+        schema=next(schema for name, _, schema in parts if name == unit),
+        spec_changed=loaded.spec_hash != spec_hash,
+        tables=parts,
+    )
+
+
 def _batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
     return iter(table.to_batches(max_chunksize=_BATCH_ROWS))
 
@@ -668,6 +737,8 @@ def _write(
 
     from synthgate.sources import open_sink
 
+    if plan.tables:
+        return _write_tables(plan, release_id, before_commit)
     table = pq.read_table(plan.artifact)
     names = list(table.column_names)
     missing = [n for n in names if n not in plan.schema.column_names]
@@ -689,6 +760,35 @@ def _write(
     finally:
         sink.close()
     return result.rows, result.content_hash
+
+
+def _write_tables(
+    plan: _Plan, release_id: str, before_commit: Callable[[], None] | None
+) -> tuple[int, str]:
+    """Every table of a multi-table release as one write (parents first); *before_commit*
+    runs once the last table's rows are loaded, inside the write."""
+    import pyarrow.parquet as pq
+
+    from synthgate.sources import open_sink
+
+    parts = []
+    for index, (name, path, schema) in enumerate(plan.tables):
+        batches = _batches(pq.read_table(path))
+        if before_commit is not None and index == len(plan.tables) - 1:
+            batches = _then(batches, before_commit)
+        parts.append(TableWrite(name, batches, schema))
+    sink = open_sink(plan.url)
+    try:
+        if not isinstance(sink, MultiTableSink):
+            raise ReleaseStateError(
+                f"the target of release {release_id} cannot write several tables as one",
+                hint="publish a multi-table release to a PostgreSQL or SQLite target",
+            )
+        results = sink.write_tables(parts, mode=plan.mode, idempotency_key=release_id)
+    finally:
+        sink.close()
+    digest = hashlib.sha256("".join(r.content_hash for r in results).encode("ascii"))
+    return sum(r.rows for r in results), digest.hexdigest()
 
 
 def _card(store: Store, plan: _Plan, release_id: str) -> dict[str, Any]:
@@ -904,6 +1004,7 @@ def _publish_locked(
                 details={
                     "target": redact(plan.url),
                     "table": plan.table,
+                    **({"tables": [name for name, _, _ in plan.tables]} if plan.tables else {}),
                     "mode": plan.mode.value,
                     "rows": rows,
                     "content_hash": content_hash,
