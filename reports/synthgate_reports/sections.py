@@ -534,7 +534,49 @@ class ProvenanceSection:
             ),
             ("Report schema", report.get("schema_version")),
         ]
-        return table(["", ""], ([e(k), _kv_cell(v)] for k, v in rows), cls="kv")
+        kv = table(["", ""], ([e(k), _kv_cell(v)] for k, v in rows), cls="kv")
+        return kv + _multi_table(_mapping(report.get("multi_table")))
+
+
+def _multi_table(part: Mapping[str, Any]) -> str:
+    """A multi-table run: each table's synthetic rows and ε share, each relationship's
+    integrity, cap and children-per-parent distance (rounded)."""
+    if not part:
+        return ""
+    ledger = _mapping(part.get("ledger"))
+    shares = _mapping(ledger.get("tables"))
+    rows = _mapping(part.get("rows"))
+    tables = table(
+        ["Table", "Synthetic rows", "Rows per person", "ε alone (informational)"],
+        (
+            [
+                e(name),
+                e(count),
+                e(_mapping(shares.get(name)).get("rows_per_person", "public")),
+                e(_mapping(shares.get(name)).get("epsilon_alone", "—")),
+            ]
+            for name, count in rows.items()
+        ),
+    )
+    links = table(
+        ["Relationship", "Integrity", "Cap", "Largest child count", "Children-per-parent TVD"],
+        (
+            [
+                e(name),
+                e(_mapping(r).get("integrity")),
+                e(_mapping(r).get("cap", "—")),
+                e(_mapping(r).get("synthetic_max_children", "—")),
+                e(_mapping(r).get("children_per_parent_tvd", "—")),
+            ]
+            for name, r in _mapping(part.get("relationships")).items()
+        ),
+    )
+    head = (
+        f"<h3>Tables</h3><p>Unit {e(part.get('unit'))}: one ε = {e(ledger.get('epsilon'))} "
+        f"for each person (a unit row with every row below it); referential integrity "
+        f"{e(part.get('referential_integrity'))}.</p>"
+    )
+    return head + tables + links
 
 
 class PiiSection:

@@ -7,6 +7,7 @@ person on the customers' source, all tables published in one transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -121,7 +122,11 @@ def _ledger_totals(home: Path) -> list[Any]:
 
 
 def _approved(cli: Cli, spec: Path) -> str:
-    outcome = cli.json("alice", "run", str(spec), expect=4)
+    return _approved_run(cli, spec)["release_id"]  # type: ignore[no-any-return]
+
+
+def _approved_run(cli: Cli, spec: Path) -> dict[str, Any]:
+    outcome: dict[str, Any] = cli.json("alice", "run", str(spec), expect=4)
     assert outcome["status"] == "AWAITING_APPROVAL"
     rid = str(outcome["release_id"])
     code, _, err = cli("alice", "approve", rid, "--comment", "mine")  # four eyes
@@ -129,7 +134,7 @@ def _approved(cli: Cli, spec: Path) -> str:
     assert "approve" in err
     decision = cli.json("bob", "approve", rid, "--comment", "tables reviewed")
     assert decision["status"] == "APPROVED"
-    return rid
+    return outcome
 
 
 def test_run_approve_publish_every_table_with_keys_intact(
@@ -144,7 +149,17 @@ def test_run_approve_publish_every_table_with_keys_intact(
     assert checked["budget"]["source"].endswith("#main.customers")
     assert not (home / "runs").exists()  # a dry run reads and writes nothing
 
-    rid = _approved(cli, spec)
+    outcome = _approved_run(cli, spec)
+    rid = outcome["release_id"]
+    report = json.loads(Path(outcome["report_json"]).read_text("utf-8"))
+    part = report["multi_table"]
+    assert part["referential_integrity"] == 1.0
+    assert set(part["rows"]) == set(TABLES)
+    tvd = part["relationships"]["orders -> customers"]["children_per_parent_tvd"]
+    assert tvd == round(tvd, 2)
+    assert {o["table"] for o in report["gate"]["outcomes"]} == {None, *TABLES[:3]}
+    page = Path(outcome["report_html"]).read_text("utf-8")
+    assert "Children-per-parent TVD" in page
     published = cli.json("alice", "publish", rid)
     assert published["status"] == "PUBLISHED"
 
@@ -166,8 +181,8 @@ def test_run_approve_publish_every_table_with_keys_intact(
     assert totals[0].source_key.endswith("#main.customers")
     assert 0 < totals[0].epsilon <= 3.0
 
-    report = cli.json("alice", "releases", "show", rid)
-    assert report["status"] == "PUBLISHED"
+    shown = cli.json("alice", "releases", "show", rid)
+    assert shown["status"] == "PUBLISHED"
 
 
 def test_a_run_over_the_unit_budget_exits_5_before_reading(
