@@ -22,6 +22,7 @@ from tests._cli import Cli
 from tests._crm import crm
 from tests.conftest import register_pack
 
+from synthgate.pipeline._resume import abandoned_runs
 from synthgate.privacy import BudgetLedger
 from synthgate.settings import Settings
 from synthgate.store import Store
@@ -338,3 +339,49 @@ def test_yaml_spec_of_the_docs_parses(tmp_path: Path) -> None:
     composite = spec.source.relationships[1].relationship()
     assert composite.child_columns == ("o_region", "o_no")
     assert composite.parent_table == "orders"
+
+
+def test_a_run_whose_process_died_is_abandoned_and_its_reservation_released(
+    home: Path,
+    source_db: Path,
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from synthgate.pipeline import _multi
+
+    cli.users(alice="engineer", bob="approver")
+    spec = write_spec(_spec(source_db, tmp_path / "released.db", _pack(tmp_path)))
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*_: Any) -> None:
+        raise Killed  # the process ends after reserving, before any mechanism ran
+
+    stages, failed = _multi._stages, _multi._failed
+    monkeypatch.setattr(_multi, "_stages", killed)
+    monkeypatch.setattr(_multi, "_failed", lambda *_: None)  # nothing recorded: kill -9
+    code, _, _ = cli("alice", "run", str(spec))
+    assert code == 1
+    store = Store(Settings.from_env().store_url)
+    try:
+        stale = abandoned_runs(store, "crm-weekly")
+        assert len(stale) == 1
+        row = store.get_run(stale[0])
+        assert row is not None
+        assert BudgetLedger(store).reserved(row.source_key, row.id) == 3.0
+    finally:
+        store.dispose()
+    monkeypatch.setattr(_multi, "_stages", stages)
+    monkeypatch.setattr(_multi, "_failed", failed)
+    cli.json("alice", "run", str(spec), expect=4)  # ε 3 of 5: the stale 3 was released
+    store = Store(Settings.from_env().store_url)
+    try:
+        after = store.get_run(stale[0])
+        assert after is not None
+        assert after.status == "failed"
+    finally:
+        store.dispose()
+    assert len(_ledger_totals(home)) == 1

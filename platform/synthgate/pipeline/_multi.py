@@ -39,10 +39,12 @@ from synthgate.logs import log_event
 from synthgate.pii import ColumnFinding, Pseudonymizer, classify_columns, refill
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline import _tables as tb
+from synthgate.pipeline._resume import abandoned_runs
 from synthgate.pipeline._runner import (
     Progress,
     RunMode,
     RunOutcome,
+    _abandon,
     _attempt,
     _failure_cost,
     _fresh_seed,
@@ -253,6 +255,8 @@ def run_tables(
     limits = source_limits(store, pre.source_key, pre.policy)
     ledger = BudgetLedger(store)
     try:  # stop before any row is read when the unit source's budget cannot cover it
+        for other in abandoned_runs(store, spec.name):  # 'running' while we hold the lock
+            _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
         ledger.require(
             pre.source_key,
             spec.synthesis.privacy.epsilon,
