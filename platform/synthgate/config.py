@@ -422,6 +422,8 @@ def bound_days(value: float | date) -> float:
 
 def _bound(value: Any) -> Any:
     """A number, a date or a time; an ISO text (``1990-01-31``) is read as a date."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {_show(value)}")
     if isinstance(value, str):
         text = value.strip()
         try:

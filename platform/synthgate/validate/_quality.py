@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -122,6 +123,14 @@ def _value_set(domain: Sequence[str]) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
+def _bound_value(col: ColumnSchema, bound: float) -> float | datetime:
+    """A range bound as GX compares it: a date or time column's bound (days since
+    1970-01-01, as the engines keep it) as a time, a number as it is."""
+    if col.type.is_temporal:
+        return datetime(1970, 1, 1) + timedelta(days=bound)
+    return bound
+
+
 def _config(kind: str, kwargs: Mapping[str, Any], source: str, why: str) -> dict[str, Any]:
     return {"type": kind, "kwargs": dict(kwargs), "meta": {"source": source, "why": why}}
 
@@ -159,10 +168,11 @@ def _column_expectations(col: ColumnSchema, null_share: float | None) -> list[di
                 )
             )
     if col.bounds is not None:
+        low, high = (_bound_value(col, b) for b in col.bounds)
         out.append(
             _config(
                 "expect_column_values_to_be_between",
-                {"column": col.name, "min_value": col.bounds[0], "max_value": col.bounds[1]},
+                {"column": col.name, "min_value": low, "max_value": high},
                 "declared",
                 "values stay within the declared range",
             )
@@ -256,7 +266,9 @@ def _gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name in frame.columns:
         s = frame[name]
-        if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+        if _holds_dates(s):  # date objects: as times, which GX compares with range bounds
+            out[name] = pd.to_datetime(s, errors="coerce")
+        elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
             s.dtype, pd.DatetimeTZDtype
         ):
             values = s.astype(object).to_numpy()
@@ -265,6 +277,14 @@ def _gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[name] = s
     return pd.DataFrame(out, index=frame.index)
+
+
+def _holds_dates(s: pd.Series[Any]) -> bool:
+    """Whether an object column holds dates or times (and nulls) only."""
+    if s.dtype != object:
+        return False
+    values = s.dropna()
+    return bool(len(values)) and all(isinstance(v, date) for v in values.iloc[:100])
 
 
 def _clean_result(result: Mapping[str, Any]) -> dict[str, Any]:
