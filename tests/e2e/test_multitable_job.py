@@ -385,3 +385,41 @@ def test_a_run_whose_process_died_is_abandoned_and_its_reservation_released(
     finally:
         store.dispose()
     assert len(_ledger_totals(home)) == 1
+
+
+def test_csv_folder_with_declared_relationships_keeps_keys_out_of_the_pii_plan(
+    home: Path, tmp_path: Path, write_spec: SpecWriter, cli: Cli
+) -> None:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    for name, frame in crm(400, seed=8).items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    spec = _spec(folder, tmp_path / "released.db", tmp_path / "unused.yaml")
+    spec["release"] = {"policy": "default"}
+    spec["source"]["url"] = str(folder)
+    spec["source"]["relationships"] = [
+        {"child": "orders.customer_id", "parent": "customers.customer_id"},
+        {"child": "order_items.order_id", "parent": "orders.order_id"},
+        {"child": "order_items.product_id", "parent": "products.product_id"},
+    ]
+    spec["synthesis"]["caps"] = {"orders.customer_id": 12}
+    code, out, err = cli("alice", "run", str(write_spec(spec)), "--json")
+    assert code in (3, 4), err  # released for review or blocked by the default pack
+    outcome = json.loads(out)
+    report = json.loads(Path(outcome["report_json"]).read_text("utf-8"))
+    # a customer id reads as a record id, yet only links rows: kept for the engine's
+    # fresh keys, never faked, and no real id is replayed (a fresh key is no real one)
+    actions = {a["column"]: a for a in report["pii"]["actions"]["customers"]}
+    assert actions["customer_id"]["action"] == "keep"
+    assert "fresh key" in actions["customer_id"]["reason"]
+    replay = [o for o in report["gate"]["outcomes"] if o["metric"] == "privacy.pii_replay"]
+    assert replay
+    assert all(o["passed"] for o in replay)
+    assert report["multi_table"]["ledger"]["caps"]["orders"] == {
+        "cap": 12,
+        "declared": True,
+        "clipped_rows_estimate": report["multi_table"]["ledger"]["caps"]["orders"][
+            "clipped_rows_estimate"
+        ],
+    }
+    assert report["multi_table"]["referential_integrity"] == 1.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,15 @@ from synthgate.contracts import (
     batch_fingerprint,
 )
 from synthgate.errors import ConfigError, SourceError
-from synthgate.pii import ColumnFinding, LeakScanner, MaskAction, Pseudonymizer, apply_plan
+from synthgate.pii import (
+    ColumnFinding,
+    LeakScanner,
+    MaskAction,
+    MaskPlan,
+    PiiClass,
+    Pseudonymizer,
+    apply_plan,
+)
 from synthgate.pii import build_plan as build_mask_plan
 from synthgate.pipeline import _stages as st
 from synthgate.release import PolicyPack
@@ -167,6 +175,9 @@ def keep_columns(plans: Sequence[TablePlan], rels: Sequence[Relationship]) -> di
     return keep
 
 
+KEY_REASON = "key column: links rows; every released row gets a fresh key (never modelled)"
+
+
 @dataclass(frozen=True)
 class MaskedTable:
     masked: st.Masked  # train: the whole masked table (the holdout is split per person)
@@ -183,12 +194,19 @@ def mask_table(
     spec: JobSpec,
 ) -> MaskedTable:
     """The pack's masking plan for one table, with its key columns kept as they are."""
+    # key columns only link rows: the engine gives every released row a fresh key, so
+    # their real values never reach the output (a public table's keys are copied as given)
     plan = build_mask_plan(
-        findings,
+        [replace(f, pii_class=PiiClass.NONE, suspected=False) if f.column in keep else f
+         for f in findings],
         schema,
         class_actions=policy.pii.class_actions(),
         overrides=dict.fromkeys(keep, MaskAction.KEEP),
         entity_actions=policy.pii.entity_actions(),
+    )  # fmt: skip
+    plan = MaskPlan(
+        tuple(replace(a, reason=KEY_REASON) if a.column in keep else a for a in plan.actions),
+        plan.column_order,
     )
     if plan.needs_key and pseudonymizer is None:
         raise ConfigError("the masking plan pseudonymizes, but no pseudonym key was loaded")
