@@ -184,6 +184,14 @@ def test_run_approve_publish_every_table_with_keys_intact(
 
     shown = cli.json("alice", "releases", "show", rid)
     assert shown["status"] == "PUBLISHED"
+    con = sqlite3.connect(target)
+    try:  # one card for the release, listing every table
+        cards = con.execute("SELECT release_id, card_json FROM synthgate_release_cards").fetchall()
+    finally:
+        con.close()
+    assert [c[0] for c in cards] == [rid]
+    card = json.loads(cards[0][1])
+    assert {t: v["rows"] for t, v in card["tables"].items()} == {t: len(f) for t, f in out.items()}
 
 
 def test_a_run_over_the_unit_budget_exits_5_before_reading(
