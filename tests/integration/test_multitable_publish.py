@@ -1,5 +1,6 @@
-"""Several tables written as one on PostgreSQL (and refused on MariaDB), and a
-multi-table job from a PostgreSQL catalog's foreign keys to a PostgreSQL target."""
+"""Several tables written as one on PostgreSQL (one transaction) and MariaDB (one
+``RENAME TABLE``), and a multi-table job from a PostgreSQL catalog's foreign keys
+to a PostgreSQL target."""
 
 from __future__ import annotations
 
@@ -114,9 +115,48 @@ def test_postgres_fault_between_two_swaps_leaves_every_table_as_it_was(
     assert staged == []
 
 
-def test_mariadb_refuses_a_multi_table_write_in_one_line(maria: MyDb) -> None:
-    with pytest.raises(TargetNotWritable) as caught:
-        _write(maria.url, _parts(2))
+def test_mariadb_swaps_every_table_in_one_rename(maria: MyDb) -> None:
+    _write(maria.url, _parts(2))
+    results = _write(maria.url, _parts(3), key="rel-2")
+    assert [(r.table, r.rows) for r in results] == [("parent", 3), ("child", 6)]
+    assert maria.execute("SELECT count(*) FROM child")[0][0] == 6
+    names = {row[0] for row in maria.execute("SHOW TABLES")}
+    assert not [n for n in names if n.startswith(("_sg_stage_", "_sg_old_"))]
+
+
+def test_mariadb_fault_between_two_tables_leaves_every_table_as_it_was(
+    maria: MyDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthgate_connectors.sql import _write as write_module
+
+    _write(maria.url, _parts(2))
+    load = write_module._load_mysql
+    loaded: list[str] = []
+
+    def failing(conn: Any, job: Any, staging: str, batches: Any) -> None:
+        if loaded:
+            raise RuntimeError("fault between two tables")
+        loaded.append(job.table)
+        load(conn, job, staging, batches)
+
+    monkeypatch.setattr(write_module, "_load_mysql", failing)
+    with pytest.raises(RuntimeError):
+        _write(maria.url, _parts(5))
+    assert loaded == ["parent"]
+    assert maria.execute("SELECT count(*) FROM parent")[0][0] == 2
+    assert maria.execute("SELECT count(*) FROM child")[0][0] == 4
+    names = {row[0] for row in maria.execute("SHOW TABLES")}
+    assert not [n for n in names if n.startswith("_sg_stage_")]
+
+
+def test_mariadb_refuses_appending_several_tables_in_one_line(maria: MyDb) -> None:
+    sink = open_sink(maria.url)
+    try:
+        assert isinstance(sink, MultiTableSink)
+        with pytest.raises(TargetNotWritable) as caught:
+            sink.write_tables(_parts(2), mode=WriteMode.APPEND, idempotency_key=None)
+    finally:
+        sink.close()
     assert "PostgreSQL and SQLite" in str(caught.value)
     assert "\n" not in str(caught.value)
     assert maria.execute("SHOW TABLES") == []

@@ -189,11 +189,11 @@ def write_tables(
     """Several tables as one write: all staged, then all swapped in (in the order
     given, parents first), in one transaction; a failure anywhere leaves every target
     as it was. PostgreSQL and SQLite (transactional DDL) only."""
-    if backend(url) == "mysql":
+    if backend(url) == "mysql" and mode is WriteMode.APPEND:
         raise TargetNotWritable(
-            "publishing several tables as one is supported on PostgreSQL and SQLite targets; "
+            "appending several tables as one is supported on PostgreSQL and SQLite targets; "
             "this target is MySQL/MariaDB",
-            hint="publish a multi-table release to a PostgreSQL or SQLite target",
+            hint="use target.mode replace or fail, or a PostgreSQL or SQLite target",
         )
     jobs = [
         _table_job(engine, url, part, mode, f"{idempotency_key}#{i}" if idempotency_key else None)
@@ -208,7 +208,10 @@ def write_tables(
                 for job, e, part in zip(jobs, earlier, tables, strict=True)
                 if e is not None
             ]
-    return _write_all(jobs, [part.batches for part in tables])
+    batches = [part.batches for part in tables]
+    if jobs and jobs[0].backend == "mysql":
+        return _write_mysql_all(jobs, batches)
+    return _write_all(jobs, batches)
 
 
 def _write_all(jobs: list[_Job], batches: list[Iterator[pa.RecordBatch]]) -> list[WriteResult]:
@@ -521,6 +524,94 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
         _close(conn)
         if created:
             _drop_quietly(job, staging)
+
+
+@dataclass
+class _Staged:
+    job: _Job
+    staging: str
+    old: str
+    exists: bool = False
+    created: bool = False
+    result: WriteResult | None = None
+
+
+def _write_mysql_all(
+    jobs: list[_Job], batches: list[Iterator[pa.RecordBatch]]
+) -> list[WriteResult]:
+    """Every table loaded into its staging table, then one atomic ``RENAME TABLE`` swaps
+    them all in (parents first); a failure before it leaves every target as it was."""
+    staged = [
+        _Staged(job, f"{STAGING_PREFIX}{secrets.token_hex(6)}", f"{OLD_PREFIX}{secrets.token_hex(6)}")
+        for job in jobs
+    ]  # fmt: skip
+    conn = jobs[0].connect()
+    try:
+        _claim_targets(conn, staged)
+        _load_all(conn, staged, batches)
+        _rename_all(conn, staged)
+        for one in staged:
+            if one.exists:
+                conn.exec_driver_sql(f"DROP TABLE {one.job.quote(conn, one.old)}")
+            assert one.result is not None
+            _record(one.job, conn, one.result)
+        conn.commit()
+        return [one.result for one in staged if one.result is not None]
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise sink_error(exc, jobs[0].url, table=jobs[0].table) from None
+        raise
+    finally:
+        with contextlib.suppress(Exception):  # a pooled session must not keep the locks
+            conn.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
+        _close(conn)
+        for one in staged:
+            if one.created:
+                _drop_quietly(one.job, one.staging)
+
+
+def _claim_targets(conn: Connection, staged: list[_Staged]) -> None:
+    """Own the staging and swapped-out names, sweep dead writers' leftovers, and refuse
+    an existing table under mode ``fail`` before anything is created."""
+    for one in staged:
+        _own(conn, one.job.name.schema, one.staging, one.old)
+    for schema in {one.job.name.schema for one in staged}:
+        _sweep_leftovers(conn, schema)
+    for one in staged:
+        one.exists = sa.inspect(conn).has_table(one.job.name.name, schema=one.job.name.schema)
+        if one.exists and one.job.mode is WriteMode.FAIL:
+            raise TargetNotWritable(
+                f"target table {one.job.table!r} already exists and target.mode is 'fail'",
+                hint="use mode 'replace', or drop the table",
+            )
+
+
+def _load_all(
+    conn: Connection, staged: list[_Staged], batches: list[Iterator[pa.RecordBatch]]
+) -> None:
+    for one, rows in zip(staged, batches, strict=True):
+        one.job.staging_table(one.staging).create(conn)  # DDL commits on its own
+        conn.commit()
+        one.created = True
+        counter = _Counter()
+        _load_mysql(conn, one.job, one.staging, counter.feed(one.job, rows))
+        conn.commit()
+        one.result = counter.result(one.job)
+
+
+def _rename_all(conn: Connection, staged: list[_Staged]) -> None:
+    """One ``RENAME TABLE`` for every table: atomic on MySQL/MariaDB."""
+    pairs = []
+    for one in staged:
+        target = one.job.quote(conn, one.job.name.name)
+        if one.exists:
+            pairs.append(f"{target} TO {one.job.quote(conn, one.old)}")
+        pairs.append(f"{one.job.quote(conn, one.staging)} TO {target}")
+    conn.exec_driver_sql("RENAME TABLE " + ", ".join(pairs))
+    for one in staged:
+        one.created = False
 
 
 def _drop_quietly(job: _Job, name: str) -> None:
