@@ -431,3 +431,15 @@ def test_csv_folder_with_declared_relationships_keeps_keys_out_of_the_pii_plan(
         ],
     }
     assert report["multi_table"]["referential_integrity"] == 1.0
+
+
+def test_a_file_target_is_refused_in_preflight(
+    home: Path, source_db: Path, tmp_path: Path, write_spec: SpecWriter, cli: Cli
+) -> None:
+    spec = _spec(source_db, tmp_path / "released.db", tmp_path / "unused.yaml")
+    spec["release"] = {"policy": "default"}
+    spec["target"] = {"url": str(tmp_path / "out"), "mode": "replace"}
+    (tmp_path / "out").mkdir()
+    code, _, err = cli("alice", "run", str(write_spec(spec)), "--dry-run")
+    assert code == 2
+    assert "target: this target cannot write several tables as one" in err

@@ -25,6 +25,7 @@ from synthgate import __version__
 from synthgate.audit import AuditLog
 from synthgate.config import LoadedSpec, size_problems
 from synthgate.contracts import (
+    MultiTableSink,
     PrivacySpent,
     Relationship,
     RuleOutcome,
@@ -34,7 +35,7 @@ from synthgate.contracts import (
     StageSpend,
     TableSchema,
 )
-from synthgate.errors import SynthesisError, SynthgateError, redact
+from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
 from synthgate.pii import ColumnFinding, Pseudonymizer, classify_columns, refill
 from synthgate.pipeline import _stages as st
@@ -137,6 +138,11 @@ def _schemas(source: Source, tables: list[str], problems: list[str]) -> dict[str
 def _sink(loaded: LoadedSpec) -> Sink:
     sink = open_sink(loaded.spec.target.url)
     try:
+        if not isinstance(sink, MultiTableSink):
+            raise ConfigError(
+                "this target cannot write several tables as one; publish a multi-table job "
+                "to a database (PostgreSQL, MySQL/MariaDB or SQLite)"
+            )
         tb.check_targets(sink, loaded.spec)
     except BaseException:
         sink.close()

@@ -782,7 +782,7 @@ def _write_tables(
         if not isinstance(sink, MultiTableSink):
             raise ReleaseStateError(
                 f"the target of release {release_id} cannot write several tables as one",
-                hint="publish a multi-table release to a PostgreSQL or SQLite target",
+                hint="publish a multi-table release to PostgreSQL, MySQL/MariaDB or SQLite",
             )
         results = sink.write_tables(parts, mode=plan.mode, idempotency_key=release_id)
     finally:
