@@ -1161,6 +1161,14 @@ class BiasSection:
                 )
                 + "</p>"
             )
+            small = [str(g) for g in _list(a.get("below_dp_resolution"))]
+            if small:
+                html += (
+                    f"<p>{pill('below DP resolution', 'warn')} Vanished, but smaller than "
+                    "the differential-privacy noise lets a release keep at this ε (not "
+                    f"counted as erased): {e(', '.join(small))}. A higher ε or fewer "
+                    "columns keeps them.</p>"
+                )
             groups = [str(g) for g in _list(a.get("groups"))]
             html += f"<figure>{paired_bars(f'{name}: share of rows per group', groups, _list(a.get('real_share')), _list(a.get('synthetic_share')))}</figure>"
             real_o, syn_o = _list(a.get("real_outcome")), _list(a.get("synthetic_outcome"))

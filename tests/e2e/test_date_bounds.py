@@ -74,5 +74,5 @@ def test_an_age_and_a_date_of_birth_get_public_ranges_that_cost_nothing(
     # no budget spent finding where ages or birth dates lie: everyone knows
     assert not [m for m in mechanisms if m.startswith("bounds")]
     released = pd.read_parquet(outcome["synthetic_path"])
-    assert released["age"].between(0, 120).all()
+    assert released["age"].between(0, 100).all()
     assert pd.to_datetime(released["date_of_birth"]).min() >= pd.Timestamp("1900-01-01")

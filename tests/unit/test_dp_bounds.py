@@ -43,3 +43,25 @@ def test_an_empty_stretch_beyond_the_data_is_not_released() -> None:
         lo, hi, _ = found
         assert 95 <= lo <= 110
         assert 190 <= hi <= 215
+
+
+def test_pooled_projection_puts_less_noise_on_empty_cells_and_keeps_the_tail() -> None:
+    from synthgate.synth._dp_histograms import norm_sub
+    from synthgate.synth.dp_mst._domain import POOL, _pooled_norm_sub
+
+    truth = np.concatenate([np.full(40, 300.0), np.full(24, 12.0), np.zeros(36), [0.0]])
+    tail, empty = slice(40, 64), slice(64, 100)  # the last cell: nulls
+    spread = {"cellwise": [0.0, 0.0], "pooled": [0.0, 0.0]}
+    for seed in range(10):
+        noisy = truth + np.random.default_rng(seed).normal(0.0, 14.0, truth.size)
+        for name, out in (
+            ("cellwise", norm_sub(noisy)),
+            ("pooled", _pooled_norm_sub(noisy, truth.size - 1)),
+        ):
+            assert (out >= 0).all()
+            assert out.sum() == pytest.approx(norm_sub(noisy).sum())
+            spread[name][0] += out[tail].sum()
+            spread[name][1] += out[empty].sum()
+    assert POOL > 1
+    assert spread["pooled"][1] < 0.5 * spread["cellwise"][1]  # fewer values where none were
+    assert spread["pooled"][0] > 0.9 * spread["cellwise"][0]  # the thin tail as before

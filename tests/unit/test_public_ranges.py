@@ -11,7 +11,7 @@ from synthgate.synth.public_ranges import AGE_RANGE, public_range
 
 
 @pytest.mark.parametrize("name", ["age", "Age", "age_years"])
-def test_a_number_named_age_lies_between_0_and_120(name: str) -> None:
+def test_a_number_named_age_lies_between_0_and_100(name: str) -> None:
     assert public_range(ColumnSchema(name, LogicalType.INTEGER)) == AGE_RANGE
 
 

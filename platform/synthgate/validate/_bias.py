@@ -42,6 +42,11 @@ __all__ = ["AMPLIFICATION", "ERASED_RATIO", "METRICS", "analyse_bias"]
 AMPLIFICATION = 0.05
 #: a group whose synthetic share falls below this fraction of its real share is erased
 ERASED_RATIO = 0.1
+#: a group smaller than this many noise standard deviations of its count is below what
+#: the DP release can resolve (the engines' trimming floors are about 3.8 σ)
+KEEP_SIGMAS = 4.0
+#: ledger mechanisms that count a column's values (one row adds one to one cell)
+_COUNTING = frozenset({"1-way", "histogram", "partition-selection"})
 
 
 def _r(value: float | None) -> float | None:
@@ -255,6 +260,35 @@ def _outcomes(
     return ["outcome gap between groups grew"] if _grew(delta, noise) else []
 
 
+def _column_sigma(ctx: ValidationContext, name: str) -> float | None:
+    """The smallest noise multiplier of the full-batch histograms the fit measured on
+    column *name* (dp-mst's 1-way, dp-ctgan's histograms); None for a fit without."""
+    sigmas = [
+        float(s.details["sigma"])
+        for s in ctx.input.privacy.stages
+        if s.mechanism.endswith(f":{name}")
+        and s.mechanism.split(":", 1)[0] in _COUNTING
+        and float(s.details.get("sample_rate", 1.0)) >= 1.0
+        and "sigma" in s.details
+    ]
+    return min(sigmas) if sigmas else None
+
+
+def _dp_resolution(
+    ctx: ValidationContext, name: str, real: pd.Series[Any], cells: np.ndarray[Any, Any], g: int
+) -> list[float]:
+    """Per group, the real rows below which a DP release cannot be expected to keep it:
+    KEEP_SIGMAS noise standard deviations of the group's count, summed over the
+    distinct values it spans (each its own noisy cell at most). Zero for a fit
+    that measured the column without noise."""
+    sigma = _column_sigma(ctx, name)
+    if sigma is None or not ctx.input.privacy.private:
+        return [0.0] * g
+    keys = real.map(value_key).to_numpy()
+    spans = [len({keys[j] for j in np.flatnonzero(cells == i)}) for i in range(g)]
+    return [KEEP_SIGMAS * sigma * math.sqrt(max(c, 1)) for c in spans]
+
+
 def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:
     k = ctx.options.k_min
     if name not in ctx.columns:
@@ -280,11 +314,12 @@ def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:
     syn_n = syn_all[:g]
     real_share = real_n / max(len(real_cells), 1)
     syn_share = syn_n / max(len(syn_cells), 1)
-    erased = [
-        labels[i]
-        for i in range(g)
-        if real_n[i] >= k and syn_share[i] < ERASED_RATIO * real_share[i]
+    vanished = [
+        i for i in range(g) if real_n[i] >= k and syn_share[i] < ERASED_RATIO * real_share[i]
     ]
+    resolution = _dp_resolution(ctx, name, ctx.real[name], real_cells, g)
+    erased = [labels[i] for i in vanished if real_n[i] >= resolution[i]]
+    under_noise = [labels[i] for i in vanished if real_n[i] < resolution[i]]
     out: dict[str, Any] = {
         "attribute": name,
         "groups": labels,
@@ -293,6 +328,9 @@ def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:
         "synthetic_outside_groups": _r(syn_all[g:].sum() / max(len(syn_cells), 1)),
         "max_share_gap": _r(float(np.abs(real_share - syn_share).max())),
         "erased": erased,
+        # vanished, but smaller than the DP noise lets a release keep: the price of the
+        # guarantee at this ε, reported, not counted as erased
+        "below_dp_resolution": under_noise,
     }
     request = _rebalanced(ctx.input.rebalance, name)
     if request is not None:
@@ -383,7 +421,17 @@ def _erased(ctx: ValidationContext) -> Measurement:
     if isinstance(attrs, str):
         return Measurement.skip(attrs)
     per = {a["attribute"]: list(a["erased"]) for a in attrs}
-    return Measurement(float(sum(len(v) for v in per.values())), {"per_attribute": per})
+    small = {a["attribute"]: list(a.get("below_dp_resolution", [])) for a in attrs}
+    details: dict[str, Any] = {"per_attribute": per}
+    if any(small.values()):
+        details["below_dp_resolution"] = small
+        details["note"] = (
+            "groups listed under below_dp_resolution vanished but hold fewer real rows than "
+            f"{KEEP_SIGMAS:g} noise standard deviations of their count: at this epsilon no DP "
+            "release can be expected to keep them; raise the epsilon or declare fewer columns "
+            "to keep them"
+        )
+    return Measurement(float(sum(len(v) for v in per.values())), details)
 
 
 def _amplified(ctx: ValidationContext) -> Measurement:
