@@ -36,10 +36,10 @@ from synthgate.contracts import (
     TableSchema,
 )
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
-from synthgate.logs import log_event
 from synthgate.pii import ColumnFinding, Pseudonymizer, classify_columns, refill
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline import _tables as tb
+from synthgate.pipeline._records import policy_names, record_release_made, record_run_started
 from synthgate.pipeline._resume import abandoned_runs
 from synthgate.pipeline._runner import (
     Progress,
@@ -78,7 +78,7 @@ from synthgate.reporting import json_safe, write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import Store, utcnow
-from synthgate.store.models import ReleaseRow, RunRow
+from synthgate.store.models import ReleaseRow
 from synthgate.synth.multitable import MultiTableSynthesis, TablePlan, synthesize_related
 
 __all__ = ["TablesPreflight", "dry_run_tables", "run_tables"]
@@ -118,12 +118,7 @@ class _TablesRun(_Run):
 
 
 def _policy_names(pre: TablesPreflight) -> dict[str, Any]:
-    names: dict[str, Any] = {"policy": pre.policy.name}
-    source = pre.policy_source
-    if source is not None and source.version is not None:
-        names["policy_version"] = source.version
-        names["policy_sha256"] = source.sha256
-    return names
+    return policy_names(pre.policy, pre.policy_source)
 
 
 def _schemas(source: Source, tables: list[str], problems: list[str]) -> dict[str, TableSchema]:
@@ -304,36 +299,18 @@ def _start(
     spec = loaded.spec
     run = _TablesRun(settings, store, audit, _new_id("run"), progress, spec.name)
     run.started = clock()
-    store.create_run(
-        RunRow(
-            id=run.id,
-            job_name=spec.name,
-            spec_hash=loaded.spec_hash,
-            source_key=pre.source_key,
-            snapshot_id=None,
-            synthesizer=ENGINE,
-            status="running",
-            requested_by=settings.user,
-            started_at=run.started,
-            finished_at=None,
-            error=None,
-            run_dir=str(run.dir),
-            spec_path=str(loaded.path.resolve()) if loaded.path else None,
-        )
+    record_run_started(
+        store,
+        audit,
+        loaded,
+        run_id=run.id,
+        run_dir=run.dir,
+        source_key=pre.source_key,
+        synthesizer=ENGINE,
+        user=settings.user,
+        started=run.started,
+        extra={"tables": list(pre.schemas)},
     )
-    audit.append(
-        actor=settings.user,
-        action="run.started",
-        subject=run.id,
-        details={
-            "job": spec.name,
-            "spec_hash": loaded.spec_hash,
-            "source": pre.source_key,
-            "synthesizer": ENGINE,
-            "tables": list(pre.schemas),
-        },
-    )
-    log_event("run.started", job=spec.name, run_id=run.id, synthesizer=ENGINE)
     return run
 
 
@@ -779,21 +756,14 @@ def _release(
             target_fingerprint=tables_fingerprint(names, spec.target.url, spec.target.mode.value),
         )
     )
-    details = {"run": run.id, **_policy_names(pre), "status": decision.status.value}
-    run.audit.append(
-        actor=run.settings.user,
-        action="gate.evaluated",
-        subject=release_id,
-        details={
-            **details,
-            "failed": [o.rule_id for o in decision.outcomes if not o.passed],
-        },
-    )
-    run.audit.append(
-        actor=run.settings.user,
-        action="release.created",
-        subject=release_id,
-        details={**details, "tables": {t: len(f) for t, f in state.released.items()}},
+    record_release_made(
+        run.audit,
+        run.settings.user,
+        release_id,
+        run_id=run.id,
+        names=_policy_names(pre),
+        decision=decision,
+        made={"tables": {t: len(f) for t, f in state.released.items()}},
     )
     status = decision.status
     if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:

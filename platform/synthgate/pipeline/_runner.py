@@ -31,6 +31,7 @@ from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
 from synthgate.pii import Pseudonymizer
 from synthgate.pipeline import _stages as st
+from synthgate.pipeline._records import policy_names, record_release_made, record_run_started
 from synthgate.pipeline._resume import (
     History,
     SavedModel,
@@ -733,35 +734,17 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     else:
         run = _Run(settings, store, audit, _new_id("run"), progress, spec.name)
         started = clock()
-        store.create_run(
-            RunRow(
-                id=run.id,
-                job_name=spec.name,
-                spec_hash=loaded.spec_hash,
-                source_key=pre.source_key,
-                snapshot_id=None,
-                synthesizer=synthesizer_name,
-                status="running",
-                requested_by=settings.user,
-                started_at=started,
-                finished_at=None,
-                error=None,
-                run_dir=str(run.dir),
-                spec_path=str(loaded.path.resolve()) if loaded.path else None,
-            )
+        record_run_started(
+            store,
+            audit,
+            loaded,
+            run_id=run.id,
+            run_dir=run.dir,
+            source_key=pre.source_key,
+            synthesizer=synthesizer_name,
+            user=settings.user,
+            started=started,
         )
-        audit.append(
-            actor=settings.user,
-            action="run.started",
-            subject=run.id,
-            details={
-                "job": spec.name,
-                "spec_hash": loaded.spec_hash,
-                "source": pre.source_key,
-                "synthesizer": synthesizer_name,
-            },
-        )
-        log_event("run.started", job=spec.name, run_id=run.id, synthesizer=synthesizer_name)
 
     snapshot_id: str | None = None
     privacy: PrivacyRequest | None = None  # known once the training rows are
@@ -1024,31 +1007,14 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
                     ),
                 )
             )
-            audit.append(
-                actor=settings.user,
-                action="gate.evaluated",
-                subject=release_id,
-                details={
-                    "run": run.id,
-                    **_policy_names(pre),
-                    "status": decision.status.value,
-                    "failed": [o.rule_id for o in decision.outcomes if not o.passed],
-                    "outcomes": [
-                        {k: v for k, v in o.to_dict().items() if k != "reason"}
-                        for o in decision.outcomes
-                    ],
-                },
-            )
-            audit.append(
-                actor=settings.user,
-                action="release.created",
-                subject=release_id,
-                details={
-                    "run": run.id,
-                    **_policy_names(pre),
-                    "status": decision.status.value,
-                    "rows": len(sampled.release),
-                },
+            record_release_made(
+                audit,
+                settings.user,
+                release_id,
+                run_id=run.id,
+                names=_policy_names(pre),
+                decision=decision,
+                made={"rows": len(sampled.release)},
             )
             status = decision.status
             if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
@@ -1128,14 +1094,7 @@ def _policy_version(pre: Preflight) -> int | None:
 
 
 def _policy_names(pre: Preflight) -> dict[str, Any]:
-    """The release pack as the gate stage, report and audit name it: its name, and for a
-    registered pack its version and the sha256 of the registered file."""
-    names: dict[str, Any] = {"policy": pre.policy.name}
-    source = pre.policy_source
-    if source is not None and source.version is not None:
-        names["policy_version"] = source.version
-        names["policy_sha256"] = source.sha256
-    return names
+    return policy_names(pre.policy, pre.policy_source)
 
 
 def _dp_rows(synth: Synthesizer) -> int | None:
