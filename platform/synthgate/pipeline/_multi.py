@@ -55,6 +55,7 @@ from synthgate.pipeline._runner import (
     _reserve,
     _Run,
     _spec_error,
+    check_packs,
 )
 from synthgate.privacy import BudgetLedger, BudgetStatus, source_limits
 from synthgate.release import (
@@ -67,9 +68,7 @@ from synthgate.release import (
     evaluate_gate,
     file_sha256,
     identify,
-    load_policy,
     record_policy,
-    resolve_policy,
     token_from_env,
 )
 from synthgate.release._card import build_card, write_card
@@ -150,18 +149,7 @@ def preflight_tables(loaded: LoadedSpec, store: Store | None) -> TablesPreflight
     the target — or one ConfigError that lists every problem, one line each."""
     spec = loaded.spec
     problems: list[str] = []
-    resolved = _attempt(
-        problems, "release.policy", lambda: resolve_policy(spec.release.policy, store)
-    )
-    policy = resolved.pack if resolved is not None else None
-    pii_policy = (
-        policy
-        if spec.pii_policy == spec.release.policy
-        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy, store=store))
-    )
-    pseudonymizer = None
-    if pii_policy is not None:
-        pseudonymizer = _attempt(problems, "pii", lambda: st.require_pii_key(spec, pii_policy))
+    resolved, policy, pii_policy, pseudonymizer = check_packs(spec, store, problems)
     source = _attempt(problems, "source.url", lambda: open_source(spec.source.url))
     sink = None
     try:

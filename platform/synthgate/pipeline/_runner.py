@@ -217,6 +217,27 @@ def _spec_error(loaded: LoadedSpec, problems: list[str]) -> ConfigError:
     )
 
 
+Packs = tuple[ResolvedPolicy | None, PolicyPack | None, PolicyPack | None, Pseudonymizer | None]
+
+
+def check_packs(spec: JobSpec, store: Store | None, problems: list[str]) -> Packs:
+    """The release pack (as resolved, and its pack), the PII pack and the pseudonym key,
+    each None with its problem added to *problems*; checked before any row is read."""
+    resolved = _attempt(
+        problems, "release.policy", lambda: resolve_policy(spec.release.policy, store)
+    )
+    policy = resolved.pack if resolved is not None else None
+    pii_policy = (
+        policy
+        if spec.pii_policy == spec.release.policy
+        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy, store=store))
+    )
+    pseudonymizer = None
+    if pii_policy is not None:
+        pseudonymizer = _attempt(problems, "pii", lambda: st.require_pii_key(spec, pii_policy))
+    return resolved, policy, pii_policy, pseudonymizer
+
+
 def preflight(loaded: LoadedSpec, store: Store | None = None) -> Preflight:
     """Resolve plugins, open the source and sink, check names — or raise one ConfigError
     that lists every problem found. An error worth retrying (a database that cannot be
@@ -230,18 +251,7 @@ def preflight(loaded: LoadedSpec, store: Store | None = None) -> Preflight:
         None if auto else create_synthesizer(spec.synthesis.synthesizer, spec.synthesis.params)
     )
     problems: list[str] = []
-    resolved = _attempt(
-        problems, "release.policy", lambda: resolve_policy(spec.release.policy, store)
-    )
-    policy = resolved.pack if resolved is not None else None
-    pii_policy = (
-        policy
-        if spec.pii_policy == spec.release.policy
-        else _attempt(problems, "pii.policy", lambda: load_policy(spec.pii_policy, store=store))
-    )
-    pseudonymizer = None
-    if pii_policy is not None:  # checked before any row is read
-        pseudonymizer = _attempt(problems, "pii", lambda: st.require_pii_key(spec, pii_policy))
+    resolved, policy, pii_policy, pseudonymizer = check_packs(spec, store, problems)
     source = _attempt(problems, "source.url", lambda: open_source(spec.source.url))
     sink: Sink | None = None
     try:
