@@ -176,6 +176,8 @@ def test_run_approve_publish_every_table_with_keys_intact(
     pd.testing.assert_frame_equal(out["products"], real["products"])  # public: as given
     # fresh keys: no synthetic order carries a real order's key
     assert not out["orders"]["order_id"].isin(real["orders"]["order_id"]).all()
+    # as many people as the whole table (the holdout share is public), not the training share
+    assert 0.85 < len(out["customers"]) / len(real["customers"]) < 1.15
 
     totals = _ledger_totals(home)
     assert len(totals) == 1

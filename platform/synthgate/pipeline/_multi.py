@@ -393,6 +393,8 @@ def _synthesize(pre: TablesPreflight, state: _State) -> MultiTableSynthesis:
         keys=pre.keys,
         caps=tb.caps_by_table(spec),
         seed=state.seed,
+        # the holdout share is public: the release is about as large as the whole table
+        unit_rows_scale=1.0 / (1.0 - spec.validation.holdout),
     )
 
 

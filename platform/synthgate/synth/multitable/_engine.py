@@ -93,6 +93,7 @@ class _Budget:
     cap_sigma: float
     unit_rows: int
     table_rho: dict[str, float]
+    unit_scale: float = 1.0  # synthetic unit rows per DP-counted training unit row
 
 
 @dataclass
@@ -120,10 +121,19 @@ def synthesize_related(
     caps: Mapping[str, int] | None = None,
     seed: int | None = None,
     with_quality: bool = True,
+    unit_rows_scale: float = 1.0,
 ) -> MultiTableSynthesis:
     """Synthesize *unit* and its descendant tables under (ε, δ)-DP per person.
 
-    *with_quality* adds SDMetrics' multi-table quality report to the checks."""
+    *with_quality* adds SDMetrics' multi-table quality report to the checks. The unit
+    table gets its DP row count times *unit_rows_scale* synthetic rows (a job passes
+    1 / (1 − its holdout share), so a release is about as large as the whole table);
+    the child tables follow from the synthetic child counts."""
+    if not 0 < unit_rows_scale <= 100:
+        raise ConfigError(
+            f"unit_rows_scale must be in (0, 100], got {unit_rows_scale}",
+            hint="1.0 releases as many unit rows as the DP count of the input's",
+        )
     if not epsilon > 0:
         raise ConfigError(f"epsilon must be > 0, got {epsilon}", hint="pass epsilon=3 or so")
     caps = dict(caps or {})
@@ -135,7 +145,7 @@ def synthesize_related(
     sample_seed = seed if seed is not None else secrets.randbits(31)
     count = count_rows(len(tables[unit]), PrivacyRequest(epsilon, AUTO_DELTA_MAX, True), rng)
     state = _prepare(tables, plans)
-    budget = _plan_budget(epsilon, count, state, caps)
+    budget = replace(_plan_budget(epsilon, count, state, caps), unit_scale=unit_rows_scale)
     mechanisms: list[GaussianMechanism] = [count.mechanism]
     cap_records = _apply_caps(state, caps, budget, rng, mechanisms)
     for index, plan in enumerate(plans):
@@ -153,6 +163,10 @@ def synthesize_related(
     checks["quality"] = quality(out, tables, plans, public) if with_quality else None
     ledger = _ledger(unit, account, state, cap_records, budget)
     return MultiTableSynthesis(out, account.epsilon, account.delta, ledger, checks)
+
+
+def _scaled(rows: int, budget: _Budget) -> int:
+    return max(1, round(rows * budget.unit_scale))
 
 
 def caps_of(records: Mapping[str, CapChoice]) -> dict[str, int]:
@@ -322,7 +336,7 @@ def _synthesize_table(
     frame, schema = _model_frame(table, tables, domains, scheme, state)
     n, given = _sample_size(state, table, scheme)
     if not schema.columns:
-        rows = budget.unit_rows if table.plan.parent is None else n
+        rows = _scaled(budget.unit_rows, budget) if table.plan.parent is None else n
         table.synthetic = pd.DataFrame(index=range(rows))
         return
     synth = dp_mst.DPMSTSynthesizer(
@@ -345,7 +359,7 @@ def _synthesize_table(
             replace(mech, mechanism=f"{name}/{mech.mechanism}", sigma=mech.sigma / k)
         )
     if table.plan.parent is None:
-        n = synth.released_rows()
+        n = _scaled(synth.released_rows(), budget)
     start = time.perf_counter()
     _sample(table, synth, n, given, schema, seed)
     table.seconds["sample"] = time.perf_counter() - start
