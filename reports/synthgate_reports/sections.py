@@ -281,106 +281,10 @@ class SummarySection:
 
     def render(self, report: Mapping[str, Any]) -> str | None:
         release = _mapping(report.get("release"))
-        run = _mapping(report.get("run"))
-        prov = _mapping(report.get("provenance"))
-        privacy = _mapping(report.get("privacy"))
-        spent = _mapping(privacy.get("spent"))
-        budget = _mapping(privacy.get("budget"))
         status = str(release.get("status", "—"))
-        pii = _mapping(report.get("pii"))
-        actions = [
-            a
-            for a in _list(pii.get("actions"))
-            if isinstance(a, Mapping) and a.get("pii_class") != "none"
-        ]
-        counts: dict[str, int] = {}
-        for a in actions:
-            counts[str(a.get("action"))] = counts.get(str(a.get("action")), 0) + 1
-        pii_text = (
-            f"{len(actions)} column(s) with personal data: "
-            + ", ".join(f"{n} {_ACTION_WORDS.get(k, k)}" for k, n in sorted(counts.items()))
-            if actions
-            else "no personal data found"
-        )
         copy = is_masked_copy(report)
-        if spent.get("private") and spent.get("epsilon") is not None:
-            eps = (
-                f"this run ε = {fmt_sig(spent.get('epsilon'))}, δ = {fmt_delta(spent.get('delta'))}"
-            )
-        elif copy:
-            eps = "this run: no differential privacy — a masked copy of real rows"
-        else:
-            eps = "this run: no differential privacy (ε not bounded)"
-        if budget:
-            eps += (
-                f"<br>source budget: spent ε {fmt_sig(budget.get('spent_after'))} of "
-                f"{fmt_sig(budget.get('limit_epsilon'))} · remaining ε "
-                f"{fmt_sig(budget.get('remaining'))}"
-            )
-            if budget.get("note"):
-                tag = pill("masked copy", "fail") if copy else pill("re-sampled", "info")
-                eps += f"<br>{tag} {e(budget.get('note'))}"
-        cards = [
-            (
-                "Release",
-                f"{e(release.get('id', '—'))}<br>{pill(status, STATUS_PILL.get(status, 'info'))}",
-            ),
-            ("Requested by", e(run.get("requested_by"))),
-            ("Privacy budget", eps),
-            ("Personal data", e(pii_text)),
-            (
-                (
-                    "Output",
-                    f"masked copy, no synthesizer<br>{fmt(prov.get('rows_synthetic'))} real rows, masked",
-                )
-                if copy
-                else (
-                    "Synthesizer",
-                    f"{e(prov.get('synthesizer', '—'))}<br>"
-                    f"{fmt(prov.get('rows_synthetic'))} synthetic rows",
-                )
-            ),
-        ]
-        cards_html = (
-            '<div class="cards">'
-            + "".join(
-                f'<div class="card"><span class="muted">{e(k)}</span><b>{v}</b></div>'
-                for k, v in cards
-            )
-            + "</div>"
-        )
         html = (_masked_copy_banner() if copy else "") + _decision_banner(report)
-        rows = []
-        for area, title in _AREAS:
-            st = area_status(report, area)
-            verdict = _verdict_cell(report, area, st)
-            rows.append(
-                [
-                    f'<a href="#{e(area)}">{e(title)}</a>',
-                    verdict,
-                    _key_figures(report, area),
-                    _thresholds(report, st, area),
-                ]
-            )
-        html += "<h3>Verdict per area</h3>" + table(
-            ["Area", "Verdict", "Key figures", "Thresholds"], rows, cls="verdicts"
-        )
-        failures = [
-            o
-            for o in _list(_mapping(report.get("gate")).get("outcomes"))
-            if isinstance(o, Mapping) and not o.get("passed")
-        ]
-        if failures:
-            html += (
-                "<h3>Rules not met</h3><ul>"
-                + "".join(
-                    f"<li>{pill(str(o.get('severity')), 'fail' if o.get('severity') == 'block' else 'warn')} "
-                    f"<code>{e(o.get('rule_id'))}</code>: {e(o.get('reason'))}</li>"
-                    for o in failures
-                )
-                + "</ul>"
-            )
-        html += cards_html
+        html += _verdict_table(report) + _rules_not_met(report) + _summary_cards(report, copy)
         if status == "AWAITING_APPROVAL":
             html += (
                 "<p>This release waits for a compliance officer, who must be someone other than "
@@ -395,6 +299,111 @@ class SummarySection:
             "in this report.</p>"
         )
         return html
+
+
+def _pii_text(report: Mapping[str, Any]) -> str:
+    """How many columns held personal data, and what was done with them."""
+    actions = [
+        a
+        for a in _list(_mapping(report.get("pii")).get("actions"))
+        if isinstance(a, Mapping) and a.get("pii_class") != "none"
+    ]
+    if not actions:
+        return "no personal data found"
+    counts: dict[str, int] = {}
+    for a in actions:
+        counts[str(a.get("action"))] = counts.get(str(a.get("action")), 0) + 1
+    return f"{len(actions)} column(s) with personal data: " + ", ".join(
+        f"{n} {_ACTION_WORDS.get(k, k)}" for k, n in sorted(counts.items())
+    )
+
+
+def _budget_card(report: Mapping[str, Any], copy: bool) -> str:
+    """The run's ε and δ, and the source budget's state (HTML)."""
+    privacy = _mapping(report.get("privacy"))
+    spent = _mapping(privacy.get("spent"))
+    budget = _mapping(privacy.get("budget"))
+    if spent.get("private") and spent.get("epsilon") is not None:
+        eps = f"this run ε = {fmt_sig(spent.get('epsilon'))}, δ = {fmt_delta(spent.get('delta'))}"
+    elif copy:
+        eps = "this run: no differential privacy — a masked copy of real rows"
+    else:
+        eps = "this run: no differential privacy (ε not bounded)"
+    if budget:
+        eps += (
+            f"<br>source budget: spent ε {fmt_sig(budget.get('spent_after'))} of "
+            f"{fmt_sig(budget.get('limit_epsilon'))} · remaining ε "
+            f"{fmt_sig(budget.get('remaining'))}"
+        )
+        if budget.get("note"):
+            tag = pill("masked copy", "fail") if copy else pill("re-sampled", "info")
+            eps += f"<br>{tag} {e(budget.get('note'))}"
+    return eps
+
+
+def _summary_cards(report: Mapping[str, Any], copy: bool) -> str:
+    release = _mapping(report.get("release"))
+    prov = _mapping(report.get("provenance"))
+    status = str(release.get("status", "—"))
+    rows = fmt(prov.get("rows_synthetic"))
+    output = (
+        ("Output", f"masked copy, no synthesizer<br>{rows} real rows, masked")
+        if copy
+        else ("Synthesizer", f"{e(prov.get('synthesizer', '—'))}<br>{rows} synthetic rows")
+    )
+    cards = [
+        (
+            "Release",
+            f"{e(release.get('id', '—'))}<br>{pill(status, STATUS_PILL.get(status, 'info'))}",
+        ),
+        ("Requested by", e(_mapping(report.get("run")).get("requested_by"))),
+        ("Privacy budget", _budget_card(report, copy)),
+        ("Personal data", e(_pii_text(report))),
+        output,
+    ]
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><span class="muted">{e(k)}</span><b>{v}</b></div>' for k, v in cards
+        )
+        + "</div>"
+    )
+
+
+def _verdict_table(report: Mapping[str, Any]) -> str:
+    rows = []
+    for area, title in _AREAS:
+        st = area_status(report, area)
+        rows.append(
+            [
+                f'<a href="#{e(area)}">{e(title)}</a>',
+                _verdict_cell(report, area, st),
+                _key_figures(report, area),
+                _thresholds(report, st, area),
+            ]
+        )
+    return "<h3>Verdict per area</h3>" + table(
+        ["Area", "Verdict", "Key figures", "Thresholds"], rows, cls="verdicts"
+    )
+
+
+def _rules_not_met(report: Mapping[str, Any]) -> str:
+    failures = [
+        o
+        for o in _list(_mapping(report.get("gate")).get("outcomes"))
+        if isinstance(o, Mapping) and not o.get("passed")
+    ]
+    if not failures:
+        return ""
+    return (
+        "<h3>Rules not met</h3><ul>"
+        + "".join(
+            f"<li>{pill(str(o.get('severity')), 'fail' if o.get('severity') == 'block' else 'warn')} "
+            f"<code>{e(o.get('rule_id'))}</code>: {e(o.get('reason'))}</li>"
+            for o in failures
+        )
+        + "</ul>"
+    )
 
 
 class _Html(str):
