@@ -6,7 +6,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,6 +20,7 @@ from synthgate.audit import AuditLog
 from synthgate.config import JobSpec, LoadedSpec, size_problems
 from synthgate.contracts import (
     FitResult,
+    MetricResult,
     PrivacyRequest,
     PrivacySpent,
     Sink,
@@ -29,7 +30,7 @@ from synthgate.contracts import (
 )
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
-from synthgate.pii import Pseudonymizer
+from synthgate.pii import ColumnFinding, Pseudonymizer
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline._records import policy_names, record_release_made, record_run_started
 from synthgate.pipeline._resume import (
@@ -49,6 +50,7 @@ from synthgate.privacy import (
     source_limits,
 )
 from synthgate.release import (
+    GateDecision,
     Permission,
     PolicyPack,
     ReleaseStatus,
@@ -69,7 +71,7 @@ from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import JobLocked, Store, job_lock, utcnow
 from synthgate.store.models import ReleaseRow, RunRow, StageRow
 from synthgate.synth import AUTO, choose_engine, create_synthesizer
-from synthgate.synth.constraints import build_constraints, constraint_columns
+from synthgate.synth.constraints import Constraint, build_constraints, constraint_columns
 
 __all__ = [
     "EXIT_NOTHING_TO_DO",
@@ -663,7 +665,71 @@ def _abandon(store: Store, audit: AuditLog, actor: str, run_id: str, reason: str
         )
 
 
-def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
+@dataclass
+class _Job:
+    """One one-table run as its stages share it: what preflight found, and what the
+    run has learnt so far (its folder, snapshot, privacy request, whether a fit began)."""
+
+    loaded: LoadedSpec
+    settings: Settings
+    store: Store
+    audit: AuditLog
+    pre: Preflight
+    clock: Callable[[], str]
+    limits: BudgetLimits
+    ledger: BudgetLedger
+    mhash: str
+    copy: bool
+    private: bool
+    loader: Callable[..., Synthesizer] | None
+    run: _Run | None = None
+    started: str = ""
+    snapshot_id: str | None = None
+    privacy: PrivacyRequest | None = None  # known once the training rows are
+    fit_began: bool = False  # by this process: DP mechanisms may have read rows
+
+    @property
+    def spec(self) -> JobSpec:
+        return self.loaded.spec
+
+    @property
+    def synthesizer_name(self) -> str:
+        return MASKED_COPY if self.copy else self.pre.synthesizer.name
+
+    @property
+    def user(self) -> str:
+        return self.settings.user
+
+    @property
+    def the_run(self) -> _Run:
+        assert self.run is not None
+        return self.run
+
+
+@dataclass
+class _Prior:
+    """What earlier runs of the job leave this one: its history, a dead run to resume,
+    the models it may re-use, and whether the budget was checked before reading."""
+
+    history: History
+    stale: RunRow | None
+    resume_model: SavedModel | None
+    prior_model: SavedModel | None
+    budget_checked: bool
+
+
+@dataclass
+class _Made:
+    """The synthesize and sample stages' results (or the masked copy's)."""
+
+    fit: FitResult
+    budget: dict[str, Any]
+    epsilon_spent: float | None
+    sampled: st.Sampled
+    rows_estimate: int | None  # the engine's DP row count, for the release card
+
+
+def _run_locked(
     loaded: LoadedSpec,
     settings: Settings,
     store: Store,
@@ -671,251 +737,50 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
     clock: Callable[[], str],
     force: bool,
 ) -> RunOutcome:
-    spec = loaded.spec
     try:
         pre = preflight(loaded, store)
     except SynthgateError as exc:
         _record_refused(store, loaded, settings, clock, exc)
         raise
-    audit = AuditLog(store)
-    limits = source_limits(store, pre.source_key, pre.policy)
-    budget_limit = limits.epsilon
-    ledger = BudgetLedger(store)
-    # the model hash keeps the URL's spelling: models saved before sources had a canonical
-    # identity stay re-usable (a new spelling of one source only retrains, as before)
-    spelled = f"{redact(spec.source.url)}#{spec.source.table}"
-    mhash = model_hash(spec, spelled, pii_rules=pre.pii_policy.pii.model_dump(mode="json"))
-    policy_hash = pre.policy.content_hash
-    copy = spec.masked_copy  # no model: nothing to re-use, nothing to charge
-    loader = None if copy else getattr(type(pre.synthesizer), "load", None)
-    private = pre.synthesizer.private and not copy
-    synthesizer_name = MASKED_COPY if copy else pre.synthesizer.name
+    job = _job_of(loaded, settings, store, pre, clock)
     try:
-        history = load_history(store, spec.name, loaded.spec_hash, pre.source_key)
-        stale = history.stale
-        if stale is not None and force:
-            _abandon(store, audit, settings.user, stale.id, "abandoned: rerun with --force")
-            stale = None
-        for other in abandoned_runs(store, spec.name):
-            if stale is None or other != stale.id:
-                # still 'running' while we hold the lock: its process died
-                _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
-        resume_model = (
-            history.saved_model(stale, history.stale_stages)
-            if stale is not None and loader is not None
-            else None
-        )
-        prior_model = (
-            history.saved_model(history.last_ok, history.last_ok_stages)
-            if not force and stale is None and loader is not None
-            else None
-        )
-        if prior_model is not None and prior_model.model_hash != mhash:
-            prior_model = None
-        budget_checked = False
-        if private and resume_model is None and prior_model is None:
-            # stop before any real row is read when the source's budget cannot cover the run
-            ledger.require(
-                pre.source_key,
-                spec.synthesis.privacy.epsilon,
-                limit=budget_limit,
-                delta=_delta_bound(spec),
-                delta_limit=limits.delta,
-            )
-            budget_checked = True
+        prior = _prior_of(job, force)
     except BaseException as exc:
         pre.close()
         if isinstance(exc, SynthgateError):
             _record_refused(store, loaded, settings, clock, exc, pre)
         raise
-
-    if stale is not None:
-        run = _Run(settings, store, audit, stale.id, progress, spec.name)
-        started = stale.started_at
-        done = [n for n, r in history.stale_stages.items() if r.status == "succeeded"]
-        audit.append(
-            actor=settings.user,
-            action="run.resumed",
-            subject=run.id,
-            details={"job": spec.name, "finished_stages": done},
-        )
-        log_event("run.resumed", job=spec.name, run_id=run.id, finished_stages=done)
-        # the dead process's reservation stays with the run: its fit settles it once
-    else:
-        run = _Run(settings, store, audit, _new_id("run"), progress, spec.name)
-        started = clock()
-        record_run_started(
-            store,
-            audit,
-            loaded,
-            run_id=run.id,
-            run_dir=run.dir,
-            source_key=pre.source_key,
-            synthesizer=synthesizer_name,
-            user=settings.user,
-            started=started,
-        )
-
-    snapshot_id: str | None = None
-    privacy: PrivacyRequest | None = None  # known once the training rows are
-    fit_began = False  # by this process: DP mechanisms may have read rows
+    _open_run(job, prior, progress)
+    run = job.the_run
     try:
-        if budget_checked:  # reserved under the source's lock before any row is read
-            _reserve(ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
-        extract_summary: dict[str, Any] = {"model_hash": mhash, "policy_hash": policy_hash}
-        with run.stage("extract", extract_summary) as folder:
-            data = st.extract(pre.source, spec, pre.schema, folder)
-            snapshot_id = data.snapshot_id
-            last_ok = history.last_ok
-            mode, seed, model_from = _decide(
-                loaded,
-                history,
-                snapshot_id,
-                resume_model,
-                prior_model,
-                force=force,
-                model=mhash,
-                policy=policy_hash,
-            )
-            if copy and mode is RunMode.TRAIN:
-                mode = RunMode.MASKED_COPY
-            extract_summary.update(
-                snapshot_id=snapshot_id, rows=len(data.frame), seed=seed, mode=mode.value
-            )
-
+        if prior.budget_checked:  # reserved under the source's lock before any row is read
+            _reserve_for(job)
+        data, mode, seed, model_from = _extract(job, prior, force)
         if mode is RunMode.SKIP:
-            assert last_ok is not None
-            message = f"nothing to do: source snapshot and spec unchanged since run {last_ok.id}"
-            store.finish_run(run.id, status="skipped", snapshot_id=snapshot_id)
-            _close_reservation(ledger, audit, settings.user, pre.source_key, run.id, charge=False)
-            audit.append(
-                actor=settings.user,
-                action="run.skipped",
-                subject=run.id,
-                details={"job": spec.name, "unchanged_since": last_ok.id},
-            )
-            pre.close()
-            return RunOutcome(
-                run_id=run.id,
-                run_dir=run.dir,
-                release_id=None,
-                status=None,
-                report_html=None,
-                report_json=None,
-                synthetic_path=None,
-                rows=0,
-                stage_seconds=run.seconds,
-                mode=mode,
-                epsilon_spent=0.0,
-                model_run=last_ok.id,
-                message=message,
-            )
+            return _skipped(job, prior.history.last_ok, mode)
         if (
-            private
+            job.private
             and model_from is None
-            and not budget_checked
+            and not prior.budget_checked
             and not (mode is RunMode.RESUME and budget_charged(store, run.id))
         ):
-            _reserve(ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
-
-        with run.stage("classify", {}) as folder:
-            findings = st.classify(data, spec, folder, seed=seed, policy=pre.pii_policy)
-        audit.append(
-            actor=settings.user,
-            action="pii.classified",
-            subject=run.id,
-            details={"columns": {f.column: f.entity for f in findings if f.entity}},
+            _reserve_for(job)
+        findings, masked = _mask_stages(job, data, seed)
+        schema = st.model_schema(data, masked, job.spec)
+        constraints = build_constraints(job.spec.synthesis.constraints, schema)
+        privacy = job.spec.synthesis.privacy
+        job.privacy = PrivacyRequest(
+            epsilon=privacy.epsilon, delta=privacy.delta_bound(), delta_auto=privacy.delta_auto
         )
-        with run.stage("mask", {}) as folder:
-            masked = st.mask(
-                data,
-                findings,
-                pre.pii_policy,
-                spec,
-                folder,
-                seed=seed,
-                pseudonymizer=pre.pseudonymizer,
-            )
-        schema = st.model_schema(data, masked, spec)
-        constraints = build_constraints(spec.synthesis.constraints, schema)
-        privacy = PrivacyRequest(
-            epsilon=spec.synthesis.privacy.epsilon,
-            delta=spec.synthesis.privacy.delta_bound(),
-            delta_auto=spec.synthesis.privacy.delta_auto,
-        )
-        model_run = model_from.run_id if model_from is not None else None
-        epsilon_spent: float | None
-        rows_estimate: int | None = None  # the engine's DP row count, for the release card
-        if copy:
-            run.skip(
-                "synthesize",
-                {"mode": MASKED_COPY, "saved": False, "model_hash": mhash, "why": "no model"},
-            )
-            fit = FitResult(seconds=0.0, params={}, privacy=_NOT_PRIVATE)
-            budget, epsilon_spent = _not_charged(
-                ledger, audit, settings.user, pre.source_key, run.id, budget_limit
-            )
-            with run.stage("sample", {"rows": len(data.frame), "mode": MASKED_COPY}) as folder:
-                sampled = st.copy_masked(data, masked, folder, seed=seed)
-        else:
-            synth_summary: dict[str, Any] = {
-                "synthesizer": pre.synthesizer.name,
-                "model_hash": mhash,
-            }
-            with run.stage("synthesize", synth_summary) as folder:
-                if model_from is not None and loader is not None:
-                    synth, fit = _load_model(loader, model_from, folder, seed)
-                    synth_summary.update(saved=True, reused_from=model_from.run_id)
-                else:
-                    synth = pre.synthesizer
-                    fit_began = True
-                    fit = st.synthesize(
-                        synth,
-                        masked,
-                        schema,
-                        privacy,
-                        folder,
-                        seed=seed,
-                        progress=run.progress.training_step,
-                        constraints=constraints,
-                    )
-                    model_dir = folder / "model"
-                    synth_summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
-            budget, epsilon_spent = _charge(
-                ledger,
-                audit,
-                settings.user,
-                pre.source_key,
-                run.id,
-                fit,
-                budget_limit,
-                mode=mode,
-                model_run=model_run,
-            )
-            rows = spec.synthesis.rows or _default_rows(
-                synth, len(data.frame), spec.validation.holdout
-            )
-            rows_estimate = _dp_rows(synth)
-            with run.stage("sample", {"rows": rows}) as folder:
-                sampled = st.sample(
-                    synth,
-                    data,
-                    masked,
-                    rows,
-                    folder,
-                    seed=seed,
-                    rebalance=spec.synthesis.rebalance,
-                    constraints=constraints,
-                    schema=schema,
-                )
+        made = _model_and_sample(job, data, masked, schema, constraints, mode, seed, model_from)
         with run.stage("validate", {}) as folder:
             metrics, flat, validation = st.validate(
                 masked,
-                sampled,
+                made.sampled,
                 schema,
-                fit.privacy,
+                made.fit.privacy,
                 folder,
-                spec=spec,
+                spec=job.spec,
                 source_schema=data.schema,
                 seed=seed,
                 constraints=constraints,
@@ -926,160 +791,35 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
             record_policy(store, pre.policy, actor=settings.user)
         existing = release_of(store, run.id) if mode is RunMode.RESUME else None
         release_id = existing.id if existing is not None else _new_id("rel")
-        expires = (_parse_ts(started) + spec.release.expires_after).strftime(
+        expires = (_parse_ts(job.started) + job.spec.release.expires_after).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ"
         )
         with run.stage("report", {}) as folder:
-            report = {
-                "run": {
-                    "id": run.id,
-                    "job": spec.name,
-                    "requested_by": settings.user,
-                    "started_at": started,
-                    "finished_at": clock(),
-                    "synthgate_version": __version__,
-                    "mode": mode.value,
-                    # what the release is: synthetic rows, or a masked copy of real rows
-                    "output": spec.mode.value,
-                },
-                "provenance": {
-                    "spec_hash": loaded.spec_hash,
-                    "model_spec_hash": mhash,
-                    "model_run": model_run,
-                    "source": redact(spec.source.url),
-                    "table": spec.source.table,
-                    "snapshot_id": snapshot_id,
-                    "synthesizer": synthesizer_name,
-                    "synthesizer_choice": pre.engine_choice,
-                    "params": {
-                        **dict(fit.params),
-                        **({} if private else {"seed": seed}),
-                    },
-                    "rows_source": len(data.frame),
-                    "rows_train": len(masked.train),
-                    "rows_holdout": len(masked.holdout),
-                    "rows_synthetic": len(sampled.release),
-                    "target": redact(spec.target.url),
-                    "target_table": spec.target_table,
-                    "target_mode": spec.target.mode.value,
-                    "stage_seconds": run.seconds,
-                },
-                "pii": {
-                    "inventory": [f.to_dict() for f in findings],
-                    "actions": [a.to_dict() for a in masked.plan.actions],
-                },
-                "privacy": {
-                    "spent": fit.privacy.to_dict(),
-                    "budget": budget,
-                    **({"note": st.MASKED_COPY_NOTE} if copy else {}),
-                },
-                "metrics": [m.to_dict() for m in metrics],
-                "validation": validation,
-                "gate": {
-                    **_policy_names(pre),
-                    "status": decision.status.value,
-                    "outcomes": [o.to_dict() for o in decision.outcomes],
-                },
-                "release": {
-                    "id": release_id,
-                    "status": decision.status.value,
-                    "expires_at": expires,
-                },
-            }
+            report = _report_doc(
+                job, data, findings, masked, made, metrics, validation, decision, mode, seed,
+                model_from, release_id, expires,
+            )  # fmt: skip
             report_json, report_html = write_report(report, folder)
-            write_card(build_card(report, sampled.release, rows_estimate=rows_estimate), folder)
-        now = clock()
-        if existing is None:
-            store.add_release(
-                ReleaseRow(
-                    id=release_id,
-                    run_id=run.id,
-                    job_name=spec.name,
-                    source_key=pre.source_key,
-                    status=decision.status.value,
-                    requested_by=settings.user,
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=expires,
-                    policy=pre.policy.name,
-                    policy_version=_policy_version(pre),
-                    target_url=redact(spec.target.url),
-                    target_table=spec.target_table,
-                    target_mode=spec.target.mode.value,
-                    rows=len(sampled.release),
-                    gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
-                    report_path=str(report_html),
-                    version=1,
-                    approvals_required=pre.policy.required_approvals,
-                    artifact_sha256=file_sha256(sampled.path),
-                    target_fingerprint=target_fingerprint(
-                        spec.target.url, spec.target_table, spec.target.mode.value
-                    ),
-                )
-            )
-            record_release_made(
-                audit,
-                settings.user,
-                release_id,
-                run_id=run.id,
-                names=_policy_names(pre),
-                decision=decision,
-                made={"rows": len(sampled.release)},
-            )
-            status = decision.status
-            if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
-                status = auto_approve(store, release_id, policy=pre.policy)
-        else:
-            # the process died after the release was created: keep that release
-            status = ReleaseStatus(existing.status)
-        store.finish_run(run.id, status="succeeded", snapshot_id=snapshot_id)
-        audit.append(
-            actor=settings.user,
-            action="run.finished",
-            subject=run.id,
-            details={"release": release_id, "status": status.value, "mode": mode.value},
+            card = build_card(report, made.sampled.release, rows_estimate=made.rows_estimate)
+            write_card(card, folder)
+        status = (
+            _new_release(job, release_id, expires, made.sampled, decision, report_html)
+            if existing is None  # else the process died after the release was created
+            else ReleaseStatus(existing.status)
+        )
+        store.finish_run(run.id, status="succeeded", snapshot_id=job.snapshot_id)
+        audit_details = {"release": release_id, "status": status.value, "mode": mode.value}
+        job.audit.append(
+            actor=settings.user, action="run.finished", subject=run.id, details=audit_details
         )
     except BaseException as exc:
-        cost = _failure_cost(
-            exc,
-            ledger,
-            audit,
-            settings.user,
-            pre.source_key,
-            run.id,
-            privacy,
-            private=private,
-            fit_began=fit_began,
-        )
-        if cost is not None and isinstance(exc, SynthgateError):
-            _end_with(exc, cost)
-        reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
-        if isinstance(exc, KeyboardInterrupt):
-            reason = "interrupted" + (f"; {cost}" if cost else "")
-        # a failed run leaves no release and no synthetic table behind
-        shutil.rmtree(run.dir / "sample", ignore_errors=True)
-        shutil.rmtree(run.dir / "report", ignore_errors=True)
-        store.finish_run(run.id, status="failed", snapshot_id=snapshot_id, error=reason)
-        audit.append(
-            actor=settings.user, action="run.failed", subject=run.id, details={"error": reason}
-        )
-        if isinstance(exc, SynthgateError | KeyboardInterrupt):
+        raised = _run_failed(job, exc)
+        if raised is exc:
             raise
-        raise SynthesisError(
-            f"run {run.id} failed with an internal error ({type(exc).__name__})",
-            hint="rerun with --debug for the traceback" + (f"; {cost}" if cost else ""),
-        ) from exc
+        raise raised from exc
     finally:
         pre.close()
-    note = None
-    if copy:
-        note = st.MASKED_COPY_NOTE + "; no privacy budget charged"
-    elif mode is RunMode.RESAMPLE:
-        note = f"re-sampled from model of run {model_run}; no privacy budget spent"
-    elif mode is RunMode.RESUME:
-        note = f"resumed run {run.id}" + (
-            "; re-used its trained model" if model_run is not None else ""
-        )
+    model_run = model_from.run_id if model_from is not None else None
     return RunOutcome(
         run_id=run.id,
         run_dir=run.dir,
@@ -1087,16 +827,436 @@ def _run_locked(  # noqa: PLR0912 - the stage runner reads top to bottom
         status=status,
         report_html=report_html,
         report_json=report_json,
-        synthetic_path=sampled.path,
-        rows=len(sampled.release),
+        synthetic_path=made.sampled.path,
+        rows=len(made.sampled.release),
         stage_seconds=run.seconds,
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
         mode=mode,
-        epsilon_spent=epsilon_spent,
+        epsilon_spent=made.epsilon_spent,
         model_run=model_run,
-        message=note,
+        message=_outcome_note(job, mode, run.id, model_run),
     )
+
+
+def _job_of(
+    loaded: LoadedSpec,
+    settings: Settings,
+    store: Store,
+    pre: Preflight,
+    clock: Callable[[], str],
+) -> _Job:
+    spec = loaded.spec
+    # the model hash keeps the URL's spelling: models saved before sources had a canonical
+    # identity stay re-usable (a new spelling of one source only retrains, as before)
+    spelled = f"{redact(spec.source.url)}#{spec.source.table}"
+    copy = spec.masked_copy  # no model: nothing to re-use, nothing to charge
+    return _Job(
+        loaded=loaded,
+        settings=settings,
+        store=store,
+        audit=AuditLog(store),
+        pre=pre,
+        clock=clock,
+        limits=source_limits(store, pre.source_key, pre.policy),
+        ledger=BudgetLedger(store),
+        mhash=model_hash(spec, spelled, pii_rules=pre.pii_policy.pii.model_dump(mode="json")),
+        copy=copy,
+        private=pre.synthesizer.private and not copy,
+        loader=None if copy else getattr(type(pre.synthesizer), "load", None),
+    )
+
+
+def _prior_of(job: _Job, force: bool) -> _Prior:
+    """The job's history, its dead runs abandoned (or the one to resume), the models it
+    may re-use; and, for a fit that will read rows, the budget checked before reading."""
+    spec, store = job.spec, job.store
+    history = load_history(store, spec.name, job.loaded.spec_hash, job.pre.source_key)
+    stale = history.stale
+    if stale is not None and force:
+        _abandon(store, job.audit, job.user, stale.id, "abandoned: rerun with --force")
+        stale = None
+    for other in abandoned_runs(store, spec.name):
+        if stale is None or other != stale.id:
+            # still 'running' while we hold the lock: its process died
+            _abandon(store, job.audit, job.user, other, "abandoned: its process ended mid-run")
+    resume_model = (
+        history.saved_model(stale, history.stale_stages)
+        if stale is not None and job.loader is not None
+        else None
+    )
+    prior_model = (
+        history.saved_model(history.last_ok, history.last_ok_stages)
+        if not force and stale is None and job.loader is not None
+        else None
+    )
+    if prior_model is not None and prior_model.model_hash != job.mhash:
+        prior_model = None
+    budget_checked = False
+    if job.private and resume_model is None and prior_model is None:
+        # stop before any real row is read when the source's budget cannot cover the run
+        job.ledger.require(
+            job.pre.source_key,
+            spec.synthesis.privacy.epsilon,
+            limit=job.limits.epsilon,
+            delta=_delta_bound(spec),
+            delta_limit=job.limits.delta,
+        )
+        budget_checked = True
+    return _Prior(history, stale, resume_model, prior_model, budget_checked)
+
+
+def _open_run(job: _Job, prior: _Prior, progress: Progress) -> None:
+    """Resume the dead run, or start a new one (its row and its audit event)."""
+    spec, stale = job.spec, prior.stale
+    if stale is not None:
+        job.run = _Run(job.settings, job.store, job.audit, stale.id, progress, spec.name)
+        job.started = stale.started_at
+        done = [n for n, r in prior.history.stale_stages.items() if r.status == "succeeded"]
+        job.audit.append(
+            actor=job.user,
+            action="run.resumed",
+            subject=stale.id,
+            details={"job": spec.name, "finished_stages": done},
+        )
+        log_event("run.resumed", job=spec.name, run_id=stale.id, finished_stages=done)
+        # the dead process's reservation stays with the run: its fit settles it once
+        return
+    job.run = _Run(job.settings, job.store, job.audit, _new_id("run"), progress, spec.name)
+    job.started = job.clock()
+    record_run_started(
+        job.store,
+        job.audit,
+        job.loaded,
+        run_id=job.run.id,
+        run_dir=job.run.dir,
+        source_key=job.pre.source_key,
+        synthesizer=job.synthesizer_name,
+        user=job.user,
+        started=job.started,
+    )
+
+
+def _reserve_for(job: _Job) -> None:
+    _reserve(
+        job.ledger, job.audit, job.user, job.pre.source_key, job.the_run.id, job.spec, job.limits
+    )
+
+
+def _extract(
+    job: _Job, prior: _Prior, force: bool
+) -> tuple[st.Extracted, RunMode, int, SavedModel | None]:
+    """The extract stage, and what the run does once the snapshot is known."""
+    summary: dict[str, Any] = {"model_hash": job.mhash, "policy_hash": job.pre.policy.content_hash}
+    with job.the_run.stage("extract", summary) as folder:
+        data = st.extract(job.pre.source, job.spec, job.pre.schema, folder)
+        job.snapshot_id = data.snapshot_id
+        mode, seed, model_from = _decide(
+            job.loaded,
+            prior.history,
+            data.snapshot_id,
+            prior.resume_model,
+            prior.prior_model,
+            force=force,
+            model=job.mhash,
+            policy=job.pre.policy.content_hash,
+        )
+        if job.copy and mode is RunMode.TRAIN:
+            mode = RunMode.MASKED_COPY
+        summary.update(
+            snapshot_id=data.snapshot_id, rows=len(data.frame), seed=seed, mode=mode.value
+        )
+    return data, mode, seed, model_from
+
+
+def _skipped(job: _Job, last_ok: RunRow | None, mode: RunMode) -> RunOutcome:
+    """Nothing changed since the last success: the run is recorded as skipped."""
+    assert last_ok is not None
+    run = job.the_run
+    message = f"nothing to do: source snapshot and spec unchanged since run {last_ok.id}"
+    job.store.finish_run(run.id, status="skipped", snapshot_id=job.snapshot_id)
+    _close_reservation(job.ledger, job.audit, job.user, job.pre.source_key, run.id, charge=False)
+    job.audit.append(
+        actor=job.user,
+        action="run.skipped",
+        subject=run.id,
+        details={"job": job.spec.name, "unchanged_since": last_ok.id},
+    )
+    return RunOutcome(
+        run_id=run.id,
+        run_dir=run.dir,
+        release_id=None,
+        status=None,
+        report_html=None,
+        report_json=None,
+        synthetic_path=None,
+        rows=0,
+        stage_seconds=run.seconds,
+        mode=mode,
+        epsilon_spent=0.0,
+        model_run=last_ok.id,
+        message=message,
+    )
+
+
+def _mask_stages(job: _Job, data: st.Extracted, seed: int) -> tuple[list[ColumnFinding], st.Masked]:
+    run, pre = job.the_run, job.pre
+    with run.stage("classify", {}) as folder:
+        findings = st.classify(data, job.spec, folder, seed=seed, policy=pre.pii_policy)
+    job.audit.append(
+        actor=job.user,
+        action="pii.classified",
+        subject=run.id,
+        details={"columns": {f.column: f.entity for f in findings if f.entity}},
+    )
+    with run.stage("mask", {}) as folder:
+        masked = st.mask(
+            data,
+            findings,
+            pre.pii_policy,
+            job.spec,
+            folder,
+            seed=seed,
+            pseudonymizer=pre.pseudonymizer,
+        )
+    return findings, masked
+
+
+def _model_and_sample(
+    job: _Job,
+    data: st.Extracted,
+    masked: st.Masked,
+    schema: TableSchema,
+    constraints: Sequence[Constraint],
+    mode: RunMode,
+    seed: int,
+    model_from: SavedModel | None,
+) -> _Made:
+    """Train (or load the model to re-use) and sample; a masked copy copies instead."""
+    run, pre, spec = job.the_run, job.pre, job.spec
+    if job.copy:
+        run.skip(
+            "synthesize",
+            {"mode": MASKED_COPY, "saved": False, "model_hash": job.mhash, "why": "no model"},
+        )
+        recorded, none_spent = _not_charged(
+            job.ledger, job.audit, job.user, pre.source_key, run.id, job.limits.epsilon
+        )
+        with run.stage("sample", {"rows": len(data.frame), "mode": MASKED_COPY}) as folder:
+            copied = st.copy_masked(data, masked, folder, seed=seed)
+        return _Made(FitResult(0.0, {}, _NOT_PRIVATE), recorded, none_spent, copied, None)
+    summary: dict[str, Any] = {"synthesizer": pre.synthesizer.name, "model_hash": job.mhash}
+    with run.stage("synthesize", summary) as folder:
+        if model_from is not None and job.loader is not None:
+            synth, fit = _load_model(job.loader, model_from, folder, seed)
+            summary.update(saved=True, reused_from=model_from.run_id)
+        else:
+            assert job.privacy is not None
+            synth = pre.synthesizer
+            job.fit_began = True
+            fit = st.synthesize(
+                synth,
+                masked,
+                schema,
+                job.privacy,
+                folder,
+                seed=seed,
+                progress=run.progress.training_step,
+                constraints=constraints,
+            )
+            model_dir = folder / "model"
+            summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
+    budget, spent = _charge(
+        job.ledger,
+        job.audit,
+        job.user,
+        pre.source_key,
+        run.id,
+        fit,
+        job.limits.epsilon,
+        mode=mode,
+        model_run=model_from.run_id if model_from is not None else None,
+    )
+    rows = spec.synthesis.rows or _default_rows(synth, len(data.frame), spec.validation.holdout)
+    with run.stage("sample", {"rows": rows}) as folder:
+        sampled = st.sample(
+            synth,
+            data,
+            masked,
+            rows,
+            folder,
+            seed=seed,
+            rebalance=spec.synthesis.rebalance,
+            constraints=constraints,
+            schema=schema,
+        )
+    return _Made(fit, budget, spent, sampled, _dp_rows(synth))
+
+
+def _report_doc(
+    job: _Job,
+    data: st.Extracted,
+    findings: list[ColumnFinding],
+    masked: st.Masked,
+    made: _Made,
+    metrics: Sequence[MetricResult],
+    validation: dict[str, Any],
+    decision: GateDecision,
+    mode: RunMode,
+    seed: int,
+    model_from: SavedModel | None,
+    release_id: str,
+    expires: str,
+) -> dict[str, Any]:
+    """The run's review report, as JSON: every figure the HTML shows."""
+    spec, pre, run = job.spec, job.pre, job.the_run
+    return {
+        "run": {
+            "id": run.id,
+            "job": spec.name,
+            "requested_by": job.user,
+            "started_at": job.started,
+            "finished_at": job.clock(),
+            "synthgate_version": __version__,
+            "mode": mode.value,
+            # what the release is: synthetic rows, or a masked copy of real rows
+            "output": spec.mode.value,
+        },
+        "provenance": {
+            "spec_hash": job.loaded.spec_hash,
+            "model_spec_hash": job.mhash,
+            "model_run": model_from.run_id if model_from is not None else None,
+            "source": redact(spec.source.url),
+            "table": spec.source.table,
+            "snapshot_id": job.snapshot_id,
+            "synthesizer": job.synthesizer_name,
+            "synthesizer_choice": pre.engine_choice,
+            "params": {**dict(made.fit.params), **({} if job.private else {"seed": seed})},
+            "rows_source": len(data.frame),
+            "rows_train": len(masked.train),
+            "rows_holdout": len(masked.holdout),
+            "rows_synthetic": len(made.sampled.release),
+            "target": redact(spec.target.url),
+            "target_table": spec.target_table,
+            "target_mode": spec.target.mode.value,
+            "stage_seconds": run.seconds,
+        },
+        "pii": {
+            "inventory": [f.to_dict() for f in findings],
+            "actions": [a.to_dict() for a in masked.plan.actions],
+        },
+        "privacy": {
+            "spent": made.fit.privacy.to_dict(),
+            "budget": made.budget,
+            **({"note": st.MASKED_COPY_NOTE} if job.copy else {}),
+        },
+        "metrics": [m.to_dict() for m in metrics],
+        "validation": validation,
+        "gate": {
+            **_policy_names(pre),
+            "status": decision.status.value,
+            "outcomes": [o.to_dict() for o in decision.outcomes],
+        },
+        "release": {"id": release_id, "status": decision.status.value, "expires_at": expires},
+    }
+
+
+def _new_release(
+    job: _Job,
+    release_id: str,
+    expires: str,
+    sampled: st.Sampled,
+    decision: GateDecision,
+    report_html: Path,
+) -> ReleaseStatus:
+    """The run's release (its row and events), auto-approved where the pack says so."""
+    spec, pre = job.spec, job.pre
+    now = job.clock()
+    job.store.add_release(
+        ReleaseRow(
+            id=release_id,
+            run_id=job.the_run.id,
+            job_name=spec.name,
+            source_key=pre.source_key,
+            status=decision.status.value,
+            requested_by=job.user,
+            created_at=now,
+            updated_at=now,
+            expires_at=expires,
+            policy=pre.policy.name,
+            policy_version=_policy_version(pre),
+            target_url=redact(spec.target.url),
+            target_table=spec.target_table,
+            target_mode=spec.target.mode.value,
+            rows=len(sampled.release),
+            gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
+            report_path=str(report_html),
+            version=1,
+            approvals_required=pre.policy.required_approvals,
+            artifact_sha256=file_sha256(sampled.path),
+            target_fingerprint=target_fingerprint(
+                spec.target.url, spec.target_table, spec.target.mode.value
+            ),
+        )
+    )
+    record_release_made(
+        job.audit,
+        job.user,
+        release_id,
+        run_id=job.the_run.id,
+        names=_policy_names(pre),
+        decision=decision,
+        made={"rows": len(sampled.release)},
+    )
+    status = decision.status
+    if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
+        status = auto_approve(job.store, release_id, policy=pre.policy)
+    return status
+
+
+def _run_failed(job: _Job, exc: BaseException) -> BaseException:
+    """Record a run that failed (what its fit spent is charged) and return what to raise:
+    the error itself, or an internal error that names its type only."""
+    run = job.the_run
+    cost = _failure_cost(
+        exc,
+        job.ledger,
+        job.audit,
+        job.user,
+        job.pre.source_key,
+        run.id,
+        job.privacy,
+        private=job.private,
+        fit_began=job.fit_began,
+    )
+    if cost is not None and isinstance(exc, SynthgateError):
+        _end_with(exc, cost)
+    reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt):
+        reason = "interrupted" + (f"; {cost}" if cost else "")
+    # a failed run leaves no release and no synthetic table behind
+    shutil.rmtree(run.dir / "sample", ignore_errors=True)
+    shutil.rmtree(run.dir / "report", ignore_errors=True)
+    job.store.finish_run(run.id, status="failed", snapshot_id=job.snapshot_id, error=reason)
+    job.audit.append(actor=job.user, action="run.failed", subject=run.id, details={"error": reason})
+    if isinstance(exc, SynthgateError | KeyboardInterrupt):
+        return exc
+    return SynthesisError(
+        f"run {run.id} failed with an internal error ({type(exc).__name__})",
+        hint="rerun with --debug for the traceback" + (f"; {cost}" if cost else ""),
+    )
+
+
+def _outcome_note(job: _Job, mode: RunMode, run_id: str, model_run: str | None) -> str | None:
+    if job.copy:
+        return st.MASKED_COPY_NOTE + "; no privacy budget charged"
+    if mode is RunMode.RESAMPLE:
+        return f"re-sampled from model of run {model_run}; no privacy budget spent"
+    if mode is RunMode.RESUME:
+        return f"resumed run {run_id}" + (
+            "; re-used its trained model" if model_run is not None else ""
+        )
+    return None
 
 
 def _policy_version(pre: Preflight) -> int | None:
