@@ -57,24 +57,23 @@ def count_rows(n: int, privacy: PrivacyRequest, rng: np.random.Generator) -> Row
     """Ñ = N + Gaussian noise (never below 1), and *privacy* with δ ``auto`` resolved
     from Ñ. The only place an engine may read the exact count."""
     sigma = count_sigma(privacy)
-    noisy = max(1, round(n + float(rng.normal(0.0, sigma))))
-    resolved = privacy
-    if privacy.delta_auto:
-        resolved = dataclasses.replace(privacy, delta=auto_delta(noisy), delta_auto=False)
-    mechanism = GaussianMechanism("preprocess", ROW_COUNT_MECHANISM, sigma)
-    return RowCount(noisy, mechanism, resolved)
-
-
-def count_rho(mechanism: GaussianMechanism) -> float:
-    """The zCDP cost ρ = 1/(2σ²) of a full-batch Gaussian mechanism."""
-    return 1.0 / (2.0 * mechanism.sigma**2)
+    return _counted(max(1, round(n + float(rng.normal(0.0, sigma)))), privacy, sigma)
 
 
 def planned_count(n: int, privacy: PrivacyRequest) -> RowCount:
     """What :func:`count_rows` would give without its noise, for checks that refuse a
     fit before any mechanism runs. Never released: a refusal's message holds no count."""
+    return _counted(n, privacy, count_sigma(privacy))
+
+
+def _counted(rows: int, privacy: PrivacyRequest, sigma: float) -> RowCount:
+    """*rows* as the count, its mechanism, and *privacy* with δ ``auto`` resolved."""
     resolved = privacy
     if privacy.delta_auto:
-        resolved = dataclasses.replace(privacy, delta=auto_delta(n), delta_auto=False)
-    mechanism = GaussianMechanism("preprocess", ROW_COUNT_MECHANISM, count_sigma(privacy))
-    return RowCount(n, mechanism, resolved)
+        resolved = dataclasses.replace(privacy, delta=auto_delta(rows), delta_auto=False)
+    return RowCount(rows, GaussianMechanism("preprocess", ROW_COUNT_MECHANISM, sigma), resolved)
+
+
+def count_rho(mechanism: GaussianMechanism) -> float:
+    """The zCDP cost ρ = 1/(2σ²) of a full-batch Gaussian mechanism."""
+    return 1.0 / (2.0 * mechanism.sigma**2)
