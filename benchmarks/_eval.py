@@ -95,6 +95,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def json_clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def revision(root: Path) -> str:
     """The commit the engines ran from, and whether the engine code differed from it."""
     try:

@@ -486,21 +486,10 @@ def main() -> None:
         "ceiling": asdict(ceiling),
         "results": results,
     }
-    (out / "results.json").write_text(json.dumps(_clean(document), indent=2, allow_nan=False))
+    (out / "results.json").write_text(
+        json.dumps(ev.json_clean(document), indent=2, allow_nan=False)
+    )
     print(f"\nfigures: {out / 'results.json'}")
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

@@ -493,7 +493,9 @@ def main() -> None:
         "train_on_real": ref,
         "results": results,
     }
-    (out / "results.json").write_text(json.dumps(_clean(document), indent=2, allow_nan=False))
+    (out / "results.json").write_text(
+        json.dumps(ev.json_clean(document), indent=2, allow_nan=False)
+    )
     print(f"\nfigures: {out / 'results.json'}")
 
 
@@ -529,19 +531,6 @@ def _worst(result: dict[str, Any], key: str) -> str | None:
         return None
     value, column = s[f"max_{key}"], s[f"max_{key}_column"]
     return f"{value:.3f}" + (f" ({column})" if column else "")
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":
