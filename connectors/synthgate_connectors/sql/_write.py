@@ -217,17 +217,11 @@ def write_tables(
 def _write_all(jobs: list[_Job], batches: list[Iterator[pa.RecordBatch]]) -> list[WriteResult]:
     conn = jobs[0].connect()
     try:
-        with conn.begin():
+        with _sink_errors(jobs[0]), conn.begin():
             staged = [_stage_one(conn, job, rows) for job, rows in zip(jobs, batches, strict=True)]
             for job, (staging, result) in zip(jobs, staged, strict=True):
                 _swap_in_transaction(conn, job, staging)
                 _record(job, conn, result)
-    except SynthgateError:
-        raise
-    except Exception as exc:
-        if _is_driver_error(exc):
-            raise sink_error(exc, jobs[0].url, table=jobs[0].table) from None
-        raise
     finally:
         _close(conn)
     return [result for _, result in staged]
@@ -380,7 +374,7 @@ def _write_transactional(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteR
     counter = _Counter()
     conn = job.connect()
     try:
-        with conn.begin():
+        with _sink_errors(job), conn.begin():
             stage.create(conn)
             rows = counter.feed(job, batches)
             if job.backend == "postgresql":
@@ -390,12 +384,6 @@ def _write_transactional(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteR
             result = counter.result(job)
             _swap_in_transaction(conn, job, staging)
             _record(job, conn, result)
-    except SynthgateError:
-        raise
-    except Exception as exc:
-        if _is_driver_error(exc):
-            raise sink_error(exc, job.url, table=job.table) from None
-        raise
     finally:
         _close(conn)
     return result
@@ -428,6 +416,19 @@ def _close(conn: Connection) -> None:
     except Exception:  # the rollback on a dead connection fails; the server rolled back
         with contextlib.suppress(Exception):
             conn.invalidate()
+
+
+@contextlib.contextmanager
+def _sink_errors(job: _Job) -> Iterator[None]:
+    """A driver's error as a one-line SinkError naming the target; others as they are."""
+    try:
+        yield
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        if _is_driver_error(exc):
+            raise sink_error(exc, job.url, table=job.table) from None
+        raise
 
 
 def _is_driver_error(exc: BaseException) -> bool:
@@ -477,47 +478,44 @@ def _write_mysql(job: _Job, batches: Iterator[pa.RecordBatch]) -> WriteResult:
     conn = job.connect()
     created = False
     try:
-        quote = conn.dialect.identifier_preparer.quote
-        target, stage, swapped = (job.quote(conn, n) for n in (job.name.name, staging, old))
-        _own(conn, job.name.schema, staging, old)  # held until this session ends, even by a crash
-        _sweep_leftovers(conn, job.name.schema)
-        exists = sa.inspect(conn).has_table(job.name.name, schema=job.name.schema)
-        if exists and job.mode is WriteMode.FAIL:
-            raise TargetNotWritable(
-                f"target table {job.table!r} already exists and target.mode is 'fail'",
-                hint="use mode 'replace' or 'append', or drop the table",
-            )
-        job.staging_table(staging).create(conn)  # DDL commits on its own
-        conn.commit()
-        created = True
-        _load_mysql(conn, job, staging, counter.feed(job, batches))
-        conn.commit()
-        result = counter.result(job)
-        if exists and job.mode is WriteMode.APPEND:
-            cols = ", ".join(quote(c) for c in job.schema.column_names)
-            conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+        with _sink_errors(job):
+            quote = conn.dialect.identifier_preparer.quote
+            target, stage, swapped = (job.quote(conn, n) for n in (job.name.name, staging, old))
+            _own(
+                conn, job.name.schema, staging, old
+            )  # held until this session ends, even by a crash
+            _sweep_leftovers(conn, job.name.schema)
+            exists = sa.inspect(conn).has_table(job.name.name, schema=job.name.schema)
+            if exists and job.mode is WriteMode.FAIL:
+                raise TargetNotWritable(
+                    f"target table {job.table!r} already exists and target.mode is 'fail'",
+                    hint="use mode 'replace' or 'append', or drop the table",
+                )
+            job.staging_table(staging).create(conn)  # DDL commits on its own
+            conn.commit()
+            created = True
+            _load_mysql(conn, job, staging, counter.feed(job, batches))
+            conn.commit()
+            result = counter.result(job)
+            if exists and job.mode is WriteMode.APPEND:
+                cols = ", ".join(quote(c) for c in job.schema.column_names)
+                conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}")
+                _record(job, conn, result)
+                conn.commit()  # the rows and their record, in one transaction
+                conn.exec_driver_sql(f"DROP TABLE {stage}")
+                created = False
+                return result
+            if exists:
+                conn.exec_driver_sql(f"RENAME TABLE {target} TO {swapped}, {stage} TO {target}")
+                created = False
+                conn.exec_driver_sql(f"DROP TABLE {swapped}")
+            else:
+                conn.exec_driver_sql(f"RENAME TABLE {stage} TO {target}")
+                created = False
+            # a replace is idempotent by itself; it is recorded right after the swap
             _record(job, conn, result)
-            conn.commit()  # the rows and their record, in one transaction
-            conn.exec_driver_sql(f"DROP TABLE {stage}")
-            created = False
+            conn.commit()
             return result
-        if exists:
-            conn.exec_driver_sql(f"RENAME TABLE {target} TO {swapped}, {stage} TO {target}")
-            created = False
-            conn.exec_driver_sql(f"DROP TABLE {swapped}")
-        else:
-            conn.exec_driver_sql(f"RENAME TABLE {stage} TO {target}")
-            created = False
-        # a replace is idempotent by itself; it is recorded right after the swap
-        _record(job, conn, result)
-        conn.commit()
-        return result
-    except SynthgateError:
-        raise
-    except Exception as exc:
-        if _is_driver_error(exc):
-            raise sink_error(exc, job.url, table=job.table) from None
-        raise
     finally:
         with contextlib.suppress(Exception):  # a pooled session must not keep the locks
             conn.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
@@ -547,22 +545,17 @@ def _write_mysql_all(
     ]  # fmt: skip
     conn = jobs[0].connect()
     try:
-        _claim_targets(conn, staged)
-        _load_all(conn, staged, batches)
-        _rename_all(conn, staged)
-        for one in staged:
-            if one.exists:
-                conn.exec_driver_sql(f"DROP TABLE {one.job.quote(conn, one.old)}")
-            assert one.result is not None
-            _record(one.job, conn, one.result)
-        conn.commit()
-        return [one.result for one in staged if one.result is not None]
-    except SynthgateError:
-        raise
-    except Exception as exc:
-        if _is_driver_error(exc):
-            raise sink_error(exc, jobs[0].url, table=jobs[0].table) from None
-        raise
+        with _sink_errors(jobs[0]):
+            _claim_targets(conn, staged)
+            _load_all(conn, staged, batches)
+            _rename_all(conn, staged)
+            for one in staged:
+                if one.exists:
+                    conn.exec_driver_sql(f"DROP TABLE {one.job.quote(conn, one.old)}")
+                assert one.result is not None
+                _record(one.job, conn, one.result)
+            conn.commit()
+            return [one.result for one in staged if one.result is not None]
     finally:
         with contextlib.suppress(Exception):  # a pooled session must not keep the locks
             conn.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
