@@ -17,7 +17,16 @@ from synthgate.audit import AuditLog
 from synthgate.release import ReleaseStatus, get_release
 from synthgate.reporting import CHROMIUM_ARGS
 from tests.conftest import need_chromium
-from tests.web._seed import BLOCKING_GATE, PASSWORD, Seeded, make_release
+from tests.web._seed import (
+    BLOCKING_GATE,
+    CRM_TABLES,
+    PASSWORD,
+    REAL_CELLS,
+    SYNTHETIC_CELLS,
+    Seeded,
+    make_multitable_release,
+    make_release,
+)
 from tests.web._server import running
 
 
@@ -235,3 +244,42 @@ def test_a_post_without_csrf_token_is_refused(browser: Browser, site: str, seede
     actions = [e.action for e in AuditLog(seeded.store).events(subject="rel-1")]
     assert "release.approved" not in actions
     context.close()
+
+
+def test_a_multitable_release_shows_its_tables_and_relationships(
+    browser: Browser, seeded: Seeded, artifacts: Path
+) -> None:
+    make_multitable_release(seeded)
+    make_release(seeded, "rel-1")
+    with running(seeded.store) as base:
+        errors: list[str] = []
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        sign_in(page, base, "bob")
+        count = page.locator("#rows tr[data-release=rel-mt] .tables-count")
+        expect(count).to_have_text("4 tables")
+        expect(count).to_have_attribute("title", ", ".join(CRM_TABLES))
+        expect(page.locator("#rows tr[data-release=rel-1] .tables-count")).to_have_count(0)
+        page.click("text=rel-mt")
+        rows = page.locator("#table-list tbody tr")
+        expect(rows).to_have_count(4)
+        assert [r.get_attribute("data-table") for r in rows.all()] == list(CRM_TABLES)
+        expect(page.locator("#table-list tr[data-table=order_items]")).to_contain_text("1,777")
+        rel = page.locator('section.relationship[data-relationship="orders -> customers"]')
+        expect(rel).to_contain_text("9 per parent row, chosen under DP")
+        expect(rel.locator("td.tvd")).to_have_text("0.31")
+        expect(page.locator("#mt-quality")).to_contain_text("0.68")
+        groups = page.locator("h3.gate-group")
+        expect(groups.first).to_contain_text("Across tables")
+        expect(groups).to_have_count(4)
+        for box in (page.locator("#tables"), page.locator("#gate-groups")):
+            assert box.bounding_box() is not None
+        expect(page.frame_locator("iframe.report").locator("#summary")).to_contain_text("fidelity")
+        text = page.locator("main").inner_text()
+        for cell in (*REAL_CELLS, *SYNTHETIC_CELLS):
+            assert cell not in text
+        page.locator("iframe.report").scroll_into_view_if_needed()  # painted once on screen
+        page.screenshot(path=str(artifacts / "11-multitable.png"), full_page=True)
+        assert errors == []
+        context.close()

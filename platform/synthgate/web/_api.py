@@ -93,6 +93,77 @@ class VerdictOut(BaseModel):
     advisory: str | None = Field(default=None, description="The advisory verdict.")
 
 
+class TableOut(BaseModel):
+    name: str
+    kind: str = Field(
+        description="unit: its rows are the people; private: rows that belong to them "
+        "through foreign keys; public: reference data copied as given, no budget."
+    )
+    rows: int | None = Field(description="Rows released in this table.")
+    rows_per_person: int | None = Field(
+        description="Most rows of this table one person owns (the caps multiplied); "
+        "null for a public table."
+    )
+    epsilon_alone: float | None = Field(
+        description="ε of this table's mechanisms composed on their own; the release's "
+        "ε composes every table, so these do not add up to it. Null for a public table."
+    )
+    unique_key: bool | None = Field(
+        description="Whether its key is unique in the synthetic table; null without a key."
+    )
+
+
+class RelationshipOut(BaseModel):
+    name: str = Field(description="child -> parent, as the report names it.")
+    child: str
+    parent: str
+    columns: str | None = Field(
+        description="The child's foreign key columns, where the report names them (links)."
+    )
+    link: bool = Field(
+        description="A further foreign key between private tables, filled with a row the "
+        "tables already hold: it has an integrity and no cap."
+    )
+    integrity: float | None = Field(
+        description="Share of the child's foreign keys that name a released parent row."
+    )
+    cap: int | None = Field(
+        description="Children one parent keeps; null under a public parent or for a link."
+    )
+    cap_declared: bool | None = Field(
+        description="true: declared in the spec (synthesis.caps); false: chosen under DP."
+    )
+    clipped_rows_estimate: int | None = Field(
+        description="DP estimate of the child rows the cap dropped (two significant figures)."
+    )
+    children_per_parent_tvd: float | None = Field(
+        description="Total-variation distance between the real and synthetic counts of "
+        "children per parent (counts above the cap at the cap), rounded to two decimals."
+    )
+    synthetic_max_children: int | None = Field(
+        description="The largest number of children of one synthetic parent row."
+    )
+
+
+class QualityOut(BaseModel):
+    score: float | None = Field(description="SDMetrics' multi-table quality score (0 to 1).")
+    properties: dict[str, float | None] = Field(description="Its score per property.")
+
+
+class TablesOut(BaseModel):
+    unit: str | None = Field(description="The table whose rows are the people.")
+    epsilon: float | None = Field(description="ε composed for the person over every table.")
+    delta: float | None
+    referential_integrity: float | None = Field(
+        description="The lowest integrity of any relationship (1.0: no dangling key)."
+    )
+    quality: QualityOut | None = Field(
+        description="SDMetrics' multi-table quality; null where it could not run."
+    )
+    per_table: list[TableOut] = Field(description="Every table, in publishing order.")
+    relationships: list[RelationshipOut]
+
+
 class ReleaseDetailOut(ReleaseOut):
     gate: list[dict[str, Any]]
     decisions: list[DecisionOut]
@@ -102,6 +173,12 @@ class ReleaseDetailOut(ReleaseOut):
     verdict: str = Field(description="One line: the blocking rule, or the failing areas.")
     verdicts: list[VerdictOut] = Field(description="The verdict per area.")
     synthesizer: str | None
+    tables: TablesOut | None = Field(
+        default=None,
+        description="A multi-table release's tables and relationships, from its report "
+        "(statistics only); null for a one-table release or when the report is not on "
+        "this server.",
+    )
 
 
 class ApproveIn(BaseModel):
@@ -207,6 +284,8 @@ def release_detail(request: Request, release_id: str) -> dict[str, Any]:
     store = config_of(request).store
     row = _release(request, release_id)
     summary = q.release_summaries(store, [row])[row.id]
+    facts = q.report_facts(row.report_path)
+    multi = facts.multi if facts is not None else None
     return {
         **q.release_dict(row),
         "verdict": summary["line"],
@@ -217,6 +296,7 @@ def release_detail(request: Request, release_id: str) -> dict[str, Any]:
         "epsilon": q.run_epsilon(store, row.run_id),
         "budget": q.budget_of(store, row.source_key, policy=row.policy).to_dict(),
         "report_url": f"/releases/{release_id}/report",
+        "tables": q.tables_view(multi) if multi is not None else None,
     }
 
 

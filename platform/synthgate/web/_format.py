@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from math import floor
 from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-__all__ = ["delta", "details", "epsilon", "install", "when"]
+__all__ = ["count", "delta", "details", "epsilon", "install", "share", "when"]
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _MAX_DEPTH = 4  # deeper structures are written on one line
@@ -48,6 +49,26 @@ def delta(value: Any) -> str:
         return "0"
     mantissa, _, exponent = f"{float(value):.2g}".partition("e")
     return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def count(value: Any) -> str:
+    """A count with thousands separators (``1,777``); ``—`` when none was recorded."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
+def share(value: Any) -> str:
+    """A share from 0 to 1: ``1`` only when it is exactly 1, else at most four decimals
+    rounded down (``0.9999``), so that a share short of 1 never reads as 1."""
+    if not _is_number(value):
+        return "—" if value is None else str(value)
+    if value == 1:
+        return "1"
+    ten_thousandths = floor(round(float(value) * 10_000, 6))  # 0.57 is 5699.999…
+    if value < 1:
+        ten_thousandths = min(ten_thousandths, 9_999)
+    return f"{ten_thousandths / 10_000:.4f}".rstrip("0").rstrip(".")
 
 
 def _scalar(key: str, value: Any) -> str:
@@ -122,8 +143,11 @@ def details(value: Any) -> Markup:
 
 
 def install(env: Environment) -> None:
-    """Register the filters ``when``, ``epsilon``, ``delta`` and ``details`` on *env*."""
+    """Register the filters ``when``, ``epsilon``, ``delta``, ``count``, ``share`` and
+    ``details`` on *env*."""
     env.filters["when"] = when
+    env.filters["count"] = count
+    env.filters["share"] = share
     env.filters["epsilon"] = epsilon
     env.filters["delta"] = delta
     env.filters["details"] = details

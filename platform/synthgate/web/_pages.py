@@ -333,6 +333,17 @@ def _actions(
     return shown, note
 
 
+def _gate_groups(row: ReleaseRow) -> list[dict[str, Any]] | None:
+    """A multi-table release's gate outcomes by table; None for one table, or when its
+    report's outcomes are not known (the page then lists the store's, as for one table)."""
+    facts = q.report_facts(row.report_path)
+    multi = facts.multi if facts is not None else None
+    outcomes = q.tabled_outcomes(row, multi)
+    if multi is None or outcomes is None:
+        return None
+    return q.gate_groups(multi, outcomes)
+
+
 def _release_context(request: Request, session: SessionInfo, row: ReleaseRow) -> dict[str, Any]:
     store = config_of(request).store
     detail = release_detail(request, row.id)
@@ -344,6 +355,8 @@ def _release_context(request: Request, session: SessionInfo, row: ReleaseRow) ->
         "decisions": detail["decisions"],
         "budget": detail["budget"],
         "epsilon": detail["epsilon"],
+        "tables": detail["tables"],
+        "gate_groups": _gate_groups(row),
     }
 
 

@@ -28,12 +28,16 @@ from synthgate.store.models import (
 
 __all__ = [
     "BudgetView",
+    "MultiTableFacts",
+    "RelationshipFacts",
     "ReportFacts",
+    "TableFacts",
     "audit_events",
     "budget_of",
     "budgets",
     "counts_by",
     "decisions",
+    "gate_groups",
     "gate_outcomes",
     "list_releases",
     "list_runs",
@@ -47,6 +51,8 @@ __all__ = [
     "run_epsilon",
     "run_outcomes",
     "stage_dicts",
+    "tabled_outcomes",
+    "tables_view",
     "verify_chain",
     "verify_chain_since_checkpoint",
     "watch_of",
@@ -309,12 +315,103 @@ def number(value: Any) -> str:
 
 
 def rule_line(outcome: Mapping[str, Any]) -> str:
-    """``fidelity.quality 0.61 < 0.75``: the metric, what it was, what it had to be."""
+    """``fidelity.quality 0.61 < 0.75``: the metric, what it was, what it had to be; an
+    outcome of one table of a multi-table release names it first (``orders: …``)."""
     comparator = str(outcome.get("comparator", ""))
     threshold = outcome.get("threshold")
     observed = outcome.get("observed")
     shown = "not computed" if observed is None else number(observed)
-    return f"{outcome.get('metric', '')} {shown} {_NOT.get(comparator, 'vs')} {number(threshold)}"
+    table = outcome.get("table")
+    named = f"{table}: " if isinstance(table, str) and table else ""
+    return (
+        f"{named}{outcome.get('metric', '')} {shown} "
+        f"{_NOT.get(comparator, 'vs')} {number(threshold)}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TableFacts:
+    """One table of a multi-table release: its kind (``unit``, ``private`` or ``public``),
+    the rows released, the rows one person may own, the ε its mechanisms spend on their
+    own and whether its key is unique in the synthetic table (None: no key, or public)."""
+
+    name: str
+    kind: str
+    rows: int | None
+    rows_per_person: int | None
+    epsilon_alone: float | None
+    unique_key: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "rows": self.rows,
+            "rows_per_person": self.rows_per_person,
+            "epsilon_alone": self.epsilon_alone,
+            "unique_key": self.unique_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipFacts:
+    """One relationship (``child -> parent``) of a multi-table release: the share of the
+    child's foreign keys that name a released parent row and, under a private parent, the
+    cap on children per parent (declared in the spec or chosen under DP), the DP estimate
+    of the children it dropped, the largest synthetic child count and the rounded
+    total-variation distance between the real and synthetic children-per-parent counts.
+    A *link* is a further foreign key between private tables (``child -> parent
+    (columns)``): the engine fills it with a row the tables already hold, so it has an
+    integrity and no cap."""
+
+    name: str
+    child: str
+    parent: str
+    columns: str | None
+    link: bool
+    integrity: float | None
+    cap: int | None
+    cap_declared: bool | None
+    clipped_rows_estimate: int | None
+    children_per_parent_tvd: float | None
+    synthetic_max_children: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "child": self.child,
+            "parent": self.parent,
+            "columns": self.columns,
+            "link": self.link,
+            "integrity": self.integrity,
+            "cap": self.cap,
+            "cap_declared": self.cap_declared,
+            "clipped_rows_estimate": self.clipped_rows_estimate,
+            "children_per_parent_tvd": self.children_per_parent_tvd,
+            "synthetic_max_children": self.synthetic_max_children,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MultiTableFacts:
+    """The ``multi_table`` section of a release's report, as the console shows it: tables
+    in publishing order, relationships, integrity, SDMetrics' multi-table quality, the ε
+    and δ composed for the person, and the gate's outcomes with the table each is about
+    (None for the rules across tables). Keys the console does not know are left out."""
+
+    unit: str | None
+    tables: tuple[TableFacts, ...]
+    relationships: tuple[RelationshipFacts, ...]
+    referential_integrity: float | None
+    quality_score: float | None
+    quality_properties: tuple[tuple[str, float | None], ...]
+    epsilon: float | None
+    delta: float | None
+    outcomes: tuple[dict[str, Any], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +423,7 @@ class ReportFacts:
     epsilon: float | None
     delta: float | None
     synthesizer: str | None
+    multi: MultiTableFacts | None = None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -336,6 +434,192 @@ def _float(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [v for v in value if isinstance(v, str) and v]
+
+
+def _table_order(report: Mapping[str, Any], part: Mapping[str, Any]) -> list[str]:
+    """Publishing order (the report's target tables), then any other table it names."""
+    seen: dict[str, None] = {}
+    ledger = _mapping(part.get("ledger"))
+    for name in (
+        *_names(_mapping(report.get("provenance")).get("target_tables")),
+        *(k for k in _mapping(part.get("rows")) if isinstance(k, str)),
+        *_names(part.get("public")),
+        *(k for k in _mapping(ledger.get("tables")) if isinstance(k, str)),
+    ):
+        seen.setdefault(name, None)
+    return list(seen)
+
+
+def _tables(report: Mapping[str, Any], part: Mapping[str, Any]) -> tuple[TableFacts, ...]:
+    unit = part.get("unit")
+    public = set(_names(part.get("public")))
+    rows = _mapping(part.get("rows"))
+    unique = _mapping(part.get("unique_keys"))
+    ledger = _mapping(_mapping(part.get("ledger")).get("tables"))
+    out = []
+    for name in _table_order(report, part):
+        kind = "public" if name in public else "unit" if name == unit else "private"
+        own = _mapping(ledger.get(name))
+        out.append(
+            TableFacts(
+                name=name,
+                kind=kind,
+                rows=_int(rows.get(name)),
+                rows_per_person=None if kind == "public" else _int(own.get("rows_per_person")),
+                epsilon_alone=None if kind == "public" else _float(own.get("epsilon_alone")),
+                unique_key=_bool(unique.get(name)),
+            )
+        )
+    return tuple(out)
+
+
+def _ends(name: str) -> tuple[str, str, str | None]:
+    """``child -> parent (columns)``: the child and parent tables, and the columns if named."""
+    child, arrow, parent = name.partition(" -> ")
+    if not arrow:
+        return name, "", None
+    if parent.endswith(")") and " (" in parent:
+        parent, _, columns = parent[:-1].partition(" (")
+        return child, parent, columns
+    return child, parent, None
+
+
+def _relationships(
+    part: Mapping[str, Any], tables: Sequence[TableFacts]
+) -> tuple[RelationshipFacts, ...]:
+    """Relationships in the order of their child tables (publishing order); for each
+    child, its private parent, then its public ones, then its links."""
+    caps = _mapping(_mapping(part.get("ledger")).get("caps"))
+    position = {t.name: i for i, t in enumerate(tables)}
+    public = {t.name for t in tables if t.kind == "public"}
+    out = []
+    for name, value in _mapping(part.get("relationships")).items():
+        if not isinstance(name, str):
+            continue
+        entry = _mapping(value)
+        child, parent, columns = _ends(name)
+        cap = _int(entry.get("cap"))
+        chosen = _mapping(caps.get(child)) if cap is not None else {}
+        out.append(
+            RelationshipFacts(
+                name=name,
+                child=child,
+                parent=parent,
+                columns=columns,
+                link=entry.get("link") is True,
+                integrity=_float(entry.get("integrity")),
+                cap=cap,
+                cap_declared=_bool(chosen.get("declared")),
+                clipped_rows_estimate=_int(chosen.get("clipped_rows_estimate")),
+                children_per_parent_tvd=_float(entry.get("children_per_parent_tvd")),
+                synthetic_max_children=_int(entry.get("synthetic_max_children")),
+            )
+        )
+    last = len(position)
+    return tuple(
+        sorted(
+            out,
+            key=lambda r: (
+                position.get(r.child, last),
+                r.link,
+                r.parent in public,
+                position.get(r.parent, last),
+            ),
+        )
+    )
+
+
+def _multi_facts(report: Mapping[str, Any]) -> MultiTableFacts | None:
+    part = report.get("multi_table")
+    if not isinstance(part, Mapping):
+        return None
+    ledger = _mapping(part.get("ledger"))
+    quality = _mapping(part.get("quality"))
+    outcomes = _mapping(report.get("gate")).get("outcomes")
+    unit = part.get("unit")
+    tables = _tables(report, part)
+    return MultiTableFacts(
+        unit=unit if isinstance(unit, str) and unit else None,
+        tables=tables,
+        relationships=_relationships(part, tables),
+        referential_integrity=_float(part.get("referential_integrity")),
+        quality_score=_float(quality.get("score")),
+        quality_properties=tuple(
+            (str(k), _float(v)) for k, v in _mapping(quality.get("properties")).items()
+        ),
+        epsilon=_float(ledger.get("epsilon")),
+        delta=_float(ledger.get("delta")),
+        outcomes=tuple(
+            dict(o)
+            for o in (outcomes if isinstance(outcomes, list) else [])
+            if isinstance(o, Mapping)
+        ),
+    )
+
+
+def tables_view(multi: MultiTableFacts) -> dict[str, Any]:
+    """The ``tables`` object of the API's release detail (the page shows the same)."""
+    return {
+        "unit": multi.unit,
+        "epsilon": multi.epsilon,
+        "delta": multi.delta,
+        "referential_integrity": multi.referential_integrity,
+        "quality": None
+        if multi.quality_score is None and not multi.quality_properties
+        else {"score": multi.quality_score, "properties": dict(multi.quality_properties)},
+        "per_table": [t.to_dict() for t in multi.tables],
+        "relationships": [r.to_dict() for r in multi.relationships],
+    }
+
+
+def _same_rule(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("rule_id", "metric", "passed", "severity"))
+
+
+def tabled_outcomes(row: ReleaseRow, multi: MultiTableFacts | None) -> list[dict[str, Any]] | None:
+    """The release's gate outcomes with the table each is about, from its report; None
+    unless the report's outcomes are the store's, rule for rule (the store decides)."""
+    if multi is None or not multi.outcomes:
+        return None
+    stored = gate_outcomes(row)
+    if len(stored) != len(multi.outcomes):
+        return None
+    if not all(_same_rule(a, b) for a, b in zip(stored, multi.outcomes, strict=True)):
+        return None
+    return [dict(o) for o in multi.outcomes]
+
+
+def gate_groups(
+    multi: MultiTableFacts, outcomes: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """*outcomes* by table: the rules across tables (integrity) first, then each table
+    in publishing order, then any other table an outcome names."""
+    order: dict[str | None, list[dict[str, Any]]] = {None: []}
+    for t in multi.tables:
+        order[t.name] = []
+    for o in outcomes:
+        table = o.get("table")
+        key = table if isinstance(table, str) and table else None
+        order.setdefault(key, []).append(dict(o))
+    return [{"table": k, "outcomes": v} for k, v in order.items() if v]
 
 
 @lru_cache(maxsize=512)
@@ -356,6 +640,7 @@ def _facts_at(path: str, _mtime_ns: int, _size: int) -> ReportFacts | None:
         epsilon=_float(spent.get("epsilon")) if private else None,
         delta=_float(spent.get("delta")) if private else None,
         synthesizer=str(synthesizer) if synthesizer else None,
+        multi=_multi_facts(report),
     )
 
 
@@ -413,7 +698,8 @@ def _verdict_line(status: str, failed: list[dict[str, Any]], verdicts: list[dict
 
 def release_summaries(store: Store, rows: Sequence[ReleaseRow]) -> dict[str, dict[str, Any]]:
     """Per release id: its verdict per area (as the report's first page gives them), failed
-    rules, a one-line verdict, ε and δ spent, the synthesizer and the report's status."""
+    rules, a one-line verdict, ε and δ spent, the synthesizer, the report's status and,
+    for a multi-table release, its tables in publishing order (None for one table)."""
     run_ids = {r.run_id for r in rows}
     epsilons = _epsilons(store, run_ids)
     engines = _synthesizers(store, run_ids)
@@ -421,12 +707,14 @@ def release_summaries(store: Store, rows: Sequence[ReleaseRow]) -> dict[str, dic
     for row in rows:
         outcomes = gate_outcomes(row)
         facts = report_facts(row.report_path)
+        multi = facts.multi if facts is not None else None
         verdicts = (
             [dict(v) for v in facts.verdicts]
             if facts is not None
             else area_verdicts({"gate": {"outcomes": outcomes}})
         )
-        failed = [{**o, "line": rule_line(o)} for o in outcomes if not o.get("passed", False)]
+        named = tabled_outcomes(row, multi) or outcomes
+        failed = [{**o, "line": rule_line(o)} for o in named if not o.get("passed", False)]
         epsilon = epsilons.get(row.run_id)
         out[row.id] = {
             "verdicts": verdicts,
@@ -436,6 +724,7 @@ def release_summaries(store: Store, rows: Sequence[ReleaseRow]) -> dict[str, dic
             "delta": facts.delta if facts else None,
             "synthesizer": (facts.synthesizer if facts else None) or engines.get(row.run_id),
             "report_status": facts.status if facts else None,
+            "tables": list(multi.names) if multi is not None else None,
         }
     return out
 
