@@ -16,7 +16,7 @@ from synthgate.memory import schema_of
 from synthgate.privacy import GaussianMechanism, compose
 from synthgate.synth.dp_mst import DPMSTSynthesizer
 from synthgate.synth.dp_mst import _synthesizer as mst_module
-from synthgate.synth.multitable import plan_tables
+from synthgate.synth.multitable import describe_plans, plan_tables
 from synthgate.synth.multitable._caps import clip_children
 from synthgate.synth.multitable._checks import tvd
 from synthgate.synth.multitable._keys import fresh_values
@@ -69,7 +69,7 @@ def test_unreachable_table_is_refused() -> None:
     assert "declare its relationship, make it public, or leave it out" in text
 
 
-def test_cycle_and_self_reference_are_refused_one_problem_each() -> None:
+def test_cycle_self_reference_and_second_parent_become_links() -> None:
     tables = _small()
     tables["visits"]["next_vid"] = tables["visits"]["vid"]
     tables["notes"] = pd.DataFrame({"nid": [1], "vid": [0], "also": [0]})
@@ -80,13 +80,93 @@ def test_cycle_and_self_reference_are_refused_one_problem_each() -> None:
         _rel("notes", "vid", "visits", "vid"),
         _rel("visits", "nid", "notes", "nid"),
     ]
-    with pytest.raises(ConfigError) as err:
-        plan_tables(tables, unit="people", relationships=rels, public=(), keys={})
-    problems = err.value.problems
-    assert any("table 'visits' references itself" in p for p in problems)
-    assert any("form a cycle" in p and "'notes'" in p for p in problems)
-    assert all("\n" not in p and SECRET not in p for p in problems)
-    assert "\n" not in str(err.value)
+    plans = plan_tables(tables, unit="people", relationships=rels, public=(), keys={})
+    by_name = {p.name: p for p in plans}
+    assert [p.name for p in plans] == ["people", "visits", "notes"]
+    assert by_name["visits"].parent == rels[0]
+    assert set(by_name["visits"].links) == {rels[1], rels[3]}  # itself, and the cycle's back edge
+    assert by_name["notes"].parent == rels[2]
+    assert {"next_vid", "nid"} <= by_name["visits"].key_columns  # never modelled as values
+    assert "nid" in by_name["notes"].key  # a link's target key is regenerated
+    lines = describe_plans(plans, ["wards"])
+    assert lines[0] == "people: the unit, one row per person"
+    assert "references itself (next_vid -> visits)" in lines[1]
+    assert "also references (nid -> notes)" in lines[1]
+    assert lines[-1] == "wards: public, copied as given (no budget)"
+    assert all(SECRET not in line for line in lines)
+
+
+def _linked(n: int = 400) -> tuple[dict[str, pd.DataFrame], list[Relationship]]:
+    """people (referred_by another person), accounts and cards per person, and
+    transactions of an account paid by a card of the same person, following the
+    person's previous transaction."""
+    rng = np.random.default_rng(5)
+    people = pd.DataFrame({"pid": np.arange(n), "tier": rng.choice(["a", "b"], size=n)})
+    people["referred_by"] = np.where(rng.random(n) < 0.3, rng.integers(0, n, size=n), np.nan)
+    accounts = pd.DataFrame({"aid": np.arange(n), "pid": np.arange(n)})
+    cards = pd.DataFrame({"cid": np.arange(2 * n), "pid": np.repeat(np.arange(n), 2)})
+    per = rng.integers(0, 4, size=n)
+    owner = np.repeat(np.arange(n), per)
+    m = len(owner)
+    txns = pd.DataFrame(
+        {
+            "tid": np.arange(m),
+            "aid": owner,
+            "amount": rng.choice(["low", "high"], size=m),
+            "cid": np.where(rng.random(m) < 0.9, 2 * owner, np.nan),
+        }
+    )
+    first = np.r_[True, owner[1:] != owner[:-1]]
+    txns["prev"] = np.where(first, np.nan, np.arange(m) - 1)
+    rels = [
+        _rel("people", "referred_by", "people", "pid"),
+        _rel("accounts", "pid", "people", "pid"),
+        _rel("cards", "pid", "people", "pid"),
+        _rel("txns", "aid", "accounts", "aid"),
+        _rel("txns", "cid", "cards", "cid"),
+        _rel("txns", "prev", "txns", "tid"),
+    ]
+    return {"people": people, "accounts": accounts, "cards": cards, "txns": txns}, rels
+
+
+def test_links_point_at_released_rows_of_the_learned_kind() -> None:
+    tables, rels = _linked()
+    result = synthesize_tables(
+        tables,
+        unit="people",
+        relationships=rels,
+        keys={"txns": ["tid"], "cards": ["cid"], "accounts": ["aid"]},
+        epsilon=8.0,
+        caps={"accounts": 1, "cards": 2, "txns": 3},
+        seed=0,
+    )
+    out = result.tables
+    assert result.checks["referential_integrity"] == 1.0
+    assert all(result.checks["unique_keys"].values())
+    links = {k: v for k, v in result.checks["relationships"].items() if v.get("link")}
+    assert set(links) == {
+        "people -> people (referred_by)",
+        "txns -> cards (cid)",
+        "txns -> txns (prev)",
+    }
+    assert set(result.ledger["links"]) == {"people.referred_by", "txns.cid", "txns.prev"}
+    people, txns = out["people"], out["txns"]
+    assert abs(people["referred_by"].notna().mean() - 0.3) < 0.1  # the share set is learned
+    # a self-reference points at an earlier row (fresh keys count up): no chain loops
+    referred = people.dropna(subset=["referred_by"])
+    assert (referred["referred_by"].astype(int) <= referred["pid"]).all()
+    following = txns.dropna(subset=["prev"])
+    assert (following["prev"].astype(int) < following["tid"]).all()
+    # the card paying a transaction is the same person's, as in the source
+    account_person = dict(zip(out["accounts"]["aid"], out["accounts"]["pid"], strict=True))
+    card_person = dict(zip(out["cards"]["cid"], out["cards"]["pid"], strict=True))
+    paid = txns.dropna(subset=["cid"])
+    same = [
+        account_person[a] == card_person[int(c)]
+        for a, c in zip(paid["aid"], paid["cid"], strict=True)
+    ]
+    assert np.mean(same) > 0.8
+    assert abs(txns["cid"].notna().mean() - 0.9) < 0.1
 
 
 def test_unknown_column_and_public_pointing_at_private_are_refused() -> None:

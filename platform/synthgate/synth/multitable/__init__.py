@@ -1,6 +1,12 @@
 """Multi-table DP synthesis: a unit table and its descendants under one ε per person."""
 
 from synthgate.synth.multitable._engine import MultiTableSynthesis, synthesize_related
-from synthgate.synth.multitable._graph import TablePlan, plan_tables
+from synthgate.synth.multitable._graph import TablePlan, describe_plans, plan_tables
 
-__all__ = ["MultiTableSynthesis", "TablePlan", "plan_tables", "synthesize_related"]
+__all__ = [
+    "MultiTableSynthesis",
+    "TablePlan",
+    "describe_plans",
+    "plan_tables",
+    "synthesize_related",
+]

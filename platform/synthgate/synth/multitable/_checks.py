@@ -74,6 +74,13 @@ def run_checks(
                 entry["children_per_parent_tvd"] = round(tvd(truth, synth, cap), 2)
                 entry["synthetic_max_children"] = int(synth.max()) if len(synth) else 0
             relationships[name] = entry
+        for rel in plan.links:
+            relationships[
+                f"{rel.child_table} -> {rel.parent_table} ({', '.join(rel.child_columns)})"
+            ] = {
+                "integrity": integrity(out[rel.child_table], out[rel.parent_table], rel),
+                "link": True,
+            }
     unique = {p.name: not out[p.name].duplicated(subset=list(p.key)).any() for p in plans if p.key}
     return {
         "referential_integrity": min((r["integrity"] for r in relationships.values()), default=1.0),

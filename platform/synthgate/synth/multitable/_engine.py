@@ -13,6 +13,10 @@ child relationship (the clipped number of children); each child table is fitted
 by dp-mst on its rows with a context column (a few parent attributes, coarsened)
 as the model's root, and sampled given each synthetic parent's context, exactly
 as many rows as the synthetic parent's child count. Keys are regenerated.
+A link (a foreign key to a private table other than the parent: a
+self-reference, a second private parent) enters its table's model as one
+categorical column, its kind: not set, the same person's row, another person's
+row; its target is drawn among the released rows of that kind.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from synthgate.synth.multitable._checks import quality, run_checks
 from synthgate.synth.multitable._context import ContextScheme, context_scheme
 from synthgate.synth.multitable._graph import TablePlan, plan_tables
 from synthgate.synth.multitable._keys import assign_keys, link_column
+from synthgate.synth.multitable._links import KIND_DOMAIN, fill_links, is_kind_column, link_kinds
 
 __all__ = ["MultiTableSynthesis", "synthesize_related"]
 
@@ -145,6 +150,7 @@ def synthesize_related(
     sample_seed = seed if seed is not None else secrets.randbits(31)
     count = count_rows(len(tables[unit]), PrivacyRequest(epsilon, AUTO_DELTA_MAX, True), rng)
     state = _prepare(tables, plans)
+    link_kinds(state, UNIT)
     budget = replace(_plan_budget(epsilon, count, state, caps), unit_scale=unit_rows_scale)
     mechanisms: list[GaussianMechanism] = [count.mechanism]
     cap_records = _apply_caps(state, caps, budget, rng, mechanisms)
@@ -157,7 +163,8 @@ def synthesize_related(
         raise SynthesisError(
             f"composed epsilon {account.epsilon:.4f} exceeds the requested {epsilon}"
         )
-    out = assign_keys(state, tables, public, np.random.default_rng(sample_seed))
+    keys_rng = np.random.default_rng(sample_seed)
+    out = fill_links(state, assign_keys(state, tables, public, keys_rng), keys_rng)
     checks = run_checks(out, tables, plans, caps_of(cap_records), public)
     checks["seconds"] = {name: dict(t.seconds) for name, t in state.items()}
     checks["quality"] = quality(out, tables, plans, public) if with_quality else None
@@ -299,6 +306,7 @@ def _selection_columns(table: _Table) -> list[str]:
         if c not in keys
         and c not in (UNIT, PARENT)
         and not c.startswith(COUNT)
+        and not is_kind_column(c)
         and not pd.api.types.is_numeric_dtype(table.real[c])
         and not pd.api.types.is_bool_dtype(table.real[c])
         and not pd.api.types.is_datetime64_any_dtype(table.real[c])
@@ -411,7 +419,10 @@ def _scheme(state: Mapping[str, _Table], table: _Table) -> ContextScheme | None:
     candidates = [
         c
         for c in parent.synthetic.columns
-        if c != CONTEXT and not c.startswith(COUNT) and c not in parent.public_values
+        if c != CONTEXT
+        and not c.startswith(COUNT)
+        and not is_kind_column(c)
+        and c not in parent.public_values
     ]
     scheme = context_scheme(parent.synthetic, candidates)
     return scheme if scheme.parts else None
@@ -450,6 +461,7 @@ def _model_frame(
         if c not in plan.key_columns
         and c not in (UNIT, PARENT)
         and not c.startswith(COUNT)
+        and not is_kind_column(c)
         and (c not in domains or domains[c])
     ]
     table.empty_columns = [c for c, d in domains.items() if not d]
@@ -468,6 +480,11 @@ def _model_frame(
             bool(pd.isna(col_values).any()),
             "link",
             domain=tuple(str(i) for i in range(len(values))),
+        )
+    for col in (c for c in real.columns if is_kind_column(c)):
+        frame[col] = real[col]
+        declared[col] = ColumnSchema(
+            col, LogicalType.CATEGORICAL, False, "link", domain=KIND_DOMAIN
         )
     for rel in plan.children:
         col = COUNT + rel.child_table
@@ -553,6 +570,14 @@ def _ledger(
                 "clipped_rows_estimate": c.clipped_estimate,
             }
             for name, c in caps.items()
+        },
+        "links": {
+            f"{rel.child_table}.{','.join(rel.child_columns)}": {
+                "references": rel.parent_table,
+                "learned": "kind only: not set, same person, another person",
+            }
+            for table in state.values()
+            for rel in table.plan.links
         },
         "mechanisms": [m.to_dict() for m in account.mechanisms],
     }

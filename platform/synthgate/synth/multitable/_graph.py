@@ -1,9 +1,15 @@
 """Which tables are synthesized, in which order, and what refuses a set of tables.
 
-The unit table's rows are the people protected. Every other private table must
-hang below it through exactly one foreign key to one private parent (a tree:
-customers → orders → order_items); public tables are reference data, copied as
-they are, that private tables may point at. Every problem found is one line.
+The unit table's rows are the people protected. Every other private table hangs
+below it: the tree is found breadth first from the unit along foreign keys, and
+a table's *parent* is the private table through which it is reached first
+(customers → orders → order_items). Every other foreign key between private
+tables (a self-reference, a second private parent, a key that closes a cycle)
+is a *link*: its rows belong to the person of their tree parent; only the
+link's kind (not set, the same person's row, another person's row) is learned,
+and its target is drawn among the released rows. Public tables are reference
+data, copied as they are, that private tables may point at. Every problem found
+is one line.
 """
 
 from __future__ import annotations
@@ -16,27 +22,29 @@ import pandas as pd
 from synthgate.contracts import Relationship
 from synthgate.errors import ConfigError
 
-__all__ = ["TablePlan", "plan_tables"]
+__all__ = ["TablePlan", "describe_plans", "plan_tables"]
 
 
 @dataclass(frozen=True, slots=True)
 class TablePlan:
     """One private table: its foreign key to its private parent (None for the unit),
-    its foreign keys into public tables, the relationships it is the parent of, and
-    the columns that are keys (regenerated, never modelled)."""
+    its foreign keys into public tables, the relationships it is the parent of, the
+    columns that are keys (regenerated, never modelled) and its links: foreign keys
+    to private tables other than its parent (itself included)."""
 
     name: str
     parent: Relationship | None
     public_links: tuple[Relationship, ...]
     children: tuple[Relationship, ...]
     key: tuple[str, ...]
+    links: tuple[Relationship, ...] = ()
 
     @property
     def key_columns(self) -> set[str]:
         cols = set(self.key)
         if self.parent is not None:
             cols.update(self.parent.child_columns)
-        for rel in self.public_links:
+        for rel in (*self.public_links, *self.links):
             cols.update(rel.child_columns)
         return cols
 
@@ -74,71 +82,15 @@ def _show(rel: Relationship) -> str:
     return f"{rel.child_table} ({child}) -> {rel.parent_table} ({parent})"
 
 
-def _cycle(private: set[str], rels: Sequence[Relationship]) -> list[str]:
-    """Tables on a cycle of foreign keys between private tables (self-references aside)."""
-    edges: dict[str, set[str]] = {t: set() for t in private}
-    for rel in rels:
-        if rel.child_table != rel.parent_table:
-            edges[rel.parent_table].add(rel.child_table)
-    state: dict[str, int] = {}
-    on_cycle: list[str] = []
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for nxt in sorted(edges[node]):
-            if state.get(nxt) == 1:
-                on_cycle.extend(t for t in path[path.index(nxt) :] if t not in on_cycle)
-            elif nxt not in state:
-                visit(nxt, [*path, nxt])
-        state[node] = 2
-
-    for table in sorted(private):
-        if table not in state:
-            visit(table, [table])
-    return on_cycle
-
-
 def _structure_problems(
-    unit: str, private: set[str], public: set[str], rels: Sequence[Relationship]
+    private: set[str], public: set[str], rels: Sequence[Relationship]
 ) -> list[str]:
-    problems = []
-    inner = [r for r in rels if r.child_table in private and r.parent_table in private]
-    for rel in rels:
-        if rel.child_table == rel.parent_table:
-            problems.append(
-                f"table {rel.child_table!r} references itself ({_show(rel)}): self-references "
-                "are not supported yet; leave that relationship out"
-            )
-        elif rel.child_table in public and rel.parent_table in private:
-            problems.append(
-                f"public table {rel.child_table!r} references private table "
-                f"{rel.parent_table!r}: make {rel.child_table!r} private or leave the "
-                "relationship out"
-            )
-    cycle = _cycle(private, inner)
-    if cycle:
-        problems.append(
-            f"the foreign keys between {', '.join(repr(t) for t in cycle)} form a cycle: "
-            "leave one of those relationships out"
-        )
-    parents: dict[str, list[str]] = {}
-    for rel in inner:
-        if rel.child_table != rel.parent_table:
-            parents.setdefault(rel.child_table, []).append(rel.parent_table)
-    if unit in parents:
-        problems.append(
-            f"the unit table {unit!r} references private table(s) "
-            f"{', '.join(repr(p) for p in parents[unit])}: the unit must be a root; make "
-            "them public or choose another unit"
-        )
-    for table, ps in sorted(parents.items()):
-        if table != unit and len(ps) > 1:
-            problems.append(
-                f"table {table!r} has {len(ps)} foreign keys to private tables "
-                f"({', '.join(repr(p) for p in ps)}): keep one, make the others public, "
-                "or leave them out"
-            )
-    return problems
+    return [
+        f"public table {rel.child_table!r} references private table {rel.parent_table!r}: "
+        f"make {rel.child_table!r} private or leave the relationship out"
+        for rel in rels
+        if rel.child_table in public and rel.parent_table in private
+    ]
 
 
 def _reachable(unit: str, rels: Sequence[Relationship], private: set[str]) -> list[str]:
@@ -150,7 +102,7 @@ def _reachable(unit: str, rels: Sequence[Relationship], private: set[str]) -> li
                 rel.parent_table == table
                 and rel.child_table in private
                 and rel.child_table not in order
-            ):
+            ):  # a self-reference is found here too, and skipped: the table is in order
                 order.append(rel.child_table)
     return order
 
@@ -194,7 +146,7 @@ def plan_tables(
         raise _refusal(problems)
     public_set = set(public)
     private = names - public_set
-    problems = _structure_problems(unit, private, public_set, relationships)
+    problems = _structure_problems(private, public_set, relationships)
     if problems:
         raise _refusal(problems)
     order = _reachable(unit, relationships, private)
@@ -205,31 +157,61 @@ def plan_tables(
     ]
     if problems:
         raise _refusal(problems)
-    return [_table_plan(t, unit, relationships, private, public_set, keys) for t in order]
+    parents = _tree_parents(order, relationships)
+    return [_table_plan(t, parents, relationships, private, public_set, keys) for t in order]
+
+
+def _tree_parents(order: list[str], rels: Sequence[Relationship]) -> dict[str, Relationship]:
+    """Each table's parent: its foreign key to the earliest table in *order* before it."""
+    rank = {t: i for i, t in enumerate(order)}
+    parents: dict[str, Relationship] = {}
+    for rel in rels:
+        child, parent = rel.child_table, rel.parent_table
+        if child not in rank or parent not in rank or rank[parent] >= rank[child]:
+            continue
+        if child not in parents or rank[parent] < rank[parents[child].parent_table]:
+            parents[child] = rel
+    return parents
 
 
 def _table_plan(
     table: str,
-    unit: str,
+    parents: Mapping[str, Relationship],
     rels: Sequence[Relationship],
     private: set[str],
     public: set[str],
     keys: Mapping[str, Sequence[str]],
 ) -> TablePlan:
-    parent = next(
-        (r for r in rels if r.child_table == table and r.parent_table in private and table != unit),
-        None,
-    )
-    links = tuple(r for r in rels if r.child_table == table and r.parent_table in public)
-    children = tuple(
-        r
-        for r in rels
-        if r.parent_table == table and r.child_table in private and r.child_table != table
-    )
+    tree = set(parents.values())
+    inner = [r for r in rels if r.child_table in private and r.parent_table in private]
+    links = tuple(r for r in inner if r.child_table == table and r not in tree)
+    children = tuple(r for r in inner if r.parent_table == table and r in tree)
+    referenced = [r for r in inner if r.parent_table == table]
     key = tuple(keys.get(table, ()))
-    for rel in children:
+    for rel in referenced:
         key += tuple(c for c in rel.parent_columns if c not in key)
-    return TablePlan(table, parent, links, children, key)
+    public_links = tuple(r for r in rels if r.child_table == table and r.parent_table in public)
+    return TablePlan(table, parents.get(table), public_links, children, key, links)
+
+
+def describe_plans(plans: Sequence[TablePlan], public: Sequence[str]) -> list[str]:
+    """One line per table: how it is synthesized (or copied), for preflight."""
+    lines = []
+    for plan in plans:
+        if plan.parent is None:
+            line = f"{plan.name}: the unit, one row per person"
+        else:
+            line = f"{plan.name}: below {plan.parent.parent_table} through {_show(plan.parent)}"
+        for rel in plan.links:
+            what = "references itself" if rel.parent_table == plan.name else "also references"
+            line += (
+                f"; {what} ({', '.join(rel.child_columns)} -> {rel.parent_table}): "
+                "the target is drawn among released rows, only whether it is set and "
+                "whether it is the same person's is learned"
+            )
+        lines.append(line)
+    lines += [f"{name}: public, copied as given (no budget)" for name in public]
+    return lines
 
 
 def _refusal(problems: list[str]) -> ConfigError:
