@@ -147,6 +147,8 @@ def test_run_approve_publish_every_table_with_keys_intact(
 
     checked = cli.json("alice", "run", str(spec), "--dry-run")
     assert checked["private"] == ["customers", "orders", "order_items"]
+    assert checked["plan"][0] == "customers: the unit, one row per person"
+    assert checked["plan"][-1] == "products: public, copied as given (no budget)"
     assert checked["budget"]["source"].endswith("#main.customers")
     assert not (home / "runs").exists()  # a dry run reads and writes nothing
 
@@ -201,9 +203,13 @@ def test_a_run_over_the_unit_budget_exits_5_before_reading(
 ) -> None:
     cli.users(alice="engineer", bob="approver")
     spec = write_spec(_spec(source_db, tmp_path / "released.db", _pack(tmp_path)))
-    cli.json("alice", "run", str(spec), expect=4)  # ε 3 of the pack's 5
+    first = cli.json("alice", "run", str(spec), expect=4)  # ε 3 of the pack's 5
+    again = cli.json("alice", "run", str(spec), expect=99)  # nothing changed: nothing spent
+    assert again["model_run"] == first["run_id"]
+    assert again["epsilon_spent"] == 0.0
     runs_before = sorted(p.name for p in (home / "runs").iterdir())
-    code, _, err = cli("alice", "run", str(spec))
+    spec = write_spec(_spec(source_db, tmp_path / "released.db", _pack(tmp_path), seed=5))
+    code, _, err = cli("alice", "run", str(spec))  # a new spec asks again: 3 + 3 > 5
     assert code == 5
     assert "customers" in err
     assert len(err.strip().splitlines()) == 1
@@ -368,10 +374,10 @@ def test_a_run_whose_process_died_is_abandoned_and_its_reservation_released(
         pass
 
     def killed(*_: Any) -> None:
-        raise Killed  # the process ends after reserving, before any mechanism ran
+        raise Killed  # the process ends after reserving, before a row is read
 
-    stages, failed = _multi._stages, _multi._failed
-    monkeypatch.setattr(_multi, "_stages", killed)
+    graph, failed = _multi.tables_graph, _multi._failed  # type: ignore[attr-defined]
+    monkeypatch.setattr(_multi, "tables_graph", killed)
     monkeypatch.setattr(_multi, "_failed", lambda *_: None)  # nothing recorded: kill -9
     code, _, _ = cli("alice", "run", str(spec))
     assert code == 1
@@ -384,7 +390,7 @@ def test_a_run_whose_process_died_is_abandoned_and_its_reservation_released(
         assert BudgetLedger(store).reserved(row.source_key, row.id) == 3.0
     finally:
         store.dispose()
-    monkeypatch.setattr(_multi, "_stages", stages)
+    monkeypatch.setattr(_multi, "tables_graph", graph)
     monkeypatch.setattr(_multi, "_failed", failed)
     cli.json("alice", "run", str(spec), expect=4)  # ε 3 of 5: the stale 3 was released
     store = Store(Settings.from_env().store_url)

@@ -203,3 +203,11 @@ def test_bias_rules_do_not_judge_a_masked_copy() -> None:
             rule = next(o for o in decision.outcomes if o.rule_id == rule_id)
             assert rule.passed, (pack, rule_id)
             assert rule.reason.startswith("not applicable to a masked-copy release")
+
+
+def test_rules_across_tables_pass_as_not_applicable_to_one_table() -> None:
+    decision = evaluate_gate(load_policy("default"), GOOD)
+    across = {o.rule_id: o for o in decision.outcomes if o.metric.startswith("multitable.")}
+    assert set(across) == {"referential-integrity", "unique-keys", "children-per-parent"}
+    assert all(o.passed for o in across.values())
+    assert all(o.reason.startswith("not applicable to one table") for o in across.values())

@@ -242,7 +242,7 @@ MULTI_GATE: tuple[dict[str, Any], ...] = (
     {
         "table": None,
         "rule_id": "multitable-integrity",
-        "metric": "multitable.integrity",
+        "metric": "multitable.referential_integrity",
         "comparator": ">=",
         "threshold": 1.0,
         "observed": 1.0,

@@ -141,7 +141,7 @@ def test_a_blocked_multitable_release_names_the_rule_across_tables(
         **MULTI_GATE[0],
         "observed": 0.98,
         "passed": False,
-        "reason": "multitable.integrity is 0.98, needs >= 1.0: a foreign key names no released row",
+        "reason": "multitable.referential_integrity is 0.98, needs >= 1.0: a foreign key names no released row",
     }
     section = {**multi_table_section(), "referential_integrity": 0.98}
     make_multitable_release(
@@ -149,12 +149,12 @@ def test_a_blocked_multitable_release_names_the_rule_across_tables(
     )
     sign_in(client, "root")
     page = client.get("/releases/rel-mt").text
-    assert "blocked: multitable.integrity 0.98 &lt; 1<" in page
+    assert "blocked: multitable.referential_integrity 0.98 &lt; 1<" in page
     assert re.search(
         r'id="integrity">Referential integrity:\s*<span class="pill fail">0.98</span>', page
     )
     queue = _rows(client.get("/releases").text, "data-release")["rel-mt"]
-    assert "blocked: multitable.integrity 0.98 &lt; 1<" in queue
+    assert "blocked: multitable.referential_integrity 0.98 &lt; 1<" in queue
 
 
 def test_the_queue_shows_the_number_of_tables_with_their_names(

@@ -112,6 +112,7 @@ def _budget_summary(checked: DryRun, epsilon: float) -> dict[str, Any] | None:
 
 def _dry_run_tables(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: bool) -> None:
     from synthgate.pipeline._multi import dry_run_tables
+    from synthgate.synth.multitable import describe_plans
 
     checked = dry_run_tables(loaded, cfg)
     checked.close()
@@ -140,6 +141,7 @@ def _dry_run_tables(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: b
                 "private": pre.private,
                 "public": list(spec.source.public),
                 "relationships": rels,
+                "plan": describe_plans(pre.plans, spec.source.public),
                 "policy": pre.policy.name,
                 "budget": budget,
                 "ok": True,
@@ -156,7 +158,7 @@ def _dry_run_tables(job: Path, loaded: LoadedSpec, cfg: Settings, *, json_out: b
         + (f"; public: {', '.join(spec.source.public)}" if spec.source.public else ""),
         markup=False,
     )
-    for line in rels:
+    for line in describe_plans(pre.plans, spec.source.public):
         out.print(f"  {line}", markup=False, highlight=False)
     out.print(
         f"budget: this run asks ε = {budget['epsilon']:g} of the {budget['remaining_epsilon']:.4g}"

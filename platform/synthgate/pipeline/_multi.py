@@ -12,42 +12,59 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synthgate import __version__
 from synthgate.audit import AuditLog
 from synthgate.config import LoadedSpec, size_problems
 from synthgate.contracts import (
     MultiTableSink,
-    PrivacySpent,
     Relationship,
     RuleOutcome,
     Severity,
     Sink,
     Source,
-    StageSpend,
     TableSchema,
 )
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
-from synthgate.pii import ColumnFinding, Pseudonymizer, classify_columns, refill
+from synthgate.logs import log_event
+from synthgate.pii import Pseudonymizer
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline import _tables as tb
+from synthgate.pipeline._graph import Artifacts, execute
+from synthgate.pipeline._multi_nodes import (
+    NodeContext,
+    Unchanged,
+    charge,
+    findings_of,
+    publish_order,
+    spent_of,
+    tables_graph,
+    validations_of,
+)
 from synthgate.pipeline._records import policy_names, record_release_made, record_run_started
-from synthgate.pipeline._resume import abandoned_runs
+from synthgate.pipeline._resume import (
+    History,
+    abandoned_runs,
+    budget_charged,
+    load_history,
+    release_of,
+)
 from synthgate.pipeline._runner import (
     Progress,
     RunMode,
     RunOutcome,
     _abandon,
     _attempt,
+    _close_reservation,
     _failure_cost,
+    _fit_started,
     _fresh_seed,
     _new_id,
     _parse_ts,
@@ -72,17 +89,18 @@ from synthgate.release import (
     token_from_env,
 )
 from synthgate.release._card import build_card, write_card
-from synthgate.release._service import TABLES_MANIFEST, tables_fingerprint
-from synthgate.reporting import json_safe, write_report
+from synthgate.release._service import tables_fingerprint
+from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import Store, utcnow
 from synthgate.store.models import ReleaseRow
-from synthgate.synth.multitable import MultiTableSynthesis, TablePlan, synthesize_related
+from synthgate.synth.multitable import MultiTableSynthesis, TablePlan, describe_plans
+from synthgate.validate import MULTI_TABLE
 
 __all__ = ["TablesPreflight", "dry_run_tables", "run_tables"]
 
-INTEGRITY = "multitable.integrity"
+INTEGRITY = "multitable.referential_integrity"
 ENGINE = "dp-mst (multi-table)"
 
 
@@ -210,20 +228,14 @@ def dry_run_tables(loaded: LoadedSpec, settings: Settings) -> TablesDryRun:
 
 
 @dataclass
-class _State:
-    """What the stages hand on; filled in as they finish."""
+class _Started:
+    """The run this process carries on: a new one, or the one whose process died."""
 
+    run: _TablesRun
     seed: int
-    snapshot_id: str | None = None
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    findings: dict[str, list[ColumnFinding]] = field(default_factory=dict)
-    masked: dict[str, tb.MaskedTable] = field(default_factory=dict)
-    held: dict[str, Any] = field(default_factory=dict)
-    result: MultiTableSynthesis | None = None
-    released: dict[str, pd.DataFrame] = field(default_factory=dict)
-    replay: dict[str, dict[str, int]] = field(default_factory=dict)
-    budget: dict[str, Any] = field(default_factory=dict)
-    fit_began: bool = False
+    finished: dict[str, str]  # node → status, as the dead process left them
+    resumed: bool
+    snapshot: str | None
 
 
 def run_tables(
@@ -232,8 +244,11 @@ def run_tables(
     store: Store,
     progress: Progress,
     clock: Callable[[], str],
+    force: bool = False,
 ) -> RunOutcome:
-    """Run a multi-table job (the caller holds the job's lock)."""
+    """Run a multi-table job (the caller holds the job's lock): its graph of nodes,
+    then the gate, the report and the release. A run whose process died is resumed
+    from its finished nodes; an unchanged source and spec skip the run (exit 99)."""
     spec = loaded.spec
     try:
         pre = preflight_tables(loaded, store)
@@ -243,28 +258,38 @@ def run_tables(
     audit = AuditLog(store)
     limits = source_limits(store, pre.source_key, pre.policy)
     ledger = BudgetLedger(store)
-    try:  # stop before any row is read when the unit source's budget cannot cover it
-        for other in abandoned_runs(store, spec.name):  # 'running' while we hold the lock
-            _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
-        ledger.require(
-            pre.source_key,
-            spec.synthesis.privacy.epsilon,
-            limit=limits.epsilon,
-            delta=spec.synthesis.privacy.delta_bound(),
-            delta_limit=limits.delta,
-        )
+    try:
+        history = load_history(store, spec.name, loaded.spec_hash, pre.source_key)
+        unchanged = _unchanged_since(history, pre, force)
+        started = _start_or_resume(
+            loaded, settings, store, audit, progress, pre, clock, history, force,
+            check_budget=unchanged is None,
+        )  # fmt: skip
     except SynthgateError as exc:
         pre.close()
         _record_refused(store, loaded, settings, clock, exc)
         raise
-    run = _start(loaded, settings, store, audit, progress, pre, clock)
-    state = _State(seed=_fresh_seed(loaded))
+    run = started.run
+    reserve = partial(_reserve, ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
+    ctx = NodeContext(
+        pre, started.seed, run.id, settings.user, store, audit, ledger, limits.epsilon,
+        unchanged_since=None if started.resumed else unchanged,
+        resumed_snapshot=started.snapshot,
+        # a run that may find nothing changed reserves once its snapshot says otherwise
+        reserve=reserve if unchanged is not None and not started.resumed else None,
+    )  # fmt: skip
+    art = Artifacts()
     try:
-        _reserve(ledger, audit, settings.user, pre.source_key, run.id, spec, limits)
-        _stages(run, pre, state, ledger, limits.epsilon)
-        return _finish(run, pre, state, clock)
+        if not started.resumed and unchanged is None:
+            reserve()
+        graph = tables_graph(ctx)
+        st.write_json(run.dir / "graph.json", graph.to_dict())
+        execute(graph, run, art, run.folder, finished=started.finished)
+        return _finish(run, ctx, art, (started.resumed, len(graph.nodes)), clock)
+    except Unchanged as same:
+        return _skipped(run, ctx, art, same.run_id)
     except BaseException as exc:
-        _failed(run, pre, state, ledger, exc)
+        _failed(run, ctx, art, exc)
         if isinstance(exc, SynthgateError | KeyboardInterrupt):
             raise
         raise SynthesisError(
@@ -273,6 +298,76 @@ def run_tables(
         ) from exc
     finally:
         pre.close()
+
+
+def _unchanged_since(history: History, pre: TablesPreflight, force: bool) -> tuple[str, str] | None:
+    """The last success's run and snapshot when its spec and pack are this run's."""
+    last = history.last_ok
+    if force or last is None or last.spec_hash != pre.loaded.spec_hash:
+        return None
+    stages = history.last_ok_stages
+    snapshot = history.snapshot_of(stages)
+    if snapshot is None or not history.unchanged(
+        stages, model=pre.loaded.spec_hash, policy=pre.policy.content_hash
+    ):
+        return None
+    return last.id, snapshot
+
+
+def _start_or_resume(
+    loaded: LoadedSpec,
+    settings: Settings,
+    store: Store,
+    audit: AuditLog,
+    progress: Progress,
+    pre: TablesPreflight,
+    clock: Callable[[], str],
+    history: History,
+    force: bool,
+    *,
+    check_budget: bool,
+) -> _Started:
+    """Resume the job's dead run with this spec, or start one; with *check_budget*,
+    only once the unit source's budget covers it."""
+    spec, stale = loaded.spec, history.stale
+    if stale is not None and force:
+        _abandon(store, audit, settings.user, stale.id, "abandoned: rerun with --force")
+        stale = None
+    for other in abandoned_runs(store, spec.name):  # 'running' while we hold the lock
+        if stale is None or other != stale.id:
+            _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
+    seed = history.seed_of(history.stale_stages) if stale is not None else None
+    if stale is not None and seed is not None:
+        run = _TablesRun(settings, store, audit, stale.id, progress, spec.name)
+        run.started = stale.started_at
+        finished = {n: r.status for n, r in history.stale_stages.items()}
+        done = [n for n, status in finished.items() if status == "succeeded"]
+        audit.append(
+            actor=settings.user,
+            action="run.resumed",
+            subject=stale.id,
+            details={"job": spec.name, "finished_stages": done},
+        )
+        log_event("run.resumed", job=spec.name, run_id=stale.id, finished_stages=done)
+        return _Started(run, seed, finished, True, history.snapshot_of(history.stale_stages))
+    if stale is not None:  # died before its snapshot was known: nothing to carry on
+        _abandon(store, audit, settings.user, stale.id, "abandoned: its process ended mid-run")
+    if check_budget:  # stop before any row is read when the unit source cannot cover it
+        _require(store, pre)
+    run = _start(loaded, settings, store, audit, progress, pre, clock)
+    return _Started(run, _fresh_seed(loaded), {}, False, None)
+
+
+def _require(store: Store, pre: TablesPreflight) -> None:
+    spec = pre.loaded.spec
+    limits = source_limits(store, pre.source_key, pre.policy)
+    BudgetLedger(store).require(
+        pre.source_key,
+        spec.synthesis.privacy.epsilon,
+        limit=limits.epsilon,
+        delta=spec.synthesis.privacy.delta_bound(),
+        delta_limit=limits.delta,
+    )
 
 
 def _start(
@@ -302,232 +397,56 @@ def _start(
     return run
 
 
-def _stages(
-    run: _TablesRun, pre: TablesPreflight, state: _State, ledger: BudgetLedger, limit: float
-) -> None:
-    spec = pre.loaded.spec
-    summary: dict[str, Any] = {"tables": list(pre.schemas)}
-    with run.stage("extract", summary) as folder:
-        data = tb.extract_tables(pre.source, spec, pre.schemas)
-        state.frames, state.snapshot_id = data.frames, data.snapshot_id
-        summary.update(snapshot_id=data.snapshot_id, seed=state.seed, mode=RunMode.TRAIN.value)
-        st.write_json(folder / "schemas.json", {t: s.to_dict() for t, s in pre.schemas.items()})
-    with run.stage("classify", {}) as folder:
-        _classify(pre, state, folder)
+def _skipped(run: _TablesRun, ctx: NodeContext, art: Artifacts, since: str) -> RunOutcome:
+    """Nothing changed since the last success: the run is recorded as skipped."""
+    snapshot = art.get("snapshot")
+    run.store.finish_run(run.id, status="skipped", snapshot_id=snapshot)
+    _close_reservation(ctx.ledger, run.audit, ctx.user, ctx.pre.source_key, run.id, charge=False)
     run.audit.append(
-        actor=run.settings.user,
-        action="pii.classified",
+        actor=ctx.user,
+        action="run.skipped",
         subject=run.id,
-        details={
-            "tables": {
-                t: {f.column: f.entity for f in found if f.entity}
-                for t, found in state.findings.items()
-            }
-        },
+        details={"job": ctx.pre.loaded.spec.name, "unchanged_since": since},
     )
-    with run.stage("mask", {}) as folder:
-        _mask(pre, state, folder)
-    synth_summary: dict[str, Any] = {"synthesizer": ENGINE, "saved": False}
-    with run.stage("synthesize", synth_summary) as folder:
-        state.fit_began = True
-        state.result = _synthesize(pre, state)
-        st.write_json(folder / "ledger.json", json_safe(state.result.ledger))
-    state.budget = _charge(run, pre, ledger, state.result, limit)
-    with run.stage("sample", {}) as folder:
-        _sample(pre, state, folder)
-
-
-def _classify(pre: TablesPreflight, state: _State, folder: Path) -> None:
-    spec = pre.loaded.spec
-    recognizers = pre.pii_policy.pii.custom_recognizers()
-    for name, frame in state.frames.items():
-        state.findings[name] = classify_columns(
-            frame,
-            pre.schemas[name],
-            sample_values=spec.pii.sample_values,
-            seed=state.seed,
-            recognizers=recognizers,
-        )
-    st.write_json(
-        folder / "inventory.json",
-        {t: [f.to_dict() for f in found] for t, found in state.findings.items()},
+    return RunOutcome(
+        run_id=run.id,
+        run_dir=run.dir,
+        release_id=None,
+        status=None,
+        report_html=None,
+        report_json=None,
+        synthetic_path=None,
+        rows=0,
+        stage_seconds=run.seconds,
+        mode=RunMode.SKIP,
+        epsilon_spent=0.0,
+        model_run=since,
+        message=f"nothing to do: source snapshot and spec unchanged since run {since}",
     )
 
 
-def _mask(pre: TablesPreflight, state: _State, folder: Path) -> None:
-    spec = pre.loaded.spec
-    keep = tb.keep_columns(pre.plans, pre.relationships)
-    for name, frame in state.frames.items():
-        state.masked[name] = tb.mask_table(
-            frame,
-            pre.schemas[name],
-            state.findings[name],
-            pre.pii_policy,
-            keep.get(name, set()),
-            pre.pseudonymizer,
-            spec,
-        )
-    frames = {t: m.masked.train for t, m in state.masked.items()}
-    state.held = tb.person_holdout(frames, pre.plans, spec.validation.holdout, state.seed)
-    st.write_json(
-        folder / "plan.json", {t: m.masked.plan.to_dict() for t, m in state.masked.items()}
-    )
-    st.write_json(
-        folder / "split.json",
-        {t: {"holdout_rows": int(h.sum()), "rows": len(h)} for t, h in state.held.items()},
-    )
+# --------------------------------------------------------------------------- gate
 
 
-def _synthesize(pre: TablesPreflight, state: _State) -> MultiTableSynthesis:
-    spec = pre.loaded.spec
-    train = {
-        t: (m.masked.train[~state.held[t]] if t in state.held else m.masked.train)
-        for t, m in state.masked.items()
-    }
-    return synthesize_related(
-        {t: f.reset_index(drop=True) for t, f in train.items()},
-        unit=spec.source.table,
-        relationships=pre.relationships,
-        epsilon=spec.synthesis.privacy.epsilon,
-        public=spec.source.public,
-        keys=pre.keys,
-        caps=tb.caps_by_table(spec),
-        seed=state.seed,
-        # the holdout share is public: the release is about as large as the whole table
-        unit_rows_scale=1.0 / (1.0 - spec.validation.holdout),
-    )
-
-
-def _spent(result: MultiTableSynthesis) -> PrivacySpent:
-    stages = tuple(
-        StageSpend(
-            stage=f"table:{name}",
-            mechanism="dp-mst",
-            epsilon=float(part["epsilon_alone"]),
-            delta=0.0,
-            details={"rows_per_person": part["rows_per_person"], "composed": False},
-        )
-        for name, part in result.ledger["tables"].items()
-    )
-    return PrivacySpent(
-        True, result.epsilon, result.delta, str(result.ledger["accountant"]), stages
-    )
-
-
-def _charge(
-    run: _TablesRun,
-    pre: TablesPreflight,
-    ledger: BudgetLedger,
-    result: MultiTableSynthesis,
-    limit: float,
-) -> dict[str, Any]:
-    """Charge the composed ε on the unit's source once (its per-table shares as stage
-    lines: they are informational, the total is composed)."""
-    spent = _spent(result)
-    before = ledger.status(pre.source_key, limit=limit)
-    assert spent.epsilon is not None
-    assert spent.delta is not None
-    ledger.record(
-        pre.source_key,
-        run.id,
-        epsilon=spent.epsilon,
-        delta=spent.delta,
-        accountant=spent.accountant or "rdp",
-        stages=spent.stages,
-    )
-    ledger.release(pre.source_key, run.id)
-    run.audit.append(
-        actor=run.settings.user,
-        action="budget.spent",
-        subject=run.id,
-        details={
-            "source": pre.source_key,
-            "epsilon": spent.epsilon,
-            "delta": spent.delta,
-            "accountant": spent.accountant,
-            "unit": pre.loaded.spec.source.table,
-        },
-    )
-    after = ledger.status(pre.source_key, limit=limit)
+def cross_table_metrics(checks: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics measured across a release's tables, as pack rules read them."""
+    tvds = [
+        float(r["children_per_parent_tvd"])
+        for r in (checks.get("relationships") or {}).values()
+        if r.get("children_per_parent_tvd") is not None
+    ]
+    quality = checks.get("quality") or {}
+    unique = checks.get("unique_keys") or {}
     return {
-        "source": pre.source_key,
-        "limit_epsilon": limit,
-        "spent_before": before.spent_epsilon,
-        "spent_after": after.spent_epsilon,
-        "remaining": after.remaining,
-        "releases_counted": after.runs,
-        "spent_this_run": spent.epsilon,
+        "multitable.referential_integrity": checks.get("referential_integrity"),
+        "multitable.unique_keys": all(unique.values()),
+        "multitable.children_tvd": max(tvds, default=0.0),
+        "multitable.quality": quality.get("score"),
     }
-
-
-def _file_name(index: int) -> str:
-    return f"table-{index}.parquet"
-
-
-def _sample(pre: TablesPreflight, state: _State, folder: Path) -> None:
-    """Refill each synthetic table's masked columns, scan it for real identifiers, and
-    write it; the manifest lists every table in publishing order (parents first)."""
-    assert state.result is not None
-    manifest = []
-    for index, name in enumerate(_publish_order(pre)):
-        table = state.masked[name]
-        model = state.result.tables[name]
-        released = refill(
-            model,
-            table.masked.plan,
-            pre.schemas[name],
-            seed=state.seed,
-            avoid=table.masked.leak,
-            pseudonymizer=table.masked.pseudonymizer,
-            generalization=table.masked.generalization,
-        )
-        released = released[[c for c in pre.schemas[name].column_names if c in released]]
-        state.released[name] = released
-        state.replay[name] = st._replay(released, table.masked, state.seed)
-        path = folder / _file_name(index)
-        pq.write_table(pa.Table.from_pandas(released, preserve_index=False), path)
-        manifest.append(
-            {"table": name, "file": path.name, "rows": len(released), "sha256": file_sha256(path)}
-        )
-    st.write_json(folder / TABLES_MANIFEST, {"tables": manifest})
-
-
-def _publish_order(pre: TablesPreflight) -> list[str]:
-    """Public tables (parents of private ones only), then private ones from the unit down."""
-    private = pre.private
-    return [t for t in pre.schemas if t not in private] + private
-
-
-# --------------------------------------------------------------------------- validate, gate
-
-
-def _validate_table(
-    pre: TablesPreflight, state: _State, name: str, folder: Path
-) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
-    """Every metric family on one private table's modelled columns (keys left out:
-    they are regenerated, not learned)."""
-    assert state.result is not None
-    table = state.masked[name]
-    keys = tb.keep_columns(pre.plans, pre.relationships).get(name, set())
-    columns = [c for c in table.schema.column_names if c not in keys]
-    schema = table.schema.select(columns)
-    held = state.held[name]
-    train = table.masked.train
-    masked = st.Masked(
-        table.masked.plan,
-        train[~held][columns].reset_index(drop=True),
-        train[held][columns].reset_index(drop=True),
-        table.masked.leak,
-        table.masked.pseudonymizer,
-        table.masked.recognizers,
-        table.masked.generalization,
-    )
-    model = state.result.tables[name][columns]
-    sampled = st.Sampled(model, state.released[name], state.replay[name], folder)
-    return st.validate(masked, sampled, schema, _spent(state.result), folder, seed=state.seed)
 
 
 def _integrity_outcome(checks: Mapping[str, Any]) -> RuleOutcome:
+    """Integrity, judged even where the pack has no rule on it."""
     observed = checks.get("referential_integrity")
     passed = observed == 1.0
     return RuleOutcome(
@@ -547,13 +466,22 @@ def _integrity_outcome(checks: Mapping[str, Any]) -> RuleOutcome:
 def _gate(
     pre: TablesPreflight, flats: Mapping[str, dict[str, Any]], checks: Mapping[str, Any]
 ) -> tuple[GateDecision, list[dict[str, Any]]]:
-    """The pack on each private table's metrics, and integrity across them: blocked
-    when any table's gate blocks or a foreign key dangles."""
-    outcomes: list[RuleOutcome] = [_integrity_outcome(checks)]
-    shown: list[dict[str, Any]] = [{"table": None, **outcomes[0].to_dict()}]
+    """The pack's rules on metrics across tables, once for the release (integrity
+    among them, judged even where the pack has no rule on it), then the pack on each
+    private table's metrics: blocked when any of them blocks."""
+    across = [r for r in pre.policy.rules if r.metric.startswith(MULTI_TABLE)]
+    release_level = evaluate_gate(
+        pre.policy.model_copy(update={"rules": across}), cross_table_metrics(checks)
+    )
+    outcomes = list(release_level.outcomes)
+    if not any(r.metric == INTEGRITY for r in across):
+        outcomes.insert(0, _integrity_outcome(checks))
+    shown: list[dict[str, Any]] = [{"table": None, **o.to_dict()} for o in outcomes]
     for name, flat in flats.items():
         decision = evaluate_gate(pre.policy, flat)
         for o in decision.outcomes:
+            if o.metric.startswith(MULTI_TABLE):  # judged once, above
+                continue
             outcomes.append(o)
             shown.append({"table": name, **o.to_dict()})
     blocked = any(not o.passed and o.severity is Severity.BLOCK for o in outcomes)
@@ -561,64 +489,78 @@ def _gate(
     return GateDecision(status, tuple(outcomes)), shown
 
 
-def _tables_section(pre: TablesPreflight, state: _State) -> dict[str, Any]:
+def _tables_section(
+    pre: TablesPreflight, result: MultiTableSynthesis, art: Artifacts
+) -> dict[str, Any]:
     """Per table its synthetic row count; per relationship its cap and distance."""
-    assert state.result is not None
-    checks = state.result.checks
+    checks = result.checks
     return {
         "unit": pre.loaded.spec.source.table,
         "public": list(pre.loaded.spec.source.public),
-        "rows": {t: len(f) for t, f in state.released.items()},
+        "plan": describe_plans(pre.plans, pre.loaded.spec.source.public),
+        "rows": {t: len(f) for t, f in _released(art).items()},
         "referential_integrity": checks.get("referential_integrity"),
         "unique_keys": checks.get("unique_keys"),
         "relationships": checks.get("relationships"),
         "quality": checks.get("quality"),
-        "ledger": state.result.ledger,
+        "ledger": result.ledger,
     }
+
+
+def _released(art: Artifacts) -> dict[str, pd.DataFrame]:
+    return dict(art.matching("released:"))
 
 
 # --------------------------------------------------------------------------- finish
 
 
 def _finish(
-    run: _TablesRun, pre: TablesPreflight, state: _State, clock: Callable[[], str]
+    run: _TablesRun,
+    ctx: NodeContext,
+    art: Artifacts,
+    how: tuple[bool, int],
+    clock: Callable[[], str],
 ) -> RunOutcome:
+    """The gate and the report after the graph's nodes, then the release."""
+    resumed, nodes = how
+    pre = ctx.pre
     spec = pre.loaded.spec
-    assert state.result is not None
-    flats: dict[str, dict[str, Any]] = {}
-    validation: dict[str, Any] = {}
-    metrics: list[dict[str, Any]] = []
-    with run.stage("validate", {}) as folder:
-        for index, name in enumerate(pre.private):
-            sub = folder / f"table-{index}"
-            sub.mkdir(exist_ok=True)
-            found, flat, report = _validate_table(pre, state, name, sub)
-            flats[name], validation[name] = flat, report
-            metrics += [{"table": name, **m.to_dict()} for m in found]
-        st.write_json(folder / "checks.json", json_safe(state.result.checks))
-    with run.stage("gate", _policy_names(pre)) as folder:
-        decision, shown = _gate(pre, flats, state.result.checks)
+    result: MultiTableSynthesis = art["synthesis"]
+    validations = validations_of(art)
+    flats = {t: v["flat"] for t, v in validations.items()}
+    metrics = [{"table": t, **m} for t, v in validations.items() for m in v["metrics"]]
+    total = nodes + 2
+    with run.stage("gate", _policy_names(pre), position=(total - 1, total)) as folder:
+        decision, shown = _gate(pre, flats, result.checks)
         st.write_json(
             folder / "outcomes.json", {"status": decision.status.value, "outcomes": shown}
         )
         record_policy(run.store, pre.policy, actor=run.settings.user)
-    release_id = _new_id("rel")
-    started = run.started
-    expires = (_parse_ts(started) + spec.release.expires_after).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with run.stage("report", {}) as folder:
+    existing = release_of(run.store, run.id) if resumed else None
+    release_id = existing.id if existing is not None else _new_id("rel")
+    expires = (_parse_ts(run.started) + spec.release.expires_after).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+    mode = RunMode.RESUME if resumed else RunMode.TRAIN
+    with run.stage("report", {}, position=(total, total)) as folder:
         report = _report(
-            run, pre, state, metrics, validation, decision, shown, release_id, expires, clock
+            run, ctx, art, metrics, decision, shown, (release_id, expires), mode, clock
         )
         report_json, report_html = write_report(report, folder)
-        write_card(_card(pre, state, report), folder)
-    status = _release(run, pre, state, decision, release_id, expires, report_html)
-    run.store.finish_run(run.id, status="succeeded", snapshot_id=state.snapshot_id)
+        write_card(_card(pre, art, report), folder)
+    status = (
+        _release(run, ctx, art, decision, release_id, expires, report_html)
+        if existing is None  # else the process died after the release was created
+        else ReleaseStatus(existing.status)
+    )
+    run.store.finish_run(run.id, status="succeeded", snapshot_id=art["snapshot"])
     run.audit.append(
         actor=run.settings.user,
         action="run.finished",
         subject=run.id,
-        details={"release": release_id, "status": status.value, "mode": RunMode.TRAIN.value},
+        details={"release": release_id, "status": status.value, "mode": mode.value},
     )
+    released = _released(art)
     return RunOutcome(
         run_id=run.id,
         run_dir=run.dir,
@@ -626,32 +568,34 @@ def _finish(
         status=status,
         report_html=report_html,
         report_json=report_json,
-        synthetic_path=run.dir / "sample" / TABLES_MANIFEST,
-        rows=sum(len(f) for f in state.released.values()),
+        synthetic_path=art["manifest"],
+        rows=sum(len(f) for f in released.values()),
         stage_seconds=run.seconds,
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
-        mode=RunMode.TRAIN,
-        epsilon_spent=state.result.epsilon,
-        model_run=None,
-        message=f"{len(state.released)} tables synthesized for unit {spec.source.table}",
+        mode=mode,
+        epsilon_spent=result.epsilon,
+        model_run=run.id if resumed else None,
+        message=f"{len(released)} tables synthesized for unit {spec.source.table}",
     )
 
 
 def _report(
     run: _TablesRun,
-    pre: TablesPreflight,
-    state: _State,
+    ctx: NodeContext,
+    art: Artifacts,
     metrics: list[dict[str, Any]],
-    validation: dict[str, Any],
     decision: GateDecision,
     shown: list[dict[str, Any]],
-    release_id: str,
-    expires: str,
+    release: tuple[str, str],
+    mode: RunMode,
     clock: Callable[[], str],
 ) -> dict[str, Any]:
+    pre = ctx.pre
     spec = pre.loaded.spec
-    assert state.result is not None
+    result: MultiTableSynthesis = art["synthesis"]
+    released = _released(art)
+    masked = dict(art.matching("masked:"))
     return {
         "run": {
             "id": run.id,
@@ -660,7 +604,7 @@ def _report(
             "started_at": run.started,
             "finished_at": clock(),
             "synthgate_version": __version__,
-            "mode": RunMode.TRAIN.value,
+            "mode": mode.value,
             "output": spec.mode.value,
         },
         "provenance": {
@@ -668,38 +612,37 @@ def _report(
             "source": redact(spec.source.url),
             "table": spec.source.table,
             "tables": list(pre.schemas),
-            "snapshot_id": state.snapshot_id,
+            "snapshot_id": art["snapshot"],
             "synthesizer": ENGINE,
-            "rows_source": {t: len(f) for t, f in state.frames.items()},
-            "rows_synthetic": {t: len(f) for t, f in state.released.items()},
+            "rows_source": {t: len(f) for t, f in art.matching("frame:")},
+            "rows_synthetic": {t: len(f) for t, f in released.items()},
             "target": redact(spec.target.url),
-            "target_tables": _publish_order(pre),
+            "target_tables": publish_order(pre),
             "target_mode": spec.target.mode.value,
             "stage_seconds": run.seconds,
         },
         "pii": {
-            "inventory": {t: [f.to_dict() for f in found] for t, found in state.findings.items()},
-            "actions": {
-                t: [a.to_dict() for a in m.masked.plan.actions] for t, m in state.masked.items()
-            },
+            "inventory": {t: [f.to_dict() for f in found] for t, found in findings_of(art).items()},
+            "actions": {t: [a.to_dict() for a in m.masked.plan.actions] for t, m in masked.items()},
         },
-        "privacy": {"spent": _spent(state.result).to_dict(), "budget": state.budget},
+        "privacy": {"spent": spent_of(result).to_dict(), "budget": art["budget"]},
         "metrics": metrics,
-        "validation": {"tables": validation},
-        "multi_table": _tables_section(pre, state),
+        "validation": {"tables": {t: v["report"] for t, v in validations_of(art).items()}},
+        "multi_table": _tables_section(pre, result, art),
         "gate": {**_policy_names(pre), "status": decision.status.value, "outcomes": shown},
-        "release": {"id": release_id, "status": decision.status.value, "expires_at": expires},
+        "release": {"id": release[0], "status": decision.status.value, "expires_at": release[1]},
     }
 
 
-def _card(pre: TablesPreflight, state: _State, report: dict[str, Any]) -> dict[str, Any]:
+def _card(pre: TablesPreflight, art: Artifacts, report: dict[str, Any]) -> dict[str, Any]:
     """One card for the release, listing every table with its figures."""
     unit = pre.loaded.spec.source.table
-    card: dict[str, Any] = build_card(report, state.released[unit], rows_estimate=None)
-    card["table"] = {"rows": sum(len(f) for f in state.released.values())}
+    released = _released(art)
+    card: dict[str, Any] = build_card(report, released[unit], rows_estimate=None)
+    card["table"] = {"rows": sum(len(f) for f in released.values())}
     card["tables"] = {
         name: build_card(report, frame, rows_estimate=None)["table"]
-        for name, frame in state.released.items()
+        for name, frame in released.items()
     }
     card["notes"].insert(
         0,
@@ -711,16 +654,18 @@ def _card(pre: TablesPreflight, state: _State, report: dict[str, Any]) -> dict[s
 
 def _release(
     run: _TablesRun,
-    pre: TablesPreflight,
-    state: _State,
+    ctx: NodeContext,
+    art: Artifacts,
     decision: GateDecision,
     release_id: str,
     expires: str,
     report_html: Path,
 ) -> ReleaseStatus:
+    pre = ctx.pre
     spec = pre.loaded.spec
     now = utcnow()
-    names = _publish_order(pre)
+    names = publish_order(pre)
+    released = _released(art)
     run.store.add_release(
         ReleaseRow(
             id=release_id,
@@ -737,12 +682,12 @@ def _release(
             target_url=redact(spec.target.url),
             target_table=", ".join(names),
             target_mode=spec.target.mode.value,
-            rows=sum(len(f) for f in state.released.values()),
+            rows=sum(len(f) for f in released.values()),
             gate=json.dumps([o.to_dict() for o in decision.outcomes], default=str),
             report_path=str(report_html),
             version=1,
             approvals_required=pre.policy.required_approvals,
-            artifact_sha256=file_sha256(run.dir / "sample" / TABLES_MANIFEST),
+            artifact_sha256=file_sha256(art["manifest"]),
             target_fingerprint=tables_fingerprint(names, spec.target.url, spec.target.mode.value),
         )
     )
@@ -753,7 +698,7 @@ def _release(
         run_id=run.id,
         names=_policy_names(pre),
         decision=decision,
-        made={"tables": {t: len(f) for t, f in state.released.items()}},
+        made={"tables": {t: len(f) for t, f in released.items()}},
     )
     status = decision.status
     if status is ReleaseStatus.AWAITING_APPROVAL and pre.policy.auto_approve:
@@ -761,26 +706,32 @@ def _release(
     return status
 
 
-def _failed(
-    run: _TablesRun, pre: TablesPreflight, state: _State, ledger: BudgetLedger, exc: BaseException
-) -> None:
+def _failed(run: _TablesRun, ctx: NodeContext, art: Artifacts, exc: BaseException) -> None:
+    """The run is marked failed; what its mechanisms made is charged, and no synthetic
+    table is left in its folder."""
+    if "synthesis" in art and not budget_charged(run.store, run.id):
+        with suppress(SynthgateError):  # the first error is the one to tell
+            charge(ctx, art["synthesis"])
     cost = _failure_cost(
         exc,
-        ledger,
+        ctx.ledger,
         run.audit,
         run.settings.user,
-        pre.source_key,
+        ctx.pre.source_key,
         run.id,
         None,
         private=True,
-        fit_began=state.fit_began and state.result is None,
+        fit_began=_fit_started(run.store, run.id) and "synthesis" not in art,
     )
     reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
     if cost:
         reason = f"{reason}; {cost}"
     shutil.rmtree(run.dir / "sample", ignore_errors=True)
     shutil.rmtree(run.dir / "report", ignore_errors=True)
-    run.store.finish_run(run.id, status="failed", snapshot_id=state.snapshot_id, error=reason)
+    for made in (run.dir / "synthesize").glob("table-*.parquet"):
+        made.unlink()
+    snapshot = art.get("snapshot")
+    run.store.finish_run(run.id, status="failed", snapshot_id=snapshot, error=reason)
     run.audit.append(
         actor=run.settings.user, action="run.failed", subject=run.id, details={"error": reason}
     )

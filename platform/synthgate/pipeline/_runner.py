@@ -449,6 +449,13 @@ class _Run:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def reused(self, name: str, position: tuple[int, int]) -> None:
+        """A finished node of a resumed run, re-read from its folder: progress only
+        (its record stays as the run that made it left it)."""
+        self.progress.stage_started(name, *position)
+        log_event("stage.reused", job=self.job, run_id=self.id, stage=name)
+        self.progress.stage_finished(name, 0.0)
+
     def skip(self, name: str, summary: dict[str, Any]) -> None:
         """Record a stage that does not apply to this run (status ``skipped``)."""
         self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
@@ -494,26 +501,32 @@ class _Run:
         )
 
     @contextmanager
-    def stage(self, name: str, summary: dict[str, Any]) -> Iterator[Path]:
+    def stage(
+        self,
+        name: str,
+        summary: dict[str, Any],
+        *,
+        position: tuple[int, int] | None = None,
+        folder: str | None = None,
+    ) -> Iterator[Path]:
         """Time a stage, record it in the store (running, then its outcome) and the
-        audit log. *summary* may be filled in inside the block."""
-        self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
+        audit log. *summary* may be filled in inside the block. A graph's node gives
+        its *position* among the nodes and its *folder*."""
+        self.progress.stage_started(name, *(position or (STAGES.index(name) + 1, len(STAGES))))
         started = utcnow()
         t0 = time.perf_counter()
-        folder = self.folder(name)
-        self._record(name, "running", started, None, str(folder), summary)
+        path = self.folder(folder or name)
+        self._record(name, "running", started, None, str(path), summary)
         try:
-            yield folder
+            yield path
         except BaseException as exc:
             error = type(exc).__name__
             seconds = time.perf_counter() - t0
-            self._record(
-                name, "failed", started, seconds, str(folder), {"error": error}, error=error
-            )
+            self._record(name, "failed", started, seconds, str(path), {"error": error}, error=error)
             raise
         seconds = time.perf_counter() - t0
         self.seconds[name] = round(seconds, 3)
-        self._record(name, "succeeded", started, seconds, str(folder), summary)
+        self._record(name, "succeeded", started, seconds, str(path), summary)
         self.audit.append(
             actor=self.settings.user,
             action="stage.finished",
@@ -587,7 +600,7 @@ def _run_locked_any(
     if loaded.spec.multi_table:
         from synthgate.pipeline._multi import run_tables
 
-        return run_tables(loaded, settings, store, progress, clock)
+        return run_tables(loaded, settings, store, progress, clock, force)
     return _run_locked(loaded, settings, store, progress, clock, force)
 
 

@@ -40,14 +40,14 @@ from synthgate.release import PolicyPack
 from synthgate.synth.multitable import TablePlan, plan_tables
 
 __all__ = [
-    "ExtractedTables",
     "MaskedTable",
     "caps_by_table",
-    "extract_tables",
+    "extract_table",
     "keep_columns",
     "mask_table",
     "person_holdout",
     "resolve_graph",
+    "snapshot_of",
 ]
 
 
@@ -132,33 +132,25 @@ def check_targets(sink: Sink, spec: JobSpec) -> None:
 # --------------------------------------------------------------------------- extract
 
 
-@dataclass(frozen=True)
-class ExtractedTables:
-    frames: dict[str, pd.DataFrame]
-    schemas: dict[str, TableSchema]
-    snapshot_id: str
+def extract_table(source: Source, spec: JobSpec, name: str) -> tuple[pd.DataFrame, str]:
+    """One table whole, in chunks, and the digest of its contents."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\0")
+    batches = []
+    for batch in source.read(name, chunk_rows=spec.source.chunk_rows):
+        digest.update(batch_fingerprint(batch))
+        batches.append(batch)
+    if not batches or sum(b.num_rows for b in batches) == 0:
+        raise SourceError(
+            f"table {name!r} is empty; there is nothing to learn from",
+            hint="check source.tables",
+        )
+    table = st._model_types(pa.Table.from_batches(batches))
+    return table.to_pandas(date_as_object=True), digest.hexdigest()
 
 
-def extract_tables(
-    source: Source, spec: JobSpec, schemas: Mapping[str, TableSchema]
-) -> ExtractedTables:
-    """Every table whole, in chunks; one snapshot id over all of their contents."""
-    digest = hashlib.sha256()
-    frames = {}
-    for name in schemas:
-        digest.update(name.encode("utf-8") + b"\0")
-        batches = []
-        for batch in source.read(name, chunk_rows=spec.source.chunk_rows):
-            digest.update(batch_fingerprint(batch))
-            batches.append(batch)
-        if not batches or sum(b.num_rows for b in batches) == 0:
-            raise SourceError(
-                f"table {name!r} is empty; there is nothing to learn from",
-                hint="check source.tables",
-            )
-        table = st._model_types(pa.Table.from_batches(batches))
-        frames[name] = table.to_pandas(date_as_object=True)
-    return ExtractedTables(frames, dict(schemas), "sha256:" + digest.hexdigest())
+def snapshot_of(digests: Sequence[str]) -> str:
+    """One snapshot id over every table's digest (in the order of source.tables)."""
+    return "sha256:" + hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
 
 
 # --------------------------------------------------------------------------- mask

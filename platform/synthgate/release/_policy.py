@@ -91,7 +91,13 @@ _RUN_LEVEL_BOUNDS: dict[str, tuple[float, float]] = {
     "privacy.epsilon": (0.0, math.inf),
     "privacy.delta": (0.0, 1.0),
     "privacy.exact_matches": (0.0, math.inf),
+    "multitable.referential_integrity": (0.0, 1.0),
+    "multitable.children_tvd": (0.0, 1.0),
+    "multitable.quality": (0.0, 1.0),
 }
+#: the metrics measured across the tables of a multi-table release (mirrors
+#: synthgate.validate.MULTI_TABLE, kept here so this module imports no validation)
+MULTI_TABLE = "multitable."
 
 
 @cache
@@ -497,11 +503,16 @@ def _compare(rule: Rule, observed: Any) -> bool:
 def evaluate_gate(pack: PolicyPack, metrics: Mapping[str, Any]) -> GateDecision:
     """Evaluate every rule; a metric that was not computed fails its rule.
 
+    A rule on a metric measured across tables (``multitable.*``) passes as not
+    applicable where *metrics* holds none of them (one table, or one table of a
+    multi-table release: those rules are judged once, on the release).
+
     A rule whose ``applies_to`` leaves out the release's mode (``release.masked_copy``
     tells a masked copy) is recorded as passed with a reason that says so: the
     exemption is written in the pack and shown in the gate, never implied.
     """
     mode = OutputMode.MASKED_COPY if metrics.get("release.masked_copy") else OutputMode.SYNTHETIC
+    across = any(name.startswith(MULTI_TABLE) for name in metrics)
     outcomes = []
     for rule in pack.rules:
         observed = metrics.get(rule.metric)
@@ -510,6 +521,12 @@ def evaluate_gate(pack: PolicyPack, metrics: Mapping[str, Any]) -> GateDecision:
             passed = True
             modes = ", ".join(m.value for m in rule.applies_to)
             reason = f"not applicable to a {mode.value} release (the rule applies to: {modes}); {rule.explain}"
+        elif rule.metric.startswith(MULTI_TABLE) and not across:
+            passed = True
+            reason = (
+                "not applicable to one table (the metric is measured across the tables of a "
+                f"multi-table release); {rule.explain}"
+            )
         elif rule.metric not in metrics or observed is None:
             reason = f"{rule.metric} was not computed for this run; {rule.explain}"
         elif passed:

@@ -19,6 +19,7 @@ from synthgate.validate._context import (
 )
 from synthgate.validate._metrics import (
     FLAT_ONLY,
+    MULTI_TABLE,
     ValidationOutcome,
     default_registry,
     exact_matches,
@@ -43,6 +44,7 @@ from synthgate.validate._registry import (
 __all__ = [
     "FLAT_ONLY",
     "K_MIN",
+    "MULTI_TABLE",
     "Area",
     "Binning",
     "Measurement",

@@ -17,6 +17,7 @@ from synthgate.validate._registry import Area, MetricKind, MetricRegistry, Verdi
 
 __all__ = [
     "FLAT_ONLY",
+    "MULTI_TABLE",
     "ValidationOutcome",
     "default_registry",
     "exact_matches",
@@ -44,7 +45,28 @@ FLAT_ONLY: dict[str, tuple[MetricKind, str]] = {
         "the release is a masked copy of the real rows (job mode masked-copy): "
         "not synthetic, not differentially private",
     ),
+    "multitable.referential_integrity": (
+        MetricKind.NUMBER,
+        "smallest share, over a multi-table release's foreign keys, of non-null keys that "
+        "name a released row",
+    ),
+    "multitable.unique_keys": (
+        MetricKind.BOOLEAN,
+        "every table of a multi-table release has unique key columns",
+    ),
+    "multitable.children_tvd": (
+        MetricKind.NUMBER,
+        "largest total-variation distance, over a multi-table release's parent-child "
+        "relationships, between the real and synthetic numbers of children per parent",
+    ),
+    "multitable.quality": (
+        MetricKind.NUMBER,
+        "SDMetrics' multi-table quality score of a multi-table release",
+    ),
 }
+
+#: the namespace of the metrics measured across the tables of a multi-table release
+MULTI_TABLE = "multitable."
 
 
 @cache
