@@ -508,6 +508,26 @@ def area_of(metric_name: str) -> str | None:
     return None
 
 
+_ADVISORY_RANK = {"fail": 3, "warn": 2, "pass": 1}
+
+
+def _advisory(validation: Any, area: str) -> str | None:
+    """The area's advisory verdict: the validation's own, or for a multi-table report
+    the worst over its tables (``validation.tables``)."""
+    if not isinstance(validation, Mapping):
+        return None
+    tables = validation.get("tables")
+    parts = [validation, *(tables.values() if isinstance(tables, Mapping) else ())]
+    found: list[str] = []
+    for part in parts:
+        areas = part.get("areas") if isinstance(part, Mapping) else None
+        entry = areas.get(area) if isinstance(areas, Mapping) else None
+        verdict = entry.get("verdict") if isinstance(entry, Mapping) else None
+        if isinstance(verdict, str):
+            found.append(verdict)
+    return max(found, key=lambda v: _ADVISORY_RANK.get(v, 0), default=None)
+
+
 def area_status(report: Mapping[str, Any], area: str) -> dict[str, Any]:
     """The area's verdict in the JSON *report*: the gate's when a rule reads one of its
     metrics, else the advisory one from the metrics' reference levels.
@@ -522,10 +542,7 @@ def area_status(report: Mapping[str, Any], area: str) -> dict[str, Any]:
         for o in (found if isinstance(found, list) else [])
         if isinstance(o, Mapping) and area_of(str(o.get("metric", ""))) == area
     ]
-    validation = report.get("validation")
-    areas = validation.get("areas") if isinstance(validation, Mapping) else None
-    entry = areas.get(area) if isinstance(areas, Mapping) else None
-    advisory = entry.get("verdict") if isinstance(entry, Mapping) else None
+    advisory = _advisory(report.get("validation"), area)
     if outcomes:
         if any(not o.get("passed") and o.get("severity") == "block" for o in outcomes):
             verdict = "fail"

@@ -62,3 +62,22 @@ def test_a_pack_without_an_integrity_rule_still_blocks_a_dangling_key() -> None:
     assert shown[0]["rule_id"] == "multitable-integrity"
     decision, _ = _gate(_pre(bare), {"customers": GOOD}, _checks(1.0, 0.0))
     assert decision.status is ReleaseStatus.AWAITING_APPROVAL
+
+
+def test_a_multi_table_report_gives_each_area_the_worst_verdict_of_its_tables() -> None:
+    from synthgate.contracts import area_status
+
+    report = {
+        "gate": {"outcomes": []},
+        "validation": {
+            "tables": {
+                "customers": {"areas": {"utility": {"verdict": "pass"}}},
+                "orders": {"areas": {"utility": {"verdict": "warn"}, "bias": {"verdict": "fail"}}},
+            }
+        },
+    }
+    assert area_status(report, "utility")["verdict"] == "warn"
+    assert area_status(report, "bias")["verdict"] == "fail"
+    assert area_status(report, "quality")["verdict"] == "not computed"
+    one_table = {"validation": {"areas": {"utility": {"verdict": "pass"}}}}
+    assert area_status(one_table, "utility")["verdict"] == "pass"
