@@ -375,8 +375,19 @@ def test_exact_match_helper_counts_copies_and_ignores_row_order() -> None:
     syn = pd.DataFrame({"a": [4, 2, 9, 2], "b": ["z", "x", "y", "y"]})
     r = exact_matches(train, syn, schema)
     assert isinstance(r, MetricResult)
-    assert r.details == {"count": 2, "rows": 4}
+    assert r.details == {"count": 2, "any_matches": 2, "rows": 4}
     assert r.value == 0.5
+
+
+def test_copies_of_a_combination_many_real_rows_hold_identify_no_one() -> None:
+    schema = TableSchema(
+        "t", (ColumnSchema("kind", LogicalType.TEXT), ColumnSchema("n", LogicalType.INTEGER))
+    )
+    train = pd.DataFrame({"kind": ["cur"] * 50 + ["sav"] * 49 + ["rare"], "n": [1] * 99 + [7]})
+    syn = pd.DataFrame({"kind": ["cur", "sav", "cur", "rare"], "n": [1, 1, 1, 7]})
+    r = exact_matches(train, syn, schema)
+    assert r.details == {"count": 1, "any_matches": 4, "rows": 4}  # only the unique row
+    assert r.value == 0.25
 
 
 def test_distance_metrics_need_a_holdout(frames: dict[str, pd.DataFrame]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from synthgate.pipeline._graph import Artifacts, Graph, Node, execute
+from synthgate.pipeline._graph import Artifacts, Graph, Node, StopGraph, execute
 
 
 def _node(
@@ -123,3 +123,27 @@ def test_a_node_that_does_not_make_its_outputs_fails_the_run(tmp_path: Path) -> 
     graph = Graph([Node("a", "a", "a", lazy, (), ("x",))])
     with pytest.raises(RuntimeError, match="node 'a' did not make x"):
         execute(graph, _Recorder(tmp_path), Artifacts(), lambda f: tmp_path / f)
+
+
+def test_a_node_that_stops_the_graph_finishes_its_own_stage_and_runs_no_later_node(
+    tmp_path: Path,
+) -> None:
+    finished: list[str] = []
+
+    class _Done(StopGraph):
+        pass
+
+    def stop(art: Artifacts, folder: Path) -> None:
+        raise _Done("unchanged")
+
+    class _Tracking(_Recorder):
+        @contextmanager
+        def stage(self, name: str, summary: dict[str, Any], **kw: Any) -> Iterator[Path]:
+            with super().stage(name, summary, **kw) as path:
+                yield path
+            finished.append(name)  # reached only when the block raised nothing
+
+    graph = Graph([Node("check", "extract", "check", stop, (), ()), _node("later", (), ("x",))])
+    with pytest.raises(_Done):
+        execute(graph, _Tracking(tmp_path), Artifacts(), lambda f: tmp_path / f)
+    assert finished == ["check"]

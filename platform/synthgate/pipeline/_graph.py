@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Artifacts", "Graph", "Node", "NodeRun", "execute"]
+__all__ = ["Artifacts", "Graph", "Node", "NodeRun", "StopGraph", "execute"]
+
+
+class StopGraph(Exception):
+    """Raised by a node that finds nothing left to do: its own stage is recorded as
+    finished, no later node runs, and the exception reaches the caller."""
 
 
 class NodeRun(Protocol):
@@ -165,8 +170,14 @@ def execute(
             reused.append(node.name)
             continue
         summary: dict[str, Any] = {"node": node.folder}
+        stop: StopGraph | None = None
         with run.stage(node.name, summary, position=(index, total), folder=node.folder) as at:
-            summary.update(node.run(artifacts, at) or {})
+            try:
+                summary.update(node.run(artifacts, at) or {})
+            except StopGraph as exc:
+                stop = exc
+        if stop is not None:
+            raise stop
         missing = [o for o in node.outputs if o not in artifacts]
         if missing:
             raise RuntimeError(f"node {node.name!r} did not make {', '.join(missing)}")

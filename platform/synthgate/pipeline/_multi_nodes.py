@@ -31,7 +31,7 @@ from synthgate.errors import SourceError
 from synthgate.pii import ColumnFinding, classify_columns, refill
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline import _tables as tb
-from synthgate.pipeline._graph import Artifacts, Graph, Node
+from synthgate.pipeline._graph import Artifacts, Graph, Node, StopGraph
 from synthgate.pipeline._resume import budget_charged
 from synthgate.privacy import BudgetLedger
 from synthgate.release import file_sha256
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["NodeContext", "Unchanged", "spent_of", "tables_graph"]
 
 
-class Unchanged(Exception):
+class Unchanged(StopGraph):
     """The source snapshot and the spec are those of the job's last success."""
 
     def __init__(self, run_id: str) -> None:

@@ -38,7 +38,7 @@ FLAT_ONLY: dict[str, tuple[MetricKind, str]] = {
     "privacy.delta": (MetricKind.NUMBER, "δ of the run's guarantee"),
     "privacy.exact_matches": (
         MetricKind.NUMBER,
-        "number of synthetic rows identical to a training row",
+        "number of synthetic rows identical to a training row no other training row shares",
     ),
     "release.masked_copy": (
         MetricKind.BOOLEAN,
