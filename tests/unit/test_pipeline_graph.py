@@ -48,6 +48,11 @@ class _Recorder:
     def reused(self, name: str, position: tuple[int, int]) -> None:
         self.events.append(("reused", name, position))
 
+    def skip(
+        self, name: str, summary: dict[str, Any], *, position: tuple[int, int] | None = None
+    ) -> None:
+        self.events.append(("skipped", name, position))
+
 
 def test_nodes_run_after_what_they_read_ties_in_given_order(tmp_path: Path) -> None:
     graph = Graph(
@@ -147,3 +152,28 @@ def test_a_node_that_stops_the_graph_finishes_its_own_stage_and_runs_no_later_no
     with pytest.raises(_Done):
         execute(graph, _Tracking(tmp_path), Artifacts(), lambda f: tmp_path / f)
     assert finished == ["check"]
+
+
+def test_a_skipped_node_is_recorded_as_skipped_and_what_follows_it_still_runs(
+    tmp_path: Path,
+) -> None:
+    followed: list[str] = []
+
+    def then(art: Artifacts) -> None:
+        followed.append("charged" if "model" in art else "not charged")
+        art.put("model", art.get("model", "none"))
+
+    graph = Graph(
+        [
+            _node("synthesize", (), ("model",), skip=lambda art: {"why": "no model"}, then=then),
+            _node("sample", ("model",), ("rows",)),
+        ]
+    )
+    art, rec = Artifacts(), _Recorder(tmp_path)
+    execute(graph, rec, art, lambda f: tmp_path / f)
+    assert [(kind, name) for kind, name, _ in rec.events] == [
+        ("skipped", "synthesize"),
+        ("run", "sample"),
+    ]
+    assert followed == ["not charged"]
+    assert art["rows"] == "sample+none"

@@ -29,7 +29,12 @@ __all__ = ["Artifacts", "Graph", "Node", "NodeRun", "StopGraph", "execute"]
 
 class StopGraph(Exception):
     """Raised by a node that finds nothing left to do: its own stage is recorded as
-    finished, no later node runs, and the exception reaches the caller."""
+    finished (with *summary*), no later node runs, and the exception reaches the
+    caller."""
+
+    def __init__(self, message: str = "", summary: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.summary = dict(summary or {})
 
 
 class NodeRun(Protocol):
@@ -45,6 +50,10 @@ class NodeRun(Protocol):
     ) -> Any: ...
 
     def reused(self, name: str, position: tuple[int, int]) -> None: ...
+
+    def skip(
+        self, name: str, summary: dict[str, Any], *, position: tuple[int, int] | None = None
+    ) -> None: ...
 
 
 class Artifacts:
@@ -74,6 +83,8 @@ class Artifacts:
 
 Step = Callable[[Artifacts, Path], Mapping[str, Any] | None]
 Load = Callable[[Artifacts, Path], None]
+Skip = Callable[[Artifacts], Mapping[str, Any] | None]
+Then = Callable[[Artifacts], None]
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,8 @@ class Node:
     outputs: tuple[str, ...] = ()
     load: Load | None = None  # re-reads the outputs of a finished node (a resumed run)
     table: str | None = None
+    skip: Skip | None = None  # why the node does not apply to this run (None: it runs)
+    then: Then | None = None  # what follows the node, run or skipped, outside its stage
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,21 +177,32 @@ def execute(
     total = len(graph.nodes)
     reused = []
     for index, node in enumerate(graph.nodes, start=1):
-        if node.load is not None and finished.get(node.name) == "succeeded":
+        position = (index, total)
+        why = node.skip(artifacts) if node.skip is not None else None
+        if why is not None:
+            run.skip(node.name, dict(why), position=position)
+        elif node.load is not None and finished.get(node.name) == "succeeded":
             node.load(artifacts, folder_of(node.folder))
-            run.reused(node.name, (index, total))
+            run.reused(node.name, position)
             reused.append(node.name)
-            continue
-        summary: dict[str, Any] = {"node": node.folder}
-        stop: StopGraph | None = None
-        with run.stage(node.name, summary, position=(index, total), folder=node.folder) as at:
-            try:
-                summary.update(node.run(artifacts, at) or {})
-            except StopGraph as exc:
-                stop = exc
-        if stop is not None:
-            raise stop
-        missing = [o for o in node.outputs if o not in artifacts]
-        if missing:
-            raise RuntimeError(f"node {node.name!r} did not make {', '.join(missing)}")
+        else:
+            _run_node(node, run, artifacts, position)
+        if node.then is not None:
+            node.then(artifacts)
     return reused
+
+
+def _run_node(node: Node, run: NodeRun, artifacts: Artifacts, position: tuple[int, int]) -> None:
+    summary: dict[str, Any] = {}
+    stop: StopGraph | None = None
+    with run.stage(node.name, summary, position=position, folder=node.folder) as at:
+        try:
+            summary.update(node.run(artifacts, at) or {})
+        except StopGraph as exc:
+            summary.update(exc.summary)
+            stop = exc
+    if stop is not None:
+        raise stop
+    missing = [o for o in node.outputs if o not in artifacts]
+    if missing:
+        raise RuntimeError(f"node {node.name!r} did not make {', '.join(missing)}")

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +31,7 @@ from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
 from synthgate.logs import log_event
 from synthgate.pii import ColumnFinding, Pseudonymizer
 from synthgate.pipeline import _stages as st
+from synthgate.pipeline._graph import Artifacts, execute
 from synthgate.pipeline._records import policy_names, record_release_made, record_run_started
 from synthgate.pipeline._resume import (
     History,
@@ -40,7 +40,6 @@ from synthgate.pipeline._resume import (
     budget_charged,
     load_history,
     model_hash,
-    release_of,
 )
 from synthgate.privacy import (
     BudgetLedger,
@@ -59,19 +58,16 @@ from synthgate.release import (
     file_sha256,
     identify,
     load_policy,
-    record_policy,
     resolve_policy,
     target_fingerprint,
     token_from_env,
 )
-from synthgate.release._card import build_card, write_card
-from synthgate.reporting import write_report
 from synthgate.settings import Settings
 from synthgate.sources import open_sink, open_source, source_key
 from synthgate.store import JobLocked, Store, job_lock, utcnow
 from synthgate.store.models import ReleaseRow, RunRow, StageRow
 from synthgate.synth import AUTO, choose_engine, create_synthesizer
-from synthgate.synth.constraints import Constraint, build_constraints, constraint_columns
+from synthgate.synth.constraints import constraint_columns
 
 __all__ = [
     "EXIT_NOTHING_TO_DO",
@@ -456,9 +452,11 @@ class _Run:
         log_event("stage.reused", job=self.job, run_id=self.id, stage=name)
         self.progress.stage_finished(name, 0.0)
 
-    def skip(self, name: str, summary: dict[str, Any]) -> None:
+    def skip(
+        self, name: str, summary: dict[str, Any], *, position: tuple[int, int] | None = None
+    ) -> None:
         """Record a stage that does not apply to this run (status ``skipped``)."""
-        self.progress.stage_started(name, STAGES.index(name) + 1, len(STAGES))
+        self.progress.stage_started(name, *(position or (STAGES.index(name) + 1, len(STAGES))))
         self._record(name, "skipped", utcnow(), 0.0, None, summary)
         self.audit.append(
             actor=self.settings.user,
@@ -596,7 +594,8 @@ def _run_locked_any(
     clock: Callable[[], str],
     force: bool,
 ) -> RunOutcome:
-    """A multi-table job (``source.tables``) runs its own stages; one table, as before."""
+    """A multi-table job (``source.tables``) runs its graph of nodes per table; one
+    table, the one-table graph."""
     if loaded.spec.multi_table:
         from synthgate.pipeline._multi import run_tables
 
@@ -750,6 +749,10 @@ def _run_locked(
     clock: Callable[[], str],
     force: bool,
 ) -> RunOutcome:
+    """One table's run: preflight, the job's history, then its graph of stage nodes
+    (:mod:`synthgate.pipeline._table_nodes`) and the release."""
+    from synthgate.pipeline._table_nodes import Skipped, one_table_graph
+
     try:
         pre = preflight(loaded, store)
     except SynthgateError as exc:
@@ -765,63 +768,21 @@ def _run_locked(
         raise
     _open_run(job, prior, progress)
     run = job.the_run
+    art = Artifacts()
     try:
         if prior.budget_checked:  # reserved under the source's lock before any row is read
             _reserve_for(job)
-        data, mode, seed, model_from = _extract(job, prior, force)
-        if mode is RunMode.SKIP:
-            return _skipped(job, prior.history.last_ok, mode)
-        if (
-            job.private
-            and model_from is None
-            and not prior.budget_checked
-            and not (mode is RunMode.RESUME and budget_charged(store, run.id))
-        ):
-            _reserve_for(job)
-        findings, masked = _mask_stages(job, data, seed)
-        schema = st.model_schema(data, masked, job.spec)
-        constraints = build_constraints(job.spec.synthesis.constraints, schema)
-        privacy = job.spec.synthesis.privacy
-        job.privacy = PrivacyRequest(
-            epsilon=privacy.epsilon, delta=privacy.delta_bound(), delta_auto=privacy.delta_auto
-        )
-        made = _model_and_sample(job, data, masked, schema, constraints, mode, seed, model_from)
-        with run.stage("validate", {}) as folder:
-            metrics, flat, validation = st.validate(
-                masked,
-                made.sampled,
-                schema,
-                made.fit.privacy,
-                folder,
-                spec=job.spec,
-                source_schema=data.schema,
-                seed=seed,
-                constraints=constraints,
-                progress=partial(run.progress.stage_step, "validate"),
-            )
-        with run.stage("gate", _policy_names(pre)) as folder:
-            decision = st.gate(pre.policy, flat, folder)
-            record_policy(store, pre.policy, actor=settings.user)
-        existing = release_of(store, run.id) if mode is RunMode.RESUME else None
-        release_id = existing.id if existing is not None else _new_id("rel")
-        expires = (_parse_ts(job.started) + job.spec.release.expires_after).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ"
-        )
-        with run.stage("report", {}) as folder:
-            report = _report_doc(
-                job, data, findings, masked, made, metrics, validation, decision, mode, seed,
-                model_from, release_id, expires,
-            )  # fmt: skip
-            report_json, report_html = write_report(report, folder)
-            card = build_card(report, made.sampled.release, rows_estimate=made.rows_estimate)
-            write_card(card, folder)
-        status = (
-            _new_release(job, release_id, expires, made.sampled, decision, report_html)
-            if existing is None  # else the process died after the release was created
-            else ReleaseStatus(existing.status)
-        )
+        try:
+            execute(one_table_graph(job, prior, force), run, art, run.folder)
+        except Skipped:
+            return _skipped(job, prior.history.last_ok, RunMode.SKIP)
+        status = _release_made(job, art)
         store.finish_run(run.id, status="succeeded", snapshot_id=job.snapshot_id)
-        audit_details = {"release": release_id, "status": status.value, "mode": mode.value}
+        audit_details = {
+            "release": art["release"][0],
+            "status": status.value,
+            "mode": art["mode"].value,
+        }
         job.audit.append(
             actor=settings.user, action="run.finished", subject=run.id, details=audit_details
         )
@@ -832,21 +793,37 @@ def _run_locked(
         raise raised from exc
     finally:
         pre.close()
+    return _outcome(job, art, status)
+
+
+def _release_made(job: _Job, art: Artifacts) -> ReleaseStatus:
+    """The run's release: made now, or the one its dead process had made."""
+    release_id, expires, existing = art["release"]
+    if existing is not None:
+        return ReleaseStatus(existing.status)
+    return _new_release(
+        job, release_id, expires, art["sampled"], art["decision"], art["report_html"]
+    )
+
+
+def _outcome(job: _Job, art: Artifacts, status: ReleaseStatus) -> RunOutcome:
+    run, mode, decision = job.the_run, art["mode"], art["decision"]
+    model_from = art["model_from"]
     model_run = model_from.run_id if model_from is not None else None
     return RunOutcome(
         run_id=run.id,
         run_dir=run.dir,
-        release_id=release_id,
+        release_id=art["release"][0],
         status=status,
-        report_html=report_html,
-        report_json=report_json,
-        synthetic_path=made.sampled.path,
-        rows=len(made.sampled.release),
+        report_html=art["report_html"],
+        report_json=art["report_json"],
+        synthetic_path=art["sampled"].path,
+        rows=len(art["sampled"].release),
         stage_seconds=run.seconds,
         failed_rules=[o.rule_id for o in decision.blocking_failures],
         warnings=[o.rule_id for o in decision.warnings],
         mode=mode,
-        epsilon_spent=made.epsilon_spent,
+        epsilon_spent=art["epsilon_spent"],
         model_run=model_run,
         message=_outcome_note(job, mode, run.id, model_run),
     )
@@ -956,32 +933,6 @@ def _reserve_for(job: _Job) -> None:
     )
 
 
-def _extract(
-    job: _Job, prior: _Prior, force: bool
-) -> tuple[st.Extracted, RunMode, int, SavedModel | None]:
-    """The extract stage, and what the run does once the snapshot is known."""
-    summary: dict[str, Any] = {"model_hash": job.mhash, "policy_hash": job.pre.policy.content_hash}
-    with job.the_run.stage("extract", summary) as folder:
-        data = st.extract(job.pre.source, job.spec, job.pre.schema, folder)
-        job.snapshot_id = data.snapshot_id
-        mode, seed, model_from = _decide(
-            job.loaded,
-            prior.history,
-            data.snapshot_id,
-            prior.resume_model,
-            prior.prior_model,
-            force=force,
-            model=job.mhash,
-            policy=job.pre.policy.content_hash,
-        )
-        if job.copy and mode is RunMode.TRAIN:
-            mode = RunMode.MASKED_COPY
-        summary.update(
-            snapshot_id=data.snapshot_id, rows=len(data.frame), seed=seed, mode=mode.value
-        )
-    return data, mode, seed, model_from
-
-
 def _skipped(job: _Job, last_ok: RunRow | None, mode: RunMode) -> RunOutcome:
     """Nothing changed since the last success: the run is recorded as skipped."""
     assert last_ok is not None
@@ -1010,100 +961,6 @@ def _skipped(job: _Job, last_ok: RunRow | None, mode: RunMode) -> RunOutcome:
         model_run=last_ok.id,
         message=message,
     )
-
-
-def _mask_stages(job: _Job, data: st.Extracted, seed: int) -> tuple[list[ColumnFinding], st.Masked]:
-    run, pre = job.the_run, job.pre
-    with run.stage("classify", {}) as folder:
-        findings = st.classify(data, job.spec, folder, seed=seed, policy=pre.pii_policy)
-    job.audit.append(
-        actor=job.user,
-        action="pii.classified",
-        subject=run.id,
-        details={"columns": {f.column: f.entity for f in findings if f.entity}},
-    )
-    with run.stage("mask", {}) as folder:
-        masked = st.mask(
-            data,
-            findings,
-            pre.pii_policy,
-            job.spec,
-            folder,
-            seed=seed,
-            pseudonymizer=pre.pseudonymizer,
-        )
-    return findings, masked
-
-
-def _model_and_sample(
-    job: _Job,
-    data: st.Extracted,
-    masked: st.Masked,
-    schema: TableSchema,
-    constraints: Sequence[Constraint],
-    mode: RunMode,
-    seed: int,
-    model_from: SavedModel | None,
-) -> _Made:
-    """Train (or load the model to re-use) and sample; a masked copy copies instead."""
-    run, pre, spec = job.the_run, job.pre, job.spec
-    if job.copy:
-        run.skip(
-            "synthesize",
-            {"mode": MASKED_COPY, "saved": False, "model_hash": job.mhash, "why": "no model"},
-        )
-        recorded, none_spent = _not_charged(
-            job.ledger, job.audit, job.user, pre.source_key, run.id, job.limits.epsilon
-        )
-        with run.stage("sample", {"rows": len(data.frame), "mode": MASKED_COPY}) as folder:
-            copied = st.copy_masked(data, masked, folder, seed=seed)
-        return _Made(FitResult(0.0, {}, _NOT_PRIVATE), recorded, none_spent, copied, None)
-    summary: dict[str, Any] = {"synthesizer": pre.synthesizer.name, "model_hash": job.mhash}
-    with run.stage("synthesize", summary) as folder:
-        if model_from is not None and job.loader is not None:
-            synth, fit = _load_model(job.loader, model_from, folder, seed)
-            summary.update(saved=True, reused_from=model_from.run_id)
-        else:
-            assert job.privacy is not None
-            synth = pre.synthesizer
-            job.fit_began = True
-            fit = st.synthesize(
-                synth,
-                masked,
-                schema,
-                job.privacy,
-                folder,
-                seed=seed,
-                progress=run.progress.training_step,
-                constraints=constraints,
-            )
-            model_dir = folder / "model"
-            summary["saved"] = model_dir.is_dir() and any(model_dir.iterdir())
-    budget, spent = _charge(
-        job.ledger,
-        job.audit,
-        job.user,
-        pre.source_key,
-        run.id,
-        fit,
-        job.limits.epsilon,
-        mode=mode,
-        model_run=model_from.run_id if model_from is not None else None,
-    )
-    rows = spec.synthesis.rows or _default_rows(synth, len(data.frame), spec.validation.holdout)
-    with run.stage("sample", {"rows": rows}) as folder:
-        sampled = st.sample(
-            synth,
-            data,
-            masked,
-            rows,
-            folder,
-            seed=seed,
-            rebalance=spec.synthesis.rebalance,
-            constraints=constraints,
-            schema=schema,
-        )
-    return _Made(fit, budget, spent, sampled, _dp_rows(synth))
 
 
 def _report_doc(
