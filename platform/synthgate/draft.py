@@ -1,4 +1,5 @@
-"""A commented job-spec draft from a table's catalog and PII inventory (``synthgate init``).
+"""A commented job-spec draft from a table's catalog and PII inventory (``synthgate init``),
+or from several related tables' (``synthgate init --tables``).
 
 Everything here is built from public facts only: column names, logical types,
 nullability, keys, the domains and bounds the catalog declares (enum types,
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import yaml
 
 from synthgate.config import PiiAction
-from synthgate.contracts import ColumnSchema, LogicalType, TableSchema
+from synthgate.contracts import ColumnSchema, LogicalType, Relationship, TableSchema
 from synthgate.protected import suggest_protected
 
 __all__ = [
@@ -29,9 +30,14 @@ __all__ = [
     "ColumnPlan",
     "DraftInput",
     "PolicyFacts",
+    "TableDraft",
+    "TablesDraftInput",
+    "guess_relationships",
     "job_name",
     "render_draft",
+    "render_tables_draft",
     "secret_free_url",
+    "singular",
 ]
 
 #: the variable a drafted source URL reads its password from
@@ -56,6 +62,10 @@ _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<pw>[^&#
 _ENV_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _NAME_CHARS = re.compile(r"[^a-z0-9._-]+")
+#: plural endings and their singular, tried in order (``categories`` → ``category``)
+_PLURALS = (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", ""))
+#: the example cap a drafted ``# caps:`` line shows
+_EXAMPLE_CAP = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +104,34 @@ class DraftInput:
     policy: PolicyFacts
     spec_dir: PurePath  # the folder the spec is written to (the target file goes next to it)
     unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TableDraft:
+    """One table of a multi-table draft: its catalog, what the pack does per column,
+    and the columns that only link rows (they get fresh keys in the release)."""
+
+    schema: TableSchema
+    plans: tuple[ColumnPlan, ...]
+    keys: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TablesDraftInput:
+    """A multi-table draft: the tables, the relationships and the synthesis plan."""
+
+    url: str  # the source URL as the user gave it
+    tables: tuple[TableDraft, ...]  # in the order of source.tables
+    unit: str
+    public: tuple[str, ...]
+    relationships: tuple[Relationship, ...]
+    guessed: bool  # True: guessed from column names (written); False: the catalog's (comments)
+    plan: tuple[str, ...]  # one line per table: how it is synthesized
+    problems: tuple[str, ...]  # why the tables cannot be synthesized as drafted
+    children: tuple[Relationship, ...]  # each private child table's link to its parent
+    policy: PolicyFacts
+    spec_dir: PurePath
 
 
 # --------------------------------------------------------------------------- small facts
@@ -185,14 +223,18 @@ def _column_summary(col: ColumnSchema, keys: set[str]) -> str:
     return f"{_comment(col.name)}: {', '.join(_comment(f) for f in facts)}"
 
 
-def _source(draft: DraftInput) -> Iterator[str]:
-    url, replaced = secret_free_url(draft.url)
-    yield "source:"
+def _url_lines(given: str) -> Iterator[str]:
+    url, replaced = secret_free_url(given)
     if replaced:
         yield "  # The URL you gave held a password; it is not written here. Export it before"
         yield f"  # running: export {PASSWORD_ENV}=... (URL-encoded as in the URL), or drop it"
         yield "  # from the URL and name a file that holds it with password_file: PATH."
     yield f"  url: {_scalar(url)}"
+
+
+def _source(draft: DraftInput) -> Iterator[str]:
+    yield "source:"
+    yield from _url_lines(draft.url)
     yield f"  table: {_scalar(_literal(draft.schema.name))}"
     if draft.unreadable:
         readable = [c for c in draft.schema.column_names if c not in draft.unreadable]
@@ -201,13 +243,17 @@ def _source(draft: DraftInput) -> Iterator[str]:
         yield from (f"    - {_scalar(_literal(name))}" for name in readable)
 
 
+def _target_url(spec_dir: PurePath) -> str:
+    path = (spec_dir / "released.db").as_posix()
+    return f"  url: {_scalar(_literal(f'sqlite:///{path}'))}"
+
+
 def _target(draft: DraftInput) -> Iterator[str]:
-    path = (draft.spec_dir / "released.db").as_posix()
     yield "target:"
     yield "  # Where an approved release is published (nothing is written before approval);"
     yield "  # any database URL or .csv/.parquet path. A relative path is read from the"
     yield "  # folder synthgate runs in."
-    yield f"  url: {_scalar(_literal(f'sqlite:///{path}'))}"
+    yield _target_url(draft.spec_dir)
     yield f"  table: {_scalar(_literal(draft.schema.name + '_synthetic'))}"
     yield "  mode: replace"
 
@@ -221,7 +267,7 @@ def _pii(draft: DraftInput) -> Iterator[str]:
     rekeyed = [p.name for p in draft.plans if p.action == "rekey"]
     if rekeyed:
         yield f"  # key columns get fresh keys in the release, never learned: {_names(rekeyed)}"
-    flagged = [p for p in draft.plans if p.is_pii and p.action in {a.value for a in PiiAction}]
+    flagged = _flagged(draft.plans)
     if not draft.plans:
         yield "  # PII was not classified; the run classifies every column under the pack."
     if not flagged:
@@ -232,8 +278,19 @@ def _pii(draft: DraftInput) -> Iterator[str]:
     yield "  # pseudonymize | keep | generalize | redact); delete a line to follow it."
     yield "  # Direct identifiers are never learned, whatever is set."
     yield "  columns:"
-    lines = [(f"    {_scalar(p.name)}: {p.action}", _pii_note(p)) for p in flagged]
-    width = max(len(line) for line, _ in lines)
+    yield from _pii_lines(flagged, "    ")
+
+
+def _flagged(plans: Sequence[ColumnPlan], keys: Sequence[str] = ()) -> list[ColumnPlan]:
+    """The columns where PII was found whose action the pack decides (keys aside)."""
+    actions = {a.value for a in PiiAction}
+    return [p for p in plans if p.is_pii and p.action in actions and p.name not in keys]
+
+
+def _pii_lines(flagged: Sequence[ColumnPlan], indent: str) -> Iterator[str]:
+    """``column: action  # entity, class, share`` per column, the notes aligned."""
+    lines = [(f"{indent}{_scalar(p.name)}: {p.action}", _pii_note(p)) for p in flagged]
+    width = max((len(line) for line, _ in lines), default=0)
     yield from (f"{line.ljust(width)}  # {note}" for line, note in lines)
 
 
@@ -313,7 +370,10 @@ def _validation(draft: DraftInput) -> Iterator[str]:
 
 
 def _release(draft: DraftInput) -> Iterator[str]:
-    facts = draft.policy
+    return _release_lines(draft.policy)
+
+
+def _release_lines(facts: PolicyFacts) -> Iterator[str]:
     yield "release:"
     yield f"  policy: {_scalar(_literal(facts.ref))}"
     yield "  expires_after: 90d"
@@ -329,4 +389,232 @@ def _release(draft: DraftInput) -> Iterator[str]:
 def render_draft(draft: DraftInput) -> str:
     """The draft job spec: valid YAML, every question a comment."""
     sections = (_header, _source, _target, _pii, _synthesis, _validation, _release)
+    return "\n".join(line for section in sections for line in section(draft)) + "\n"
+
+
+# --------------------------------------------------------------------------- several tables
+
+
+def singular(table: str) -> str:
+    """The singular of a table's name, lower case, its schema left off
+    (``crm.Categories`` → ``category``); names only, English plurals only."""
+    bare = table.rpartition(".")[2].lower()
+    for plural, one in _PLURALS:
+        if bare.endswith(plural) and len(bare) > len(plural):
+            if plural == "s" and bare.endswith(("ss", "us")):
+                continue
+            return bare[: -len(plural)] + one
+    return bare
+
+
+def _key_candidates(schema: TableSchema, declared: Sequence[Sequence[str]]) -> list[str]:
+    """The columns that look like *schema*'s own single-column key: a declared primary
+    or unique key, else ``id`` or ``<singular>_id``."""
+    cols = {c.lower(): c for c in schema.column_names}
+    found = [k[0] for k in declared if len(k) == 1 and k[0] in schema.column_names]
+    one, bare = singular(schema.name), schema.name.rpartition(".")[2].lower()
+    for name in (f"{one}_id", f"{bare}_id", f"{one}id", "id"):
+        if name in cols and cols[name] not in found:
+            found.append(cols[name])
+    return found
+
+
+def _referring_names(table: str, key: str) -> set[str]:
+    """The lower-case column names another table would give a reference to *key*:
+    the key's own name when it names the table (``customer_id``), else the table's
+    singular joined to it (``id`` → ``customer_id``, ``code`` → ``country_code``)."""
+    one, bare = singular(table), table.rpartition(".")[2].lower()
+    low = key.lower()
+    names = {f"{one}_{low}", f"{bare}_{low}"}
+    if low != "id" and low.startswith((one, bare)):
+        names.add(low)
+    return names
+
+
+def guess_relationships(
+    schemas: Sequence[TableSchema], keys: Mapping[str, Sequence[Sequence[str]]] | None = None
+) -> list[Relationship]:
+    """Foreign keys guessed from column names only: a column of one table named like
+    another table's single-column key (``orders.customer_id`` → ``customers.customer_id``,
+    or → ``customers.id`` when that is the key). *keys* are the keys a catalog declares
+    per table (primary and unique). Each child column refers to one parent, the first
+    of *schemas* that matches; every column named exists."""
+    keys = keys or {}
+    parents = [(s, k) for s in schemas for k in _key_candidates(s, keys.get(s.name, ()))]
+    found: list[Relationship] = []
+    for child in schemas:
+        for column in child.column_names:
+            for parent, key in parents:
+                if parent.name == child.name:
+                    continue
+                if column.lower() in _referring_names(parent.name, key):
+                    found.append(Relationship(child.name, (column,), parent.name, (key,)))
+                    break
+    return found
+
+
+def _ref(table: str, columns: Sequence[str]) -> str:
+    refs = [_scalar(_literal(f"{table}.{c}")) for c in columns]
+    return refs[0] if len(refs) == 1 else f"[{', '.join(refs)}]"
+
+
+def _relationship(rel: Relationship) -> str:
+    child = _ref(rel.child_table, rel.child_columns)
+    parent = _ref(rel.parent_table, rel.parent_columns)
+    return f"{{child: {child}, parent: {parent}}}"
+
+
+def _table_summary(table: TableDraft) -> str:
+    schema = table.schema
+    facts = [f"{len(schema.columns)} columns"]
+    if schema.primary_key:
+        facts.append(f"primary key {_names(schema.primary_key)}")
+    declared = sum(1 for c in schema.columns if c.domain or c.bounds)
+    if declared:
+        facts.append(f"{declared} declared domain(s)")
+    return f"{_comment(schema.name)}: {'; '.join(facts)}"
+
+
+def _tables_header(draft: TablesDraftInput) -> Iterator[str]:
+    names = [t.schema.name for t in draft.tables]
+    yield f"# Job spec draft for tables {_names(names)}, written by"
+    yield "# `synthgate init` from the catalog (columns, types, keys, foreign keys) and the"
+    yield f"# PII inventory under policy pack {_comment(draft.policy.name)!r}."
+    yield "# No value read from the rows is written here. It is a valid job spec as it is:"
+    yield "# answer the QUESTION comments, check it with `synthgate run THIS_FILE"
+    yield "# --dry-run`, then run it."
+    yield "#"
+    yield "# tables (catalog):"
+    yield from (f"#   {_table_summary(t)}" for t in draft.tables)
+    yield "#"
+    if draft.problems:
+        yield "# plan: these tables cannot be synthesized as drafted; change what each FIX"
+        yield "# line says (source.tables, source.public, source.relationships or"
+        yield "# synthesis.privacy.unit), then check with `synthgate run THIS_FILE --dry-run`:"
+        yield from (f"# FIX: {_comment(p)}" for p in draft.problems)
+    else:
+        yield f"# plan (unit {_comment(draft.unit)}), as `synthgate run THIS_FILE --dry-run` shows it:"
+        yield from (f"#   {_comment(line)}" for line in draft.plan)
+    yield "version: 1"
+    yield f"name: {_scalar(job_name('-'.join(names)))}"
+    yield f"description: {_scalar(_literal('Synthetic replacement of ' + ', '.join(names)))}"
+
+
+def _tables_source(draft: TablesDraftInput) -> Iterator[str]:
+    yield "source:"
+    yield from _url_lines(draft.url)
+    yield f"  tables: [{', '.join(_scalar(_literal(t.schema.name)) for t in draft.tables)}]"
+    if draft.public:
+        yield "  # reference data: copied as given, no budget spent; the rows are not people"
+        yield f"  public: [{', '.join(_scalar(_literal(t)) for t in draft.public)}]"
+    else:
+        yield "  # QUESTION: is any table reference data, not about people (a product list)?"
+        yield "  # List it under public: [...] to copy it as given, spending no budget."
+    unreadable = [f"{t.schema.name}.{c}" for t in draft.tables for c in t.unreadable]
+    if unreadable:
+        yield f"  # of a type synthgate cannot read: {_names(unreadable)}"
+    if not draft.relationships:
+        yield "  # No relationship was found: the catalog declares no foreign key between these"
+        yield "  # tables and no column is named like another table's key. Declare them:"
+        yield "  # relationships:"
+        yield "  #   - {child: orders.customer_id, parent: customers.customer_id}"
+        return
+    if draft.guessed:
+        yield "  # relationships guessed from column names: check them (a wrong one links"
+        yield "  # unrelated rows; a composite key lists its columns on both sides)."
+        yield "  relationships:"
+        yield from (f"    - {_relationship(r)}" for r in draft.relationships)
+        return
+    yield "  # relationships: the catalog's foreign keys between these tables, read when the"
+    yield "  # job runs. Declaring relationships: [...] here replaces them all:"
+    yield "  # relationships:"
+    yield from (f"  #   - {_comment(_relationship(r))}" for r in draft.relationships)
+
+
+def _tables_target(draft: TablesDraftInput) -> Iterator[str]:
+    yield "target:"
+    yield "  # Where an approved release is published (nothing is written before approval):"
+    yield "  # a database (PostgreSQL, MySQL/MariaDB or SQLite); each table is written under"
+    yield "  # its own name. A relative path is read from the folder synthgate runs in."
+    yield _target_url(draft.spec_dir)
+    yield "  mode: replace"
+
+
+def _tables_pii(draft: TablesDraftInput) -> Iterator[str]:
+    facts = draft.policy
+    yield "pii:"
+    yield f"  policy: {_scalar(_literal(facts.ref))}"
+    if facts.needs_key:
+        yield f"  # pack {_comment(facts.name)!r} may pseudonymize: export SYNTHGATE_PSEUDONYM_KEY"
+        yield "  # (a long random secret) or set key_file: PATH before running (docs/pii.md)."
+    yield f"  # What pack {_comment(facts.name)!r} does with each column where PII was found on a"
+    yield "  # sample of rows, per table. A job with several tables follows its pack (choose"
+    yield "  # another pack to change an action). Keys only link rows: every released row of"
+    yield "  # a private table gets a fresh key; they are never learned."
+    for table in draft.tables:
+        name = _comment(table.schema.name)
+        flagged = _flagged(table.plans, table.keys)
+        keys = f"keys: {_names(table.keys)}" if table.keys else "no key column"
+        if not table.plans:
+            yield f"  # {name}: PII not classified; the run classifies every column; {keys}"
+        elif not flagged:
+            yield f"  # {name}: no PII found; {keys}"
+        else:
+            yield f"  # {name}: {keys}"
+            yield from _pii_lines(flagged, "  #   ")
+
+
+def _tables_synthesis(draft: TablesDraftInput) -> Iterator[str]:
+    facts = draft.policy
+    yield "synthesis:"
+    yield "  # No synthesizer is named: related tables are synthesized by the default engine."
+    yield "  privacy:"
+    yield "    # QUESTION: how much privacy loss may one release spend, per person? A smaller"
+    yield "    # epsilon protects people more and keeps less detail. Every run spends it from"
+    yield (
+        f"    # the unit table's total budget: epsilon {_number(facts.epsilon_per_source)} "
+        f"under pack {_comment(facts.name)!r}."
+    )
+    yield f"    epsilon: {_number(DEFAULT_EPSILON)}"
+    yield "    # the table whose rows are the people protected (one row per person)"
+    yield f"    unit: {_scalar(_literal(draft.unit))}"
+    if not draft.children:
+        return
+    yield "  # caps: how many children one parent row keeps at most (1 to 256); left out,"
+    yield "  # each is chosen under DP. To set some, uncomment one line and put every cap"
+    yield "  # in that one mapping:"
+    lines = [
+        (
+            f"  # caps: {{{_comment(_scalar(_literal(f'{r.child_table}.{r.child_columns[0]}')))}: "
+            f"{_EXAMPLE_CAP}}}",
+            f"{_comment(r.child_table)} rows per {_comment(r.parent_table)} row",
+        )
+        for r in draft.children
+    ]
+    width = max(len(line) for line, _ in lines)
+    yield from (f"{line.ljust(width)}  # {note}" for line, note in lines)
+
+
+def _tables_validation(_draft: TablesDraftInput) -> Iterator[str]:
+    yield "validation:"
+    yield "  # Each private table's learned columns are checked against a holdout of whole"
+    yield "  # persons (a unit row and every row below it)."
+    yield "  holdout: 0.2"
+
+
+def _tables_release(draft: TablesDraftInput) -> Iterator[str]:
+    return _release_lines(draft.policy)
+
+
+def render_tables_draft(draft: TablesDraftInput) -> str:
+    """The draft job spec for several related tables: valid YAML, every question a comment."""
+    sections = (
+        _tables_header,
+        _tables_source,
+        _tables_target,
+        _tables_pii,
+        _tables_synthesis,
+        _tables_validation,
+        _tables_release,
+    )
     return "\n".join(line for section in sections for line in section(draft)) + "\n"
