@@ -62,7 +62,6 @@ from synthgate.pipeline._runner import (
     RunOutcome,
     _abandon,
     _attempt,
-    _close_reservation,
     _failure_cost,
     _fit_started,
     _fresh_seed,
@@ -73,6 +72,7 @@ from synthgate.pipeline._runner import (
     _Run,
     _spec_error,
     check_packs,
+    skipped_run,
 )
 from synthgate.privacy import BudgetLedger, BudgetStatus, source_limits
 from synthgate.release import (
@@ -261,10 +261,8 @@ def run_tables(
     try:
         history = load_history(store, spec.name, loaded.spec_hash, pre.source_key)
         unchanged = _unchanged_since(history, pre, force)
-        started = _start_or_resume(
-            loaded, settings, store, audit, progress, pre, clock, history, force,
-            check_budget=unchanged is None,
-        )  # fmt: skip
+        env = _Env(settings, store, audit, progress, pre, clock)
+        started = _start_or_resume(env, history, force, check_budget=unchanged is None)
     except SynthgateError as exc:
         pre.close()
         _record_refused(store, loaded, settings, clock, exc)
@@ -287,7 +285,7 @@ def run_tables(
         execute(graph, run, art, run.folder, finished=started.finished)
         return _finish(run, ctx, art, (started.resumed, len(graph.nodes)), clock)
     except Unchanged as same:
-        return _skipped(run, ctx, art, same.run_id)
+        return skipped_run(run, ledger, pre.source_key, art.get("snapshot"), same.run_id)
     except BaseException as exc:
         _failed(run, ctx, art, exc)
         if isinstance(exc, SynthgateError | KeyboardInterrupt):
@@ -314,36 +312,37 @@ def _unchanged_since(history: History, pre: TablesPreflight, force: bool) -> tup
     return last.id, snapshot
 
 
-def _start_or_resume(
-    loaded: LoadedSpec,
-    settings: Settings,
-    store: Store,
-    audit: AuditLog,
-    progress: Progress,
-    pre: TablesPreflight,
-    clock: Callable[[], str],
-    history: History,
-    force: bool,
-    *,
-    check_budget: bool,
-) -> _Started:
+@dataclass(frozen=True)
+class _Env:
+    """What starting or resuming a run needs."""
+
+    settings: Settings
+    store: Store
+    audit: AuditLog
+    progress: Progress
+    pre: TablesPreflight
+    clock: Callable[[], str]
+
+
+def _start_or_resume(env: _Env, history: History, force: bool, *, check_budget: bool) -> _Started:
     """Resume the job's dead run with this spec, or start one; with *check_budget*,
     only once the unit source's budget covers it."""
-    spec, stale = loaded.spec, history.stale
+    spec, stale = env.pre.loaded.spec, history.stale
+    store, audit, user = env.store, env.audit, env.settings.user
     if stale is not None and force:
-        _abandon(store, audit, settings.user, stale.id, "abandoned: rerun with --force")
+        _abandon(store, audit, user, stale.id, "abandoned: rerun with --force")
         stale = None
     for other in abandoned_runs(store, spec.name):  # 'running' while we hold the lock
         if stale is None or other != stale.id:
-            _abandon(store, audit, settings.user, other, "abandoned: its process ended mid-run")
+            _abandon(store, audit, user, other, "abandoned: its process ended mid-run")
     seed = history.seed_of(history.stale_stages) if stale is not None else None
     if stale is not None and seed is not None:
-        run = _TablesRun(settings, store, audit, stale.id, progress, spec.name)
+        run = _TablesRun(env.settings, store, audit, stale.id, env.progress, spec.name)
         run.started = stale.started_at
         finished = {n: r.status for n, r in history.stale_stages.items()}
         done = [n for n, status in finished.items() if status == "succeeded"]
         audit.append(
-            actor=settings.user,
+            actor=user,
             action="run.resumed",
             subject=stale.id,
             details={"job": spec.name, "finished_stages": done},
@@ -351,11 +350,10 @@ def _start_or_resume(
         log_event("run.resumed", job=spec.name, run_id=stale.id, finished_stages=done)
         return _Started(run, seed, finished, True, history.snapshot_of(history.stale_stages))
     if stale is not None:  # died before its snapshot was known: nothing to carry on
-        _abandon(store, audit, settings.user, stale.id, "abandoned: its process ended mid-run")
+        _abandon(store, audit, user, stale.id, "abandoned: its process ended mid-run")
     if check_budget:  # stop before any row is read when the unit source cannot cover it
-        _require(store, pre)
-    run = _start(loaded, settings, store, audit, progress, pre, clock)
-    return _Started(run, _fresh_seed(loaded), {}, False, None)
+        _require(store, env.pre)
+    return _Started(_start(env), _fresh_seed(env.pre.loaded), {}, False, None)
 
 
 def _require(store: Store, pre: TablesPreflight) -> None:
@@ -370,59 +368,25 @@ def _require(store: Store, pre: TablesPreflight) -> None:
     )
 
 
-def _start(
-    loaded: LoadedSpec,
-    settings: Settings,
-    store: Store,
-    audit: AuditLog,
-    progress: Progress,
-    pre: TablesPreflight,
-    clock: Callable[[], str],
-) -> _TablesRun:
-    spec = loaded.spec
-    run = _TablesRun(settings, store, audit, _new_id("run"), progress, spec.name)
-    run.started = clock()
+def _start(env: _Env) -> _TablesRun:
+    loaded, pre = env.pre.loaded, env.pre
+    run = _TablesRun(
+        env.settings, env.store, env.audit, _new_id("run"), env.progress, loaded.spec.name
+    )
+    run.started = env.clock()
     record_run_started(
-        store,
-        audit,
+        env.store,
+        env.audit,
         loaded,
         run_id=run.id,
         run_dir=run.dir,
         source_key=pre.source_key,
         synthesizer=ENGINE,
-        user=settings.user,
+        user=env.settings.user,
         started=run.started,
         extra={"tables": list(pre.schemas)},
     )
     return run
-
-
-def _skipped(run: _TablesRun, ctx: NodeContext, art: Artifacts, since: str) -> RunOutcome:
-    """Nothing changed since the last success: the run is recorded as skipped."""
-    snapshot = art.get("snapshot")
-    run.store.finish_run(run.id, status="skipped", snapshot_id=snapshot)
-    _close_reservation(ctx.ledger, run.audit, ctx.user, ctx.pre.source_key, run.id, charge=False)
-    run.audit.append(
-        actor=ctx.user,
-        action="run.skipped",
-        subject=run.id,
-        details={"job": ctx.pre.loaded.spec.name, "unchanged_since": since},
-    )
-    return RunOutcome(
-        run_id=run.id,
-        run_dir=run.dir,
-        release_id=None,
-        status=None,
-        report_html=None,
-        report_json=None,
-        synthetic_path=None,
-        rows=0,
-        stage_seconds=run.seconds,
-        mode=RunMode.SKIP,
-        epsilon_spent=0.0,
-        model_run=since,
-        message=f"nothing to do: source snapshot and spec unchanged since run {since}",
-    )
 
 
 # --------------------------------------------------------------------------- gate

@@ -80,6 +80,7 @@ __all__ = [
     "dry_run",
     "preflight",
     "run_job",
+    "skipped_run",
 ]
 
 STAGES = ("extract", "classify", "mask", "synthesize", "sample", "validate", "gate", "report")
@@ -936,15 +937,22 @@ def _reserve_for(job: _Job) -> None:
 def _skipped(job: _Job, last_ok: RunRow | None, mode: RunMode) -> RunOutcome:
     """Nothing changed since the last success: the run is recorded as skipped."""
     assert last_ok is not None
-    run = job.the_run
-    message = f"nothing to do: source snapshot and spec unchanged since run {last_ok.id}"
-    job.store.finish_run(run.id, status="skipped", snapshot_id=job.snapshot_id)
-    _close_reservation(job.ledger, job.audit, job.user, job.pre.source_key, run.id, charge=False)
-    job.audit.append(
-        actor=job.user,
+    return skipped_run(job.the_run, job.ledger, job.pre.source_key, job.snapshot_id, last_ok.id)
+
+
+def skipped_run(
+    run: _Run, ledger: BudgetLedger, source: str, snapshot_id: str | None, since: str
+) -> RunOutcome:
+    """Record *run* as skipped (its reservation released: nothing was spent) and its
+    outcome: nothing changed since run *since*."""
+    run.store.finish_run(run.id, status="skipped", snapshot_id=snapshot_id)
+    user = run.settings.user
+    _close_reservation(ledger, run.audit, user, source, run.id, charge=False)
+    run.audit.append(
+        actor=user,
         action="run.skipped",
         subject=run.id,
-        details={"job": job.spec.name, "unchanged_since": last_ok.id},
+        details={"job": run.job, "unchanged_since": since},
     )
     return RunOutcome(
         run_id=run.id,
@@ -956,10 +964,10 @@ def _skipped(job: _Job, last_ok: RunRow | None, mode: RunMode) -> RunOutcome:
         synthetic_path=None,
         rows=0,
         stage_seconds=run.seconds,
-        mode=mode,
+        mode=RunMode.SKIP,
         epsilon_spent=0.0,
-        model_run=last_ok.id,
-        message=message,
+        model_run=since,
+        message=f"nothing to do: source snapshot and spec unchanged since run {since}",
     )
 
 
