@@ -348,3 +348,45 @@ def test_composite_foreign_key_points_at_a_released_parent() -> None:
     assert set(out_lines[["o_region", "o_no"]].itertuples(index=False, name=None)) <= parents
     assert result.checks["referential_integrity"] == 1.0
     assert result.checks["unique_keys"] == {"orders": True, "lines": True}
+
+
+def test_dates_held_as_python_objects_are_synthesized_within_their_range() -> None:
+    """Sources read dates as Python objects: they were taken for categories, found no
+    value frequent enough to release, and came out always missing."""
+    import datetime as dt
+
+    rng = np.random.default_rng(2)
+    n = 600
+    start = dt.date(2020, 1, 1)
+    people = pd.DataFrame(
+        {
+            "pid": np.arange(n),
+            "joined": [start + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)],
+            "tier": rng.choice(["a", "b"], n),
+        }
+    )
+    per = rng.integers(0, 3, n)
+    visits = pd.DataFrame(
+        {
+            "vid": np.arange(int(per.sum())),
+            "pid": np.repeat(np.arange(n), per),
+            "day": [start + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, per.sum())],
+        }
+    )
+    result = synthesize_tables(
+        {"people": people, "visits": visits},
+        unit="people",
+        relationships=[_rel("visits", "pid", "people", "pid")],
+        keys={"visits": ["vid"]},
+        epsilon=4.0,
+        caps={"visits": 2},
+        seed=0,
+    )
+    for name, col in (("people", "joined"), ("visits", "day")):
+        out = pd.to_datetime(result.tables[name][col])
+        assert out.notna().mean() > 0.95, name
+        assert out.min() >= pd.Timestamp("2019-06-01")
+        assert out.max() <= pd.Timestamp("2022-12-31")
+    quality = result.checks["quality"]
+    assert quality is not None
+    assert quality["properties"]["Column Shapes"] > 0.7

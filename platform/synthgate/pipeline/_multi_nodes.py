@@ -84,7 +84,23 @@ def publish_order(pre: TablesPreflight) -> list[str]:
     return [t for t in pre.schemas if t not in private] + private
 
 
-def spent_of(result: MultiTableSynthesis) -> PrivacySpent:
+def spent_of(result: MultiTableSynthesis, table: str | None = None) -> PrivacySpent:
+    """The release's guarantee, with each table's ε share as a stage line; for *table*,
+    with that table's noise per count instead (what its validation reads)."""
+    if table is not None:
+        noise = result.ledger["tables"][table].get("noise", [])
+        counts = tuple(
+            StageSpend(
+                stage=str(n["stage"]),
+                mechanism=str(n["mechanism"]),
+                epsilon=0.0,
+                delta=0.0,
+                details={"sigma": float(n["sigma"]), "sample_rate": 1.0},
+            )
+            for n in noise
+        )
+        whole = spent_of(result)
+        return PrivacySpent(True, whole.epsilon, whole.delta, whole.accountant, counts)
     stages = tuple(
         StageSpend(
             stage=f"table:{name}",
@@ -430,7 +446,7 @@ def validate_table(
     )
     model = result.tables[name][columns]
     sampled = st.Sampled(model, art[f"released:{name}"], art[f"replay:{name}"], folder)
-    return st.validate(masked, sampled, schema, spent_of(result), folder, seed=ctx.seed)
+    return st.validate(masked, sampled, schema, spent_of(result, name), folder, seed=ctx.seed)
 
 
 def tables_graph(ctx: NodeContext) -> Graph:

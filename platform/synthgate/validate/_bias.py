@@ -34,6 +34,7 @@ from synthgate.contracts import Goal
 from synthgate.validate._binning import build_binning, value_key
 from synthgate.validate._context import ValidationContext
 from synthgate.validate._registry import Area, Measurement, MetricDef, Reference, RefOp
+from synthgate.validate._resolution import KEEP_SIGMAS, column_sigma, keep_floor
 from synthgate.validate._utility import Models, Target, Task, fitted_models, target_of
 
 __all__ = ["AMPLIFICATION", "ERASED_RATIO", "METRICS", "analyse_bias"]
@@ -42,11 +43,6 @@ __all__ = ["AMPLIFICATION", "ERASED_RATIO", "METRICS", "analyse_bias"]
 AMPLIFICATION = 0.05
 #: a group whose synthetic share falls below this fraction of its real share is erased
 ERASED_RATIO = 0.1
-#: a group smaller than this many noise standard deviations of its count is below what
-#: the DP release can resolve (the engines' trimming floors are about 3.8 σ)
-KEEP_SIGMAS = 4.0
-#: ledger mechanisms that count a column's values (one row adds one to one cell)
-_COUNTING = frozenset({"1-way", "histogram", "partition-selection"})
 
 
 def _r(value: float | None) -> float | None:
@@ -260,20 +256,6 @@ def _outcomes(
     return ["outcome gap between groups grew"] if _grew(delta, noise) else []
 
 
-def _column_sigma(ctx: ValidationContext, name: str) -> float | None:
-    """The smallest noise multiplier of the full-batch histograms the fit measured on
-    column *name* (dp-mst's 1-way, dp-ctgan's histograms); None for a fit without."""
-    sigmas = [
-        float(s.details["sigma"])
-        for s in ctx.input.privacy.stages
-        if s.mechanism.endswith(f":{name}")
-        and s.mechanism.split(":", 1)[0] in _COUNTING
-        and float(s.details.get("sample_rate", 1.0)) >= 1.0
-        and "sigma" in s.details
-    ]
-    return min(sigmas) if sigmas else None
-
-
 def _dp_resolution(
     ctx: ValidationContext, name: str, real: pd.Series[Any], cells: np.ndarray[Any, Any], g: int
 ) -> list[float]:
@@ -281,12 +263,11 @@ def _dp_resolution(
     KEEP_SIGMAS noise standard deviations of the group's count, summed over the
     distinct values it spans (each its own noisy cell at most). Zero for a fit
     that measured the column without noise."""
-    sigma = _column_sigma(ctx, name)
-    if sigma is None or not ctx.input.privacy.private:
+    if column_sigma(ctx, name) is None:
         return [0.0] * g
     keys = real.map(value_key).to_numpy()
     spans = [len({keys[j] for j in np.flatnonzero(cells == i)}) for i in range(g)]
-    return [KEEP_SIGMAS * sigma * math.sqrt(max(c, 1)) for c in spans]
+    return [keep_floor(ctx, name, c) for c in spans]
 
 
 def _attribute(ctx: ValidationContext, name: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from synthgate.validate._binning import value_key
 from synthgate.validate._constraints import RowConstraint
 from synthgate.validate._context import ValidationContext
 from synthgate.validate._registry import Area, Measurement, MetricDef, Reference, RefOp
+from synthgate.validate._resolution import keep_floor
 
 __all__ = [
     "CHANCE",
@@ -121,6 +122,8 @@ class ColumnCheck:
     absent: bool = False
     #: the real missing or present cell holds fewer than k rows: drift is not shown
     withheld: bool = False
+    #: released empty where the real values are fewer than the DP noise can keep
+    dp_empty: bool = False
 
     @property
     def invalid_share(self) -> float:
@@ -140,11 +143,14 @@ class ColumnCheck:
 
     @property
     def passed(self) -> bool:
-        return self.in_domain and self.null_kept and not self.collapsed and not self.absent
+        null_kept = self.null_kept or self.dp_empty
+        return self.in_domain and null_kept and not self.collapsed and not self.absent
 
     def reasons(self) -> list[str]:
         """Why the column fails, in words; figures are synthetic-side or drift."""
         out: list[str] = []
+        if self.dp_empty:
+            return [DP_EMPTY]
         if self.absent:
             out.append("the synthesizer did not produce this column")
         if not self.in_domain:
@@ -177,6 +183,7 @@ class ColumnCheck:
             "null_tolerance": None if hide else round(self.null_tolerance, 4),
             "null_figures_withheld": hide,
             "collapsed": list(self.collapsed),
+            "below_dp_resolution": self.dp_empty,
         }
 
 
@@ -377,9 +384,31 @@ def reference(ctx: ValidationContext) -> pd.DataFrame:
     return ctx.memo("structural.reference", build)
 
 
+DP_EMPTY = (
+    "released empty: the real column holds fewer values than the DP noise can keep at "
+    "this epsilon (not a fault of the release; declare its categories or raise epsilon "
+    "to keep it)"
+)
+_BY_VALUE = (LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.BOOLEAN)
+
+
+def _dp_empty(
+    ctx: ValidationContext, col: ColumnSchema, real: pd.Series[Any], syn: pd.Series[Any]
+) -> bool:
+    """The synthetic column is empty, and the real one too thin for DP to keep: its most
+    frequent value (a column of categories, each its own noisy count) or its present
+    cells (numbers, dates) fewer than the noise floor of the fit's counts."""
+    present = real.dropna()
+    if len(syn) == 0 or not syn.isna().all() or present.empty:
+        return False
+    held = int(present.value_counts().iloc[0]) if col.type in _BY_VALUE else len(present)
+    return held < keep_floor(ctx, col.name, 1)
+
+
 def check_column(ctx: ValidationContext, col: ColumnSchema) -> ColumnCheck:
     real, syn = reference(ctx)[col.name], ctx.synthetic[col.name]
     real_null = float(real.isna().mean())
+    dp_empty = _dp_empty(ctx, col, real, syn)
     return ColumnCheck(
         column=col.name,
         type=col.type,
@@ -388,9 +417,10 @@ def check_column(ctx: ValidationContext, col: ColumnSchema) -> ColumnCheck:
         real_null_share=real_null,
         synthetic_null_share=float(syn.isna().mean()),
         null_tolerance=_null_tolerance(real_null, len(real), len(syn)),
-        collapsed=tuple(_collapsed(col, real, syn, real_null)),
+        collapsed=() if dp_empty else tuple(_collapsed(col, real, syn, real_null)),
         absent=col.name in ctx.absent_columns,
         withheld=_withheld(real, ctx.options.k_min),
+        dp_empty=dp_empty,
     )
 
 

@@ -90,14 +90,37 @@ def run_checks(
     }
 
 
+#: above this share of distinct values a text column is an identifier or free text
+#: (names, e-mail addresses, notes): SDMetrics skips it, as SDV metadata would mark it
+TEXT_DISTINCT_SHARE = 0.5
+
+
+def _temporal(series: pd.Series[Any]) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    return pd.api.types.infer_dtype(series, skipna=True) in ("date", "datetime", "datetime64")
+
+
 def _sdtype(series: pd.Series[Any]) -> str:
     if pd.api.types.is_bool_dtype(series):
         return "categorical"
     if pd.api.types.is_numeric_dtype(series):
         return "numerical"
-    if pd.api.types.is_datetime64_any_dtype(series):
+    if _temporal(series):
         return "datetime"
+    present = series.dropna()
+    if len(present) and present.nunique() > TEXT_DISTINCT_SHARE * len(present):
+        return "text"
     return "categorical"
+
+
+def _as_report_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates held as Python objects become datetimes, as SDMetrics compares them."""
+    out = frame.copy()
+    for col in out.columns:
+        if not pd.api.types.is_datetime64_any_dtype(out[col]) and _temporal(out[col]):
+            out[col] = pd.to_datetime(out[col], errors="coerce")
+    return out
 
 
 def _metadata(
@@ -150,7 +173,9 @@ def quality(
     import logging
     import warnings
 
-    from sdmetrics.reports.multi_table import QualityReport
+    with warnings.catch_warnings():  # the module warns it is deprecated, on import
+        warnings.simplefilter("ignore", FutureWarning)
+        from sdmetrics.reports.multi_table import QualityReport
 
     logging.getLogger("sdmetrics").setLevel(logging.ERROR)
     meta = _metadata(real, plans, public)
@@ -160,7 +185,10 @@ def quality(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report.generate(
-                {n: real[n] for n in names}, {n: out[n] for n in names}, meta, verbose=False
+                {n: _as_report_frame(real[n]) for n in names},
+                {n: _as_report_frame(out[n]) for n in names},
+                meta,
+                verbose=False,
             )
         props = report.get_properties()
     except Exception:  # the report is optional evidence, never a failure

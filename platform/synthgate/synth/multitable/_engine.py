@@ -113,6 +113,9 @@ class _Table:
     empty_columns: list[str] = field(default_factory=list)
     cap: int = 1  # children one parent row keeps (a child table)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: each count the table's mechanisms measured and its noise (standard deviation in
+    #: rows, or people for partition selection): what validation reads as resolution
+    noise: list[dict[str, Any]] = field(default_factory=list)
 
 
 def synthesize_related(
@@ -309,8 +312,17 @@ def _selection_columns(table: _Table) -> list[str]:
         and not is_kind_column(c)
         and not pd.api.types.is_numeric_dtype(table.real[c])
         and not pd.api.types.is_bool_dtype(table.real[c])
-        and not pd.api.types.is_datetime64_any_dtype(table.real[c])
+        and not _is_temporal(table.real[c])
     ]
+
+
+def _is_temporal(series: pd.Series[Any]) -> bool:
+    """Datetimes, and dates held as Python objects (as sources read them): modelled
+    with DP bounds as numbers are, never as categories."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    return kind in ("date", "datetime", "datetime64")
 
 
 def _synthesize_table(
@@ -339,6 +351,11 @@ def _synthesize_table(
             )
             for c in selected
         ]
+        people_sigma = gaussian_sigma_for_rho(sel_rho) * float(np.sqrt(k))
+        table.noise += [
+            {"stage": "preprocess", "mechanism": f"partition-selection:{c}", "sigma": people_sigma}
+            for c in selected
+        ]
         rho -= sel_rho * len(selected)
     scheme = _scheme(state, table)
     frame, schema = _model_frame(table, tables, domains, scheme, state)
@@ -361,6 +378,11 @@ def _synthesize_table(
     synth.fit(frame, schema, privacy=request, seed=seed)
     table.seconds["fit"] = time.perf_counter() - start
     spent = synth.privacy_spent()
+    table.noise += [
+        {"stage": s.stage, "mechanism": s.mechanism, "sigma": float(s.details["sigma"])}
+        for s in spent.stages
+        if "sigma" in s.details
+    ]
     for stage in spent.stages:
         mech = GaussianMechanism(**dict(stage.details))
         table.mechanisms.append(
@@ -555,6 +577,7 @@ def _ledger(
             "epsilon_alone": round(share, 4),
             "rows_per_person": table.rows_per_person,
             "mechanisms": len(table.mechanisms),
+            "noise": table.noise,
         }
     return {
         "unit": unit,
