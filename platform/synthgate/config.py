@@ -285,6 +285,9 @@ class SourceSpec(_Spec):
     tables: list[str] | None = Field(default=None, min_length=1)
     public: list[str] = Field(default_factory=list)
     relationships: list[RelationshipSpec] = Field(default_factory=list)
+    #: key columns per table (a table's primary or unique key), for sources without a
+    #: catalog (CSV/Parquet folders); they add to the catalog's, and replace a table's
+    keys: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -733,6 +736,7 @@ def tables_problems(spec: JobSpec) -> list[str]:
             for name, on in (
                 ("source.public", bool(src.public)),
                 ("source.relationships", bool(src.relationships)),
+                ("source.keys", bool(src.keys)),
                 ("synthesis.privacy.unit", synthesis.privacy.unit is not None),
                 ("synthesis.caps", bool(synthesis.caps)),
             )
@@ -778,6 +782,13 @@ def _multi_problems(spec: JobSpec, tables: list[str]) -> list[str]:
             for t in (link.child_table, link.parent_table)
             if t not in names
         ]
+    problems += [
+        f"source.keys.{table}: not one of source.tables"
+        if table not in names
+        else f"source.keys.{table}: list its key columns, e.g. [order_id]"
+        for table, columns in spec.source.keys.items()
+        if table not in names or not columns
+    ]
     problems += [
         f"synthesis.caps.{key}: name a child table's foreign key as table.column "
         "(the table one of source.tables)"

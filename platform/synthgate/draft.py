@@ -32,6 +32,7 @@ __all__ = [
     "PolicyFacts",
     "TableDraft",
     "TablesDraftInput",
+    "guess_keys",
     "guess_relationships",
     "job_name",
     "render_draft",
@@ -132,6 +133,7 @@ class TablesDraftInput:
     children: tuple[Relationship, ...]  # each private child table's link to its parent
     policy: PolicyFacts
     spec_dir: PurePath
+    keys: tuple[tuple[str, str], ...] = ()  # (table, key column) guessed from column names
 
 
 # --------------------------------------------------------------------------- small facts
@@ -453,6 +455,31 @@ def guess_relationships(
     return found
 
 
+def guess_keys(
+    schemas: Sequence[TableSchema],
+    relationships: Sequence[Relationship],
+    known: Mapping[str, Sequence[str]],
+    public: Sequence[str],
+) -> list[tuple[str, str]]:
+    """Each private table's own key guessed from its column names (``id`` or
+    ``<singular>_id``, else a leading column named ``…id`` that refers to no other
+    table) where the catalog gives none and no relationship names it: a leaf's key,
+    which would otherwise be learned as an ordinary column."""
+    named = {(r.parent_table, c) for r in relationships for c in r.parent_columns}
+    links = {(r.child_table, c) for r in relationships for c in r.child_columns}
+    found = []
+    for schema in schemas:
+        if schema.name in public or known.get(schema.name) or not schema.column_names:
+            continue
+        candidates = _key_candidates(schema, ())
+        first = schema.column_names[0]
+        if not candidates and first.lower().endswith("id") and (schema.name, first) not in links:
+            candidates = [first]  # a leading ``item_id`` that refers to no other table
+        if candidates and (schema.name, candidates[0]) not in named:
+            found.append((schema.name, candidates[0]))
+    return found
+
+
 def _ref(table: str, columns: Sequence[str]) -> str:
     refs = [_scalar(_literal(f"{table}.{c}")) for c in columns]
     return refs[0] if len(refs) == 1 else f"[{', '.join(refs)}]"
@@ -524,11 +551,21 @@ def _tables_source(draft: TablesDraftInput) -> Iterator[str]:
         yield "  # unrelated rows; a composite key lists its columns on both sides)."
         yield "  relationships:"
         yield from (f"    - {_relationship(r)}" for r in draft.relationships)
+        yield from _keys_lines(draft)
         return
     yield "  # relationships: the catalog's foreign keys between these tables, read when the"
     yield "  # job runs. Declaring relationships: [...] here replaces them all:"
     yield "  # relationships:"
     yield from (f"  #   - {_comment(_relationship(r))}" for r in draft.relationships)
+
+
+def _keys_lines(draft: TablesDraftInput) -> Iterator[str]:
+    if not draft.keys:
+        return
+    yield "  # each table's own key guessed from column names (no relationship names it):"
+    yield "  # it gets fresh unique values, never learned; check them"
+    pairs = (f"{_scalar(_literal(t))}: [{_scalar(_literal(c))}]" for t, c in draft.keys)
+    yield f"  keys: {{{', '.join(pairs)}}}"
 
 
 def _tables_target(draft: TablesDraftInput) -> Iterator[str]:

@@ -188,6 +188,7 @@ def test_csv_folder_relationships_are_guessed(crm_csv: Path, tmp_path: Path, cli
     )
     spec = _spec(out)
     assert [r.relationship() for r in spec.source.relationships] == GUESSED
+    assert spec.source.keys == {"order_items": ["item_id"]}  # the leaf's own key
     assert "guessed from column names: check them" in text
     assert "guessed from column names (check them)" in stderr
     for line in PLAN:

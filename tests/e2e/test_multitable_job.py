@@ -419,6 +419,7 @@ def test_csv_folder_with_declared_relationships_keeps_keys_out_of_the_pii_plan(
         {"child": "order_items.product_id", "parent": "products.product_id"},
     ]
     spec["synthesis"]["caps"] = {"orders.customer_id": 12}
+    spec["source"]["keys"] = {"order_items": ["item_id"]}  # a leaf's key: files have no catalog
     code, out, err = cli("alice", "run", str(write_spec(spec)), "--json")
     assert code in (3, 4), err  # released for review or blocked by the default pack
     outcome = json.loads(out)
@@ -439,6 +440,16 @@ def test_csv_folder_with_declared_relationships_keeps_keys_out_of_the_pii_plan(
         ],
     }
     assert report["multi_table"]["referential_integrity"] == 1.0
+    assert report["multi_table"]["unique_keys"]["order_items"] is True
+    items = {a["column"]: a for a in report["pii"]["actions"]["order_items"]}
+    assert items["item_id"]["action"] == "keep"  # a fresh key, never learned or faked
+    items_out = pd.read_parquet(Path(outcome["run_dir"]) / "sample" / "table-3.parquet")
+    assert items_out["item_id"].is_unique
+    spec["source"]["keys"] = {"nope": ["x"], "orders": []}
+    code, _, err = cli("alice", "run", str(write_spec(spec)), "--dry-run")
+    assert code == 2
+    assert "source.keys.nope: not one of source.tables" in err
+    assert "source.keys.orders: list its key columns" in err
 
 
 def test_a_file_target_is_refused_in_preflight(

@@ -19,6 +19,7 @@ from synthgate.draft import (
     PolicyFacts,
     TableDraft,
     TablesDraftInput,
+    guess_keys,
     guess_relationships,
     render_draft,
     render_tables_draft,
@@ -333,6 +334,8 @@ def _init_tables(
         _check_tables(source, names)
         schemas = {name: source.schema(name) for name in names}
         rels, guessed, keys, problems = _relationships(source, names, schemas)
+        own = guess_keys(list(schemas.values()), rels, keys, public) if guessed else []
+        keys.update({t: (c,) for t, c in own})
         plans = _plan(schemas, unit, rels, public, keys, problems)
         linking = _key_columns(plans, rels, keys)
         drafts = []
@@ -353,6 +356,7 @@ def _init_tables(
         children=tuple(p.parent for p in plans if p.parent is not None),
         policy=facts,
         spec_dir=PurePath(".") if path is None else path.parent,
+        keys=tuple(own),
     )
     text = render_tables_draft(draft)
     _check_draft(text)

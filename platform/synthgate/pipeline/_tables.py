@@ -79,6 +79,7 @@ def resolve_graph(
     each problem is added to *problems* as one line."""
     tables = list(schemas)
     found, keys = _catalog(source, tables, problems)
+    keys.update({t: tuple(cols) for t, cols in spec.source.keys.items()})
     rels = _declared(spec) or found
     if not rels:
         problems.append(
