@@ -196,13 +196,29 @@ def _key_figures(report: Mapping[str, Any], area: str) -> str:
     return f"{fmt(d.get('successful'))} of {fmt(d.get('evaluated'))} expectations met"
 
 
+def _rule_lines(outcomes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per rule: a multi-table release judges a rule once per table, and the
+    line names the tables where it did not pass."""
+    lines: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    for o in outcomes:
+        key = (str(o.get("metric")), str(o.get("comparator")), str(o.get("threshold")),
+               str(o.get("severity")))  # fmt: skip
+        lines.setdefault(key, []).append(o)
+    out = []
+    for (name, op, threshold, severity), seen in lines.items():
+        failed = [str(o["table"]) for o in seen if o.get("table") and not o.get("passed")]
+        where = f"; not met in {', '.join(failed)}" if failed else ""
+        times = f", {len(seen)} tables" if len(seen) > 1 else ""
+        out.append(
+            f"<code>{e(name)} {e(op)} {e(threshold)}</code> "
+            f'<span class="muted">({e(severity)}{e(times)}{e(where)})</span>'
+        )
+    return out
+
+
 def _thresholds(report: Mapping[str, Any], status: Mapping[str, Any], area: str) -> str:
     if status["basis"] == "gate":
-        return "<br>".join(
-            f"<code>{e(o.get('metric'))} {e(o.get('comparator'))} {e(o.get('threshold'))}</code> "
-            f'<span class="muted">({e(o.get("severity"))})</span>'
-            for o in status["outcomes"]
-        )
+        return "<br>".join(_rule_lines(status["outcomes"]))
     areas = _mapping(_mapping(report.get("validation")).get("areas"))
     judged = _mapping(_mapping(areas.get(area)).get("metrics"))
     items = []
@@ -527,24 +543,56 @@ class ProvenanceSection:
             ),
             ("synthgate version", run.get("synthgate_version")),
             ("Job spec SHA-256", prov.get("spec_hash")),
-            ("Source", f"{prov.get('source')} · table {prov.get('table')}"),
+            ("Source", f"{prov.get('source')} · {_tables_named(prov, 'table', 'tables')}"),
             ("Source snapshot id", prov.get("snapshot_id")),
             ("Synthesizer", prov.get("synthesizer")),
             ("Synthesizer parameters", _Html(kv_table(_mapping(prov.get("params"))))),
-            (
-                "Rows: source / training / holdout / synthetic",
-                f"{prov.get('rows_source')} / {prov.get('rows_train')} / "
-                f"{prov.get('rows_holdout')} / {prov.get('rows_synthetic')}",
-            ),
+            _rows_line(prov),
             (
                 "Target",
-                f"{prov.get('target')} · table {prov.get('target_table')} · "
-                f"mode {prov.get('target_mode')}",
+                f"{prov.get('target')} · {_tables_named(prov, 'target_table', 'target_tables')}"
+                f" · mode {prov.get('target_mode')}",
             ),
             ("Report schema", report.get("schema_version")),
         ]
         kv = table(["", ""], ([e(k), _kv_cell(v)] for k, v in rows), cls="kv")
         return kv + _multi_table(_mapping(report.get("multi_table")))
+
+
+def _tables_named(prov: Mapping[str, Any], one: str, several: str) -> str:
+    """``table t`` for one table, ``tables a, b, c`` for a multi-table release."""
+    names = _list(prov.get(several))
+    if names:
+        return "tables " + ", ".join(str(n) for n in names)
+    return f"table {prov.get(one)}"
+
+
+def _rows_line(prov: Mapping[str, Any]) -> tuple[str, Any]:
+    source, synthetic = prov.get("rows_source"), prov.get("rows_synthetic")
+    if isinstance(source, Mapping):  # a multi-table release: per table
+        made = _mapping(synthetic)
+        parts = [f"{t} {fmt_int(n)} → {fmt_int(made.get(t))}" for t, n in source.items()]
+        return ("Rows per table: source → synthetic", "; ".join(parts))
+    return (
+        "Rows: source / training / holdout / synthetic",
+        f"{source} / {prov.get('rows_train')} / {prov.get('rows_holdout')} / {synthetic}",
+    )
+
+
+def fmt_int(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "—"
+
+
+def _relationship_row(name: str, r: Mapping[str, Any]) -> list[str]:
+    if r.get("link"):  # a self-reference or second private parent
+        return [e(name), e(r.get("integrity")), "link", "—", "kind learned, target drawn"]
+    return [
+        e(name),
+        e(r.get("integrity")),
+        e(r.get("cap", "no cap: public parent")),
+        e(r.get("synthetic_max_children", "—")),
+        e(r.get("children_per_parent_tvd", "—")),
+    ]
 
 
 def _multi_table(part: Mapping[str, Any]) -> str:
@@ -570,22 +618,18 @@ def _multi_table(part: Mapping[str, Any]) -> str:
     links = table(
         ["Relationship", "Integrity", "Cap", "Largest child count", "Children-per-parent TVD"],
         (
-            [
-                e(name),
-                e(_mapping(r).get("integrity")),
-                e(_mapping(r).get("cap", "—")),
-                e(_mapping(r).get("synthetic_max_children", "—")),
-                e(_mapping(r).get("children_per_parent_tvd", "—")),
-            ]
+            _relationship_row(name, _mapping(r))
             for name, r in _mapping(part.get("relationships")).items()
         ),
     )
     head = (
-        f"<h3>Tables</h3><p>Unit {e(part.get('unit'))}: one ε = {e(ledger.get('epsilon'))} "
-        f"for each person (a unit row with every row below it); referential integrity "
-        f"{e(part.get('referential_integrity'))}.</p>"
+        f"<h3>Tables</h3><p>Unit {e(part.get('unit'))}: one ε = "
+        f"{fmt_sig(ledger.get('epsilon'))} for each person (a unit row with every row "
+        f"below it); referential integrity {e(part.get('referential_integrity'))}.</p>"
     )
-    return head + tables + links
+    plan = _list(part.get("plan"))
+    how = "".join(f"<li>{e(line)}</li>" for line in plan)
+    return head + (f"<ul>{how}</ul>" if how else "") + tables + links
 
 
 class PiiSection:
@@ -595,11 +639,23 @@ class PiiSection:
 
     def render(self, report: Mapping[str, Any]) -> str | None:
         pii = _mapping(report.get("pii"))
-        findings = {
-            f.get("column"): f for f in _list(pii.get("inventory")) if isinstance(f, Mapping)
-        }
+        actions, inventory = pii.get("actions"), pii.get("inventory")
+        if isinstance(actions, Mapping):  # a multi-table release: one table per table
+            parts = [
+                f"<h3>{e(name)}</h3>"
+                + self._table(_list(acts), _list(_mapping(inventory).get(name)))
+                for name, acts in actions.items()
+            ]
+            flat = [a for acts in actions.values() for a in _list(acts)]
+            return self._note(report) + "".join(parts) + self._legend(report, flat)
+        body = self._table(_list(actions), _list(inventory))
+        return self._note(report) + body + self._legend(report, _list(actions))
+
+    @staticmethod
+    def _table(actions: list[Any], inventory: list[Any]) -> str:
+        findings = {f.get("column"): f for f in inventory if isinstance(f, Mapping)}
         rows = []
-        for act in _list(pii.get("actions")):
+        for act in actions:
             if not isinstance(act, Mapping):
                 continue
             f = _mapping(findings.get(act.get("column")))
@@ -615,14 +671,21 @@ class PiiSection:
                     e(act.get("reason")),
                 ]
             )
-        used = {str(a.get("action")) for a in _list(pii.get("actions")) if isinstance(a, Mapping)}
-        copy = is_masked_copy(report)
-        words = {**_PII_ACTIONS, **_COPY_ACTIONS} if copy else _PII_ACTIONS
+        return table(["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows)
+
+    @staticmethod
+    def _legend(report: Mapping[str, Any], actions: list[Any]) -> str:
+        used = {str(a.get("action")) for a in actions if isinstance(a, Mapping)}
+        words = {**_PII_ACTIONS, **_COPY_ACTIONS} if is_masked_copy(report) else _PII_ACTIONS
         legend = "".join(
             f"<li><b>{e(action)}</b>: {e(text)}</li>"
             for action, text in words.items()
             if action in used
         )
+        return f"<ul>{legend}</ul>" if legend else ""
+
+    @staticmethod
+    def _note(report: Mapping[str, Any]) -> str:
         note = explain(
             "Each column is judged as a whole: its name (in several languages), Presidio's "
             "recognizers on a sample of distinct values, name dictionaries (the share of sampled "
@@ -633,16 +696,12 @@ class PiiSection:
             "identifier until the job spec decides. No sampled value is stored or shown, and no "
             "value of a personal-data column appears anywhere in this report."
         )
-        if copy:
+        if is_masked_copy(report):
             note = (
                 f"<p>{pill('masked copy', 'fail')} No synthesizer ran: the actions were applied "
                 "to the real rows themselves, and the result is the release.</p>" + note
             )
-        return (
-            note
-            + table(["Column", "Entity", "Class", "Share", "Evidence", "Action", "Why"], rows)
-            + (f"<ul>{legend}</ul>" if legend else "")
-        )
+        return note
 
 
 def _evidence_text(finding: Mapping[str, Any]) -> str:
@@ -692,8 +751,16 @@ _COPY_ACTIONS = {
 }
 
 
-def _relations(spent: Mapping[str, Any]) -> str:
+def _relations(spent: Mapping[str, Any], unit: Any = None) -> str:
     """Both neighbouring relations' ε: the guarantee of record, and replace-one."""
+    if unit is not None:  # a multi-table release: the person is a unit row and its rows
+        return (
+            "<h3>Neighbouring releases</h3><p>Two sources are neighbours when they differ by "
+            f"one person: one row of {e(unit)} together with every row that belongs to it "
+            "through foreign keys. Each table's mechanisms are calibrated to the rows one "
+            "person can own there (the caps multiplied down the tree), and one accountant "
+            "composes them all into the ε above.</p>"
+        )
     rows = [
         [
             "add or remove one row (the guarantee)",
@@ -730,7 +797,7 @@ class PrivacySection:
                 f"<p>Differentially private: total ε = {fmt_sig(spent.get('epsilon'))}, "
                 f"δ = {fmt_delta(spent.get('delta'))} ({e(spent.get('accountant'))}).</p>"
             )
-            head += _relations(spent)
+            head += _relations(spent, _mapping(report.get("multi_table")).get("unit"))
             stages = [s for s in _list(spent.get("stages")) if isinstance(s, Mapping)]
             if stages:
                 head += "<h3>Privacy ledger</h3>" + table(
