@@ -69,9 +69,10 @@ def _fill(db: MyDb, n: int = 500) -> None:
     _insert(db, "people", people)
     _insert(db, "accounts", [(i, i, str(rng.choice(["cur", "sav"]))) for i in range(n)])
     _insert(db, "cards", [(i, i, str(rng.choice(["visa", "mc"]))) for i in range(n)])
-    payments, pid = [], 0
+    payments: list[tuple[Any, ...]] = []
+    pid = 0
     for person in range(n):
-        prev = None
+        prev: int | None = None
         for _ in range(int(rng.integers(0, 4))):
             card = person if rng.random() < 0.9 else None
             payments.append((pid, person, card, prev, float(np.round(rng.gamma(2, 40), 2))))

@@ -17,7 +17,7 @@ from tests.unit.test_degenerate_columns import (
 
 from synthgate.contracts import PrivacySpent, StageSpend
 from synthgate.validate import ValidationInput, ValidationOptions, validate_all
-from synthgate.validate._bias import KEEP_SIGMAS
+from synthgate.validate._resolution import KEEP_SIGMAS
 
 
 def _private(sigma: float) -> PrivacySpent:
