@@ -287,6 +287,7 @@ def synthesize_tables(
     caps: Mapping[str, int] | None = None,
     seed: int | None = None,
     table_names: Sequence[str] | None = None,
+    context: Mapping[str, Sequence[str]] | None = None,
 ) -> MultiTableSynthesis:
     """Synthetic versions of related tables under (ε, δ)-DP for each person.
 
@@ -297,7 +298,9 @@ def synthesize_tables(
     "parent": "customers.customer_id"}``. *public* tables are reference data,
     returned as given and spending no budget. *keys* names key columns (a parent's
     referenced columns are keys already); *caps* bounds the children one parent
-    row keeps, per child table (chosen under DP when not given). δ is chosen as
+    row keeps, per child table (chosen under DP when not given); *context* names, per
+    child table, up to three parent columns it is modelled and sampled with (default:
+    the parent's categorical column with the fewest values). δ is chosen as
     for one table. This runs the engine only: no PII policy, gate, audit log or
     budget ledger entry (see docs/multi-table.md).
 
@@ -326,6 +329,7 @@ def synthesize_tables(
         keys=keys,
         caps=caps,
         seed=seed,
+        context=context,
     )
 
 

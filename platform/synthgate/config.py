@@ -575,6 +575,10 @@ class SynthesisSpec(_Spec):
     constraints: list[ConstraintSpec] = Field(default_factory=list, max_length=50)
     #: with ``source.tables``: children one parent row keeps, keyed ``child_table.column``
     caps: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(default_factory=dict)
+    #: with ``source.tables``: per child table, the parent columns it is modelled with
+    context: dict[str, Annotated[list[str], Field(min_length=1, max_length=3)]] = Field(
+        default_factory=dict
+    )
 
     _finite_params = field_validator("params")(_finite)
 
@@ -739,6 +743,7 @@ def tables_problems(spec: JobSpec) -> list[str]:
                 ("source.keys", bool(src.keys)),
                 ("synthesis.privacy.unit", synthesis.privacy.unit is not None),
                 ("synthesis.caps", bool(synthesis.caps)),
+                ("synthesis.context", bool(synthesis.context)),
             )
             if on
         ]
@@ -782,6 +787,11 @@ def _multi_problems(spec: JobSpec, tables: list[str]) -> list[str]:
             for t in (link.child_table, link.parent_table)
             if t not in names
         ]
+    problems += [
+        f"synthesis.context.{table}: not one of source.tables"
+        for table in spec.synthesis.context
+        if table not in names
+    ]
     problems += [
         f"source.keys.{table}: not one of source.tables"
         if table not in names

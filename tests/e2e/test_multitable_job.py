@@ -324,6 +324,14 @@ def test_preflight_names_every_graph_problem_before_reading(
     assert code == 2
     assert "table 'products' is not reachable from the unit 'customers'" in err
     assert not (home / "runs").exists()
+    spec["source"]["public"] = ["products"]
+    spec["synthesis"]["context"] = {"orders": ["nope"], "customers": ["segment"]}
+    code, _, err = cli("alice", "run", str(write_spec(spec)), "--dry-run")
+    assert code == 2
+    assert "synthesis.context: the context of 'orders' names 'nope', which is not a column" in err
+    assert "context is given for 'customers', which is not a child of a private table" in err
+    del spec["synthesis"]["context"]
+    spec["source"]["public"] = []
     # declared relationships into a table out of source.tables are refused by the spec
     spec["source"]["relationships"] = [{"child": "orders.customer_id", "parent": "x.id"}]
     code, _, err = cli("alice", "run", str(write_spec(spec)))

@@ -259,6 +259,7 @@ def _synthesize_node(ctx: NodeContext) -> Node:
             seed=ctx.seed,
             # the holdout share is public: the release is about as large as the whole table
             unit_rows_scale=1.0 / (1.0 - spec.validation.holdout),
+            context=spec.synthesis.context,
         )
         _save_synthesis(result, tables, folder)
         art.put("synthesis", result)

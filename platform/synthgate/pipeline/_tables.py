@@ -37,7 +37,7 @@ from synthgate.pii import (
 from synthgate.pii import build_plan as build_mask_plan
 from synthgate.pipeline import _stages as st
 from synthgate.release import PolicyPack
-from synthgate.synth.multitable import TablePlan, plan_tables
+from synthgate.synth.multitable import TablePlan, check_context, plan_tables
 
 __all__ = [
     "MaskedTable",
@@ -97,6 +97,10 @@ def resolve_graph(
         problems.extend(f"source.tables: {p}" for p in (exc.problems or [str(exc)]))
         return rels, keys, []
     problems.extend(_cap_problems(spec, plans))
+    try:
+        check_context(spec.synthesis.context, plans, empty)
+    except ConfigError as exc:
+        problems.extend(f"synthesis.context: {p}" for p in (exc.problems or [str(exc)]))
     return rels, keys, plans
 
 

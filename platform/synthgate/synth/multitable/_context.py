@@ -9,15 +9,17 @@ train the child, the synthetic ones to sample it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ContextScheme", "context_scheme"]
+__all__ = ["MAX_DECLARED", "ContextScheme", "context_scheme"]
 
-ATTRIBUTES = 1  # parent columns in the context
+ATTRIBUTES = 1  # parent columns in the context, unless the caller names them
+MAX_DECLARED = 3  # parent columns a caller may name (each multiplies the context's cells)
 CATEGORIES = 6  # the most frequent synthetic categories kept; the rest share one code
 BINS = 3  # quantile bins of a numeric column (plus one for nulls)
 OTHER = "\x00other"
@@ -81,8 +83,14 @@ def _part(series: pd.Series[Any]) -> _Part | None:
     return _Part(str(series.name), None, tuple(float(e) for e in edges)) if len(edges) else None
 
 
-def context_scheme(synthetic: pd.DataFrame, candidates: list[str]) -> ContextScheme:
-    """Up to ATTRIBUTES parent columns: categorical ones first, then numeric."""
+def context_scheme(
+    synthetic: pd.DataFrame, candidates: list[str], declared: Sequence[str] = ()
+) -> ContextScheme:
+    """The *declared* parent columns, in their order; else up to ATTRIBUTES of the
+    candidates, categorical ones first (fewest categories), then numeric."""
+    if declared:
+        chosen = [p for c in declared if (p := _part(synthetic[c])) is not None]
+        return ContextScheme(tuple(chosen))
     parts = [p for c in candidates if (p := _part(synthetic[c])) is not None]
     parts.sort(key=lambda p: (p.categories is None, p.cells))
     return ContextScheme(tuple(parts[:ATTRIBUTES]))

@@ -54,12 +54,12 @@ from synthgate.privacy import (
 from synthgate.synth.dp_mst import _synthesizer as dp_mst
 from synthgate.synth.multitable._caps import MAX_CAP, CapChoice, choose_cap, clip_children
 from synthgate.synth.multitable._checks import quality, run_checks
-from synthgate.synth.multitable._context import ContextScheme, context_scheme
+from synthgate.synth.multitable._context import MAX_DECLARED, ContextScheme, context_scheme
 from synthgate.synth.multitable._graph import TablePlan, plan_tables
 from synthgate.synth.multitable._keys import assign_keys, link_column
 from synthgate.synth.multitable._links import KIND_DOMAIN, fill_links, is_kind_column, link_kinds
 
-__all__ = ["MultiTableSynthesis", "synthesize_related"]
+__all__ = ["MultiTableSynthesis", "check_context", "synthesize_related"]
 
 CAP_SHARE = 0.05  # of the person's zCDP budget, per relationship whose cap is chosen under DP
 SELECTION_SHARE = 0.1  # of a table's budget: DP partition selection of its categorical columns
@@ -130,13 +130,16 @@ def synthesize_related(
     seed: int | None = None,
     with_quality: bool = True,
     unit_rows_scale: float = 1.0,
+    context: Mapping[str, Sequence[str]] | None = None,
 ) -> MultiTableSynthesis:
     """Synthesize *unit* and its descendant tables under (ε, δ)-DP per person.
 
     *with_quality* adds SDMetrics' multi-table quality report to the checks. The unit
     table gets its DP row count times *unit_rows_scale* synthetic rows (a job passes
     1 / (1 − its holdout share), so a release is about as large as the whole table);
-    the child tables follow from the synthetic child counts."""
+    the child tables follow from the synthetic child counts. *context* names, per
+    child table, the parent columns it is modelled and sampled with (default: the
+    parent's categorical column with the fewest values)."""
     if not 0 < unit_rows_scale <= 100:
         raise ConfigError(
             f"unit_rows_scale must be in (0, 100], got {unit_rows_scale}",
@@ -149,6 +152,7 @@ def synthesize_related(
         tables, unit=unit, relationships=relationships, public=public, keys=dict(keys or {})
     )
     _check_caps(caps, plans)
+    context = dict(check_context(dict(context or {}), plans, tables))
     rng = dp_mst.noise_generator()
     sample_seed = seed if seed is not None else secrets.randbits(31)
     count = count_rows(len(tables[unit]), PrivacyRequest(epsilon, AUTO_DELTA_MAX, True), rng)
@@ -158,7 +162,8 @@ def synthesize_related(
     mechanisms: list[GaussianMechanism] = [count.mechanism]
     cap_records = _apply_caps(state, caps, budget, rng, mechanisms)
     for index, plan in enumerate(plans):
-        _synthesize_table(state, plan.name, tables, budget, rng, sample_seed + index)
+        declared = context.get(plan.name, ())
+        _synthesize_table(state, plan.name, tables, budget, rng, sample_seed + index, declared)
     account = compose(
         [*mechanisms, *(m for t in state.values() for m in t.mechanisms)], delta=budget.delta
     )
@@ -181,6 +186,40 @@ def _scaled(rows: int, budget: _Budget) -> int:
 
 def caps_of(records: Mapping[str, CapChoice]) -> dict[str, int]:
     return {t: r.cap for t, r in records.items()}
+
+
+def check_context(
+    context: Mapping[str, Sequence[str]],
+    plans: list[TablePlan],
+    tables: Mapping[str, pd.DataFrame],
+) -> Mapping[str, Sequence[str]]:
+    """Each named child table's parent columns: existing, modelled (no key), at most
+    MAX_DECLARED; one ConfigError listing every problem."""
+    by_name = {p.name: p for p in plans}
+    problems = []
+    for table, columns in context.items():
+        plan = by_name.get(table)
+        if plan is None or plan.parent is None:
+            problems.append(
+                f"context is given for {table!r}, which is not a child of a private table"
+            )
+            continue
+        parent = by_name[plan.parent.parent_table]
+        if not columns or len(columns) > MAX_DECLARED:
+            problems.append(f"the context of {table!r} names 1 to {MAX_DECLARED} parent columns")
+        problems += [
+            f"the context of {table!r} names {c!r}, which is not a column of {parent.name!r}"
+            if c not in tables[parent.name].columns
+            else f"the context of {table!r} names {c!r}, a key of {parent.name!r}: name "
+            "a column it learns"
+            for c in columns
+            if c not in tables[parent.name].columns or c in parent.key_columns
+        ]
+    if problems:
+        raise ConfigError(
+            f"cannot synthesize these tables: {'; '.join(problems)}", problems=problems
+        )
+    return context
 
 
 def _check_caps(caps: Mapping[str, int], plans: list[TablePlan]) -> None:
@@ -332,6 +371,7 @@ def _synthesize_table(
     budget: _Budget,
     rng: np.random.Generator,
     seed: int,
+    declared: Sequence[str] = (),
 ) -> None:
     table = state[name]
     k = table.rows_per_person
@@ -357,7 +397,7 @@ def _synthesize_table(
             for c in selected
         ]
         rho -= sel_rho * len(selected)
-    scheme = _scheme(state, table)
+    scheme = _scheme(state, table, declared)
     frame, schema = _model_frame(table, tables, domains, scheme, state)
     n, given = _sample_size(state, table, scheme)
     if not schema.columns:
@@ -434,10 +474,14 @@ def _select_categories(
     return tuple(str(v) for v in people.index.to_numpy()[keep][order])
 
 
-def _scheme(state: Mapping[str, _Table], table: _Table) -> ContextScheme | None:
+def _scheme(
+    state: Mapping[str, _Table], table: _Table, declared: Sequence[str] = ()
+) -> ContextScheme | None:
     if table.plan.parent is None:
         return None
     parent = state[table.plan.parent.parent_table]
+    # a named column no value of which passed DP partition selection is not released
+    declared = [c for c in declared if c in parent.synthetic.columns]
     candidates = [
         c
         for c in parent.synthetic.columns
@@ -446,7 +490,7 @@ def _scheme(state: Mapping[str, _Table], table: _Table) -> ContextScheme | None:
         and not is_kind_column(c)
         and c not in parent.public_values
     ]
-    scheme = context_scheme(parent.synthetic, candidates)
+    scheme = context_scheme(parent.synthetic, candidates, declared)
     return scheme if scheme.parts else None
 
 
