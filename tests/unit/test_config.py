@@ -77,7 +77,7 @@ def test_each_bad_value_names_field_value_and_rule(patch: dict[str, Any], expect
 def test_unknown_field_lists_the_allowed_ones() -> None:
     found = problems({**VALID, "synthesis": {"epsilon": 1}})
     assert found == [
-        "synthesis.epsilon: unknown field; allowed here: synthesizer, privacy, rows, seed, columns, params, rebalance, constraints, caps"
+        "synthesis.epsilon: unknown field; allowed here: synthesizer, privacy, rows, seed, columns, params, rebalance, constraints, caps, context"
     ]
 
 
