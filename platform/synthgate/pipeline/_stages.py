@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,25 +89,16 @@ class Extracted:
 def extract(source: Source, spec: JobSpec, schema: TableSchema, folder: Path) -> Extracted:
     """Stream the table in chunks, hashing its content as it arrives."""
     digest = hashlib.sha256()
-    batches: list[pa.RecordBatch] = []
-    for batch in source.read(
+    batches = source.read(
         spec.source.table,
         chunk_rows=spec.source.chunk_rows,
         columns=spec.source.columns,
         where=spec.source.where,
         sample_rows=spec.source.sample_rows,
-    ):
-        digest.update(batch_fingerprint(batch))
-        batches.append(batch)
+    )
+    frame = read_hashed(batches, digest, spec.source.table, hint="check source.table")
     if spec.source.columns is not None:
         schema = schema.select(spec.source.columns)
-    if not batches or sum(b.num_rows for b in batches) == 0:
-        raise SourceError(
-            f"table {spec.source.table!r} is empty; there is nothing to learn from",
-            hint="check source.table",
-        )
-    table = _model_types(pa.Table.from_batches(batches))
-    frame = table.to_pandas(date_as_object=True)
     snapshot_id = "sha256:" + digest.hexdigest()
     write_json(folder / "schema.json", schema.to_dict())
     write_json(
@@ -121,6 +112,21 @@ def extract(source: Source, spec: JobSpec, schema: TableSchema, folder: Path) ->
         },
     )
     return Extracted(frame, schema, snapshot_id)
+
+
+def read_hashed(
+    batches: Iterable[pa.RecordBatch], digest: Any, name: str, *, hint: str
+) -> pd.DataFrame:
+    """A table's chunks as the frame the models take, each chunk hashed into *digest*
+    as it arrives; an empty table is refused (nothing to learn from)."""
+    kept: list[pa.RecordBatch] = []
+    for batch in batches:
+        digest.update(batch_fingerprint(batch))
+        kept.append(batch)
+    if not kept or sum(b.num_rows for b in kept) == 0:
+        raise SourceError(f"table {name!r} is empty; there is nothing to learn from", hint=hint)
+    frame: pd.DataFrame = _model_types(pa.Table.from_batches(kept)).to_pandas(date_as_object=True)
+    return frame
 
 
 def _model_types(table: pa.Table) -> pa.Table:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from synthgate.config import JobSpec, cap_table
 from synthgate.contracts import (
@@ -22,9 +21,8 @@ from synthgate.contracts import (
     Sink,
     Source,
     TableSchema,
-    batch_fingerprint,
 )
-from synthgate.errors import ConfigError, SourceError
+from synthgate.errors import ConfigError
 from synthgate.pii import (
     ColumnFinding,
     LeakScanner,
@@ -140,17 +138,9 @@ def check_targets(sink: Sink, spec: JobSpec) -> None:
 def extract_table(source: Source, spec: JobSpec, name: str) -> tuple[pd.DataFrame, str]:
     """One table whole, in chunks, and the digest of its contents."""
     digest = hashlib.sha256(name.encode("utf-8") + b"\0")
-    batches = []
-    for batch in source.read(name, chunk_rows=spec.source.chunk_rows):
-        digest.update(batch_fingerprint(batch))
-        batches.append(batch)
-    if not batches or sum(b.num_rows for b in batches) == 0:
-        raise SourceError(
-            f"table {name!r} is empty; there is nothing to learn from",
-            hint="check source.tables",
-        )
-    table = st._model_types(pa.Table.from_batches(batches))
-    return table.to_pandas(date_as_object=True), digest.hexdigest()
+    batches = source.read(name, chunk_rows=spec.source.chunk_rows)
+    frame = st.read_hashed(batches, digest, name, hint="check source.tables")
+    return frame, digest.hexdigest()
 
 
 def snapshot_of(digests: Sequence[str]) -> str:
