@@ -10,7 +10,6 @@ integrity; one release holds every table.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from synthgate.contracts import (
     TableSchema,
 )
 from synthgate.errors import ConfigError, SynthesisError, SynthgateError, redact
-from synthgate.logs import log_event
 from synthgate.pii import Pseudonymizer
 from synthgate.pipeline import _stages as st
 from synthgate.pipeline import _tables as tb
@@ -340,14 +338,7 @@ def _start_or_resume(env: _Env, history: History, force: bool, *, check_budget: 
         run = _TablesRun(env.settings, store, audit, stale.id, env.progress, spec.name)
         run.started = stale.started_at
         finished = {n: r.status for n, r in history.stale_stages.items()}
-        done = [n for n, status in finished.items() if status == "succeeded"]
-        audit.append(
-            actor=user,
-            action="run.resumed",
-            subject=stale.id,
-            details={"job": spec.name, "finished_stages": done},
-        )
-        log_event("run.resumed", job=spec.name, run_id=stale.id, finished_stages=done)
+        run.resumed([n for n, status in finished.items() if status == "succeeded"])
         return _Started(run, seed, finished, True, history.snapshot_of(history.stale_stages))
     if stale is not None:  # died before its snapshot was known: nothing to carry on
         _abandon(store, audit, user, stale.id, "abandoned: its process ended mid-run")
@@ -690,12 +681,6 @@ def _failed(run: _TablesRun, ctx: NodeContext, art: Artifacts, exc: BaseExceptio
     reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
     if cost:
         reason = f"{reason}; {cost}"
-    shutil.rmtree(run.dir / "sample", ignore_errors=True)
-    shutil.rmtree(run.dir / "report", ignore_errors=True)
     for made in (run.dir / "synthesize").glob("table-*.parquet"):
         made.unlink()
-    snapshot = art.get("snapshot")
-    run.store.finish_run(run.id, status="failed", snapshot_id=snapshot, error=reason)
-    run.audit.append(
-        actor=run.settings.user, action="run.failed", subject=run.id, details={"error": reason}
-    )
+    run.failed(reason, art.get("snapshot"))

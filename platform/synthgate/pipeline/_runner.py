@@ -446,6 +446,27 @@ class _Run:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def resumed(self, finished: list[str]) -> None:
+        """This run carries on a run whose process died (*finished*: its stages that
+        had succeeded): the audit event and the log line."""
+        details = {"job": self.job, "finished_stages": finished}
+        self.audit.append(
+            actor=self.settings.user, action="run.resumed", subject=self.id, details=details
+        )
+        log_event("run.resumed", job=self.job, run_id=self.id, finished_stages=finished)
+
+    def failed(self, reason: str, snapshot_id: str | None) -> None:
+        """Record the run failed; it leaves no release and no synthetic table behind."""
+        shutil.rmtree(self.dir / "sample", ignore_errors=True)
+        shutil.rmtree(self.dir / "report", ignore_errors=True)
+        self.store.finish_run(self.id, status="failed", snapshot_id=snapshot_id, error=reason)
+        self.audit.append(
+            actor=self.settings.user,
+            action="run.failed",
+            subject=self.id,
+            details={"error": reason},
+        )
+
     def reused(self, name: str, position: tuple[int, int]) -> None:
         """A finished node of a resumed run, re-read from its folder: progress only
         (its record stays as the run that made it left it)."""
@@ -903,14 +924,9 @@ def _open_run(job: _Job, prior: _Prior, progress: Progress) -> None:
     if stale is not None:
         job.run = _Run(job.settings, job.store, job.audit, stale.id, progress, spec.name)
         job.started = stale.started_at
-        done = [n for n, r in prior.history.stale_stages.items() if r.status == "succeeded"]
-        job.audit.append(
-            actor=job.user,
-            action="run.resumed",
-            subject=stale.id,
-            details={"job": spec.name, "finished_stages": done},
+        job.run.resumed(
+            [n for n, r in prior.history.stale_stages.items() if r.status == "succeeded"]
         )
-        log_event("run.resumed", job=spec.name, run_id=stale.id, finished_stages=done)
         # the dead process's reservation stays with the run: its fit settles it once
         return
     job.run = _Run(job.settings, job.store, job.audit, _new_id("run"), progress, spec.name)
@@ -1112,11 +1128,7 @@ def _run_failed(job: _Job, exc: BaseException) -> BaseException:
     reason = str(exc) if isinstance(exc, SynthgateError) else type(exc).__name__
     if isinstance(exc, KeyboardInterrupt):
         reason = "interrupted" + (f"; {cost}" if cost else "")
-    # a failed run leaves no release and no synthetic table behind
-    shutil.rmtree(run.dir / "sample", ignore_errors=True)
-    shutil.rmtree(run.dir / "report", ignore_errors=True)
-    job.store.finish_run(run.id, status="failed", snapshot_id=job.snapshot_id, error=reason)
-    job.audit.append(actor=job.user, action="run.failed", subject=run.id, details={"error": reason})
+    run.failed(reason, job.snapshot_id)
     if isinstance(exc, SynthgateError | KeyboardInterrupt):
         return exc
     return SynthesisError(
