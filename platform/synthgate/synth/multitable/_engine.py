@@ -57,7 +57,13 @@ from synthgate.synth.multitable._checks import quality, run_checks
 from synthgate.synth.multitable._context import MAX_DECLARED, ContextScheme, context_scheme
 from synthgate.synth.multitable._graph import TablePlan, plan_tables
 from synthgate.synth.multitable._keys import assign_keys, link_column
-from synthgate.synth.multitable._links import KIND_DOMAIN, fill_links, is_kind_column, link_kinds
+from synthgate.synth.multitable._links import (
+    KIND_DOMAIN,
+    fill_links,
+    is_kind_column,
+    link_kinds,
+    require_unique_key,
+)
 
 __all__ = ["MultiTableSynthesis", "check_context", "synthesize_related"]
 
@@ -257,12 +263,7 @@ def _prepare(tables: Mapping[str, pd.DataFrame], plans: list[TablePlan]) -> dict
 def _join_parent(child: pd.DataFrame, parent: pd.DataFrame, rel: Relationship) -> pd.DataFrame:
     """Child rows with the position of their parent row and its person; rows whose
     foreign key is null or points at no parent belong to nobody and are left out."""
-    if parent.duplicated(subset=list(rel.parent_columns)).any():
-        raise ConfigError(
-            f"the key ({', '.join(rel.parent_columns)}) of {rel.parent_table!r} repeats, so "
-            f"rows of {rel.child_table!r} cannot be matched to one parent",
-            hint="reference a primary or unique key of the parent table",
-        )
+    require_unique_key(parent, rel)
     left = child.reset_index(drop=True)
     right = parent[[*list(rel.parent_columns), UNIT]].copy()
     right[PARENT] = np.arange(len(right))

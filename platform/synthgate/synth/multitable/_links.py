@@ -24,7 +24,14 @@ from synthgate.contracts import Relationship
 from synthgate.errors import ConfigError
 from synthgate.synth.multitable._graph import TablePlan
 
-__all__ = ["KIND_DOMAIN", "fill_links", "is_kind_column", "kind_column", "link_kinds"]
+__all__ = [
+    "KIND_DOMAIN",
+    "fill_links",
+    "is_kind_column",
+    "kind_column",
+    "link_kinds",
+    "require_unique_key",
+]
 
 KIND_PREFIX = "__linkkind__:"
 KIND_DOMAIN = ("none", "same", "other")
@@ -58,12 +65,7 @@ def link_kinds(state: Mapping[str, _LinkedTable], unit_column: str) -> None:
 def _kinds(
     rows: pd.DataFrame, target: pd.DataFrame, rel: Relationship, unit_column: str
 ) -> np.ndarray[Any, Any]:
-    if target.duplicated(subset=list(rel.parent_columns)).any():
-        raise ConfigError(
-            f"the key ({', '.join(rel.parent_columns)}) of {rel.parent_table!r} repeats, so "
-            f"the link of {rel.child_table!r} cannot name one row",
-            hint="reference a primary or unique key of the table",
-        )
+    require_unique_key(target, rel)
     right = target[[*rel.parent_columns, unit_column]].copy()
     right.columns = [*rel.child_columns, _TARGET]
     left = rows[list(rel.child_columns)].reset_index(drop=True)
@@ -71,6 +73,16 @@ def _kinds(
     unset = left.isna().any(axis=1).to_numpy()
     same = joined[_TARGET].to_numpy() == rows[unit_column].to_numpy()
     return np.where(unset, "none", np.where(same, "same", "other"))
+
+
+def require_unique_key(parent: pd.DataFrame, rel: Relationship) -> None:
+    """A foreign key must name one row: the referenced columns may not repeat."""
+    if parent.duplicated(subset=list(rel.parent_columns)).any():
+        raise ConfigError(
+            f"the key ({', '.join(rel.parent_columns)}) of {rel.parent_table!r} repeats, so "
+            f"rows of {rel.child_table!r} cannot be matched to one row of it",
+            hint="reference a primary or unique key of the table",
+        )
 
 
 def _persons(state: Mapping[str, _LinkedTable]) -> dict[str, np.ndarray[Any, Any]]:
