@@ -132,8 +132,7 @@ def _extract_node(ctx: NodeContext, table: str) -> Node:
         spec = ctx.pre.loaded.spec
         frame, digest = tb.extract_table(ctx.pre.source, spec, table)
         art.put(f"frame:{table}", frame)
-        art.put(f"digest:{table}", digest)
-        st.write_json(folder / "schema.json", ctx.pre.schemas[table].to_dict())
+        art.put(f"digest:{table}", digest)  # the schemas are written once, by "extract"
         return {"table": table, "rows": len(frame)}
 
     folder = f"extract/table-{ctx.index(table)}"
